@@ -1,0 +1,221 @@
+"""Decode audio files into SoundNet's input: mono, 22,050 Hz, float32, scaled to [-256, 256].
+
+The original scripts used lua---audio (libsox): samples as sox int32 values times 2^-23, first channel
+only. Integer PCM is read here as left-aligned int32 (what libsndfile and sox both produce), so
+WAV and FLAC input reproduces the original bit for bit. MP3 is decoded gaplessly by libsndfile; the
+original's libmad kept the encoder delay (see docs/audio.md).
+"""
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import NamedTuple
+
+import numpy as np
+import soundfile as sf
+import soxr
+import torch
+
+SOUNDNET_RATE = 22050
+CHANNEL_MODES = ("first", "mean")
+RESAMPLE_QUALITIES = ("QQ", "LQ", "MQ", "HQ", "VHQ")
+
+PathLike = str | os.PathLike[str]
+
+
+class AudioError(ValueError):
+    """A file that cannot be used as audio; the message is one line naming the file and the reason."""
+
+
+class AudioInfo(NamedTuple):
+    frames: int  # samples load_audio returns (after resampling to the target rate)
+    sample_rate: int  # the file's native rate
+    channels: int
+    duration: float  # seconds
+
+
+def _check_options(channel: str, scale: float, resample_quality: str) -> None:
+    if channel not in CHANNEL_MODES:
+        raise ValueError(f"channel must be one of {CHANNEL_MODES}, got {channel!r}")
+    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not math.isfinite(scale) or scale <= 0:
+        raise ValueError(f"scale must be a positive finite number, got {scale!r}")
+    if resample_quality not in RESAMPLE_QUALITIES:
+        raise ValueError(f"resample_quality must be one of {RESAMPLE_QUALITIES}, got {resample_quality!r}")
+
+
+def _mono_scaled(samples: np.ndarray, channel: str, scale: float) -> np.ndarray:
+    """frames x channels -> scaled float32 mono. Integers count as full scale 2^(bits-1), like sox."""
+    if np.issubdtype(samples.dtype, np.signedinteger):
+        factor = scale / 2.0 ** (8 * samples.dtype.itemsize - 1)
+    elif np.issubdtype(samples.dtype, np.floating):
+        factor = scale
+    else:
+        raise ValueError(f"samples must be signed integers or floats, got dtype {samples.dtype}")
+    mono = samples[:, 0] if channel == "first" else samples.mean(axis=1)
+    # int32 -> float32 first, then a power-of-two factor: the original's exact arithmetic.
+    return mono.astype(np.float32) * np.float32(factor)
+
+
+def resampled_length(frames: int, native_rate: int, sample_rate: int = SOUNDNET_RATE) -> int:
+    """Samples soxr returns for `frames` input samples: frames * ratio rounded half up."""
+    return (2 * frames * sample_rate + native_rate) // (2 * native_rate)
+
+
+def prepare_waveform(
+    samples: np.ndarray | torch.Tensor,
+    sample_rate: int,
+    *,
+    channel: str = "first",
+    scale: float = 256.0,
+    target_rate: int = SOUNDNET_RATE,
+    resample_quality: str = "VHQ",
+) -> torch.Tensor:
+    """Turn decoded samples (frames, or frames x channels) into a SoundNet waveform.
+
+    The same recipe as load_audio, for audio already in memory: floats are taken as [-1, 1] and
+    integers as full scale of their type, so int32 from sox or soundfile gives the original's 2^-23.
+    """
+    _check_options(channel, scale, resample_quality)
+    array = np.asarray(samples)
+    if array.ndim == 1:
+        array = array[:, None]
+    if array.ndim != 2 or array.shape[0] == 0 or array.shape[1] == 0:
+        raise ValueError(f"samples must be a non-empty frames or frames x channels array, got shape {array.shape}")
+    mono = _mono_scaled(array, channel, scale)
+    if sample_rate != target_rate:
+        mono = soxr.resample(mono, sample_rate, target_rate, quality=resample_quality)
+    return torch.from_numpy(mono)
+
+
+def _audio_error(path: PathLike, reason: str) -> AudioError:
+    return AudioError(f"cannot read audio file {os.fspath(path)}: {reason}")
+
+
+@contextmanager
+def _audio_errors(path: PathLike) -> Iterator[None]:
+    """Turn libsndfile's exceptions into a one-line AudioError that names the file."""
+    try:
+        yield
+    except sf.SoundFileError as exc:
+        reason = getattr(exc, "error_string", None) or str(exc)
+        raise _audio_error(path, reason.strip().splitlines()[0]) from exc
+
+
+def _open(path: PathLike) -> sf.SoundFile:
+    name = os.fspath(path)
+    if not os.path.isfile(name):
+        raise _audio_error(name, "not a regular file" if os.path.exists(name) else "no such file")
+    if os.path.getsize(name) == 0:
+        raise _audio_error(name, "the file is empty")
+    with _audio_errors(name):
+        handle = sf.SoundFile(name)
+    if handle.frames == 0:
+        handle.close()
+        raise _audio_error(name, "it holds no samples")
+    return handle
+
+
+def _read_dtype(handle: sf.SoundFile) -> str:
+    # Integer PCM as left-aligned int32 (exact, like sox); MP3, Vorbis, float WAV as float32.
+    return "int32" if handle.subtype.startswith("PCM_") else "float32"
+
+
+def load_audio(
+    path: PathLike,
+    *,
+    channel: str = "first",
+    scale: float = 256.0,
+    sample_rate: int = SOUNDNET_RATE,
+    resample_quality: str = "VHQ",
+) -> torch.Tensor:
+    """Decode a whole file (WAV, FLAC, OGG, MP3, ...) into a 1-D float32 waveform in [-scale, scale].
+
+    channel="first" keeps the first channel as the original scripts did; "mean" averages them.
+    scale=512 reproduces the ESC-50 evaluation script's 2^-22. Use iter_audio_blocks for long files.
+    """
+    _check_options(channel, scale, resample_quality)
+    with _open(path) as handle, _audio_errors(path):
+        samples = handle.read(dtype=_read_dtype(handle), always_2d=True)
+        native_rate = handle.samplerate
+    if resampled_length(len(samples), native_rate, sample_rate) == 0:
+        raise _audio_error(path, "it holds no samples")
+    return prepare_waveform(
+        samples, native_rate, channel=channel, scale=scale, target_rate=sample_rate, resample_quality=resample_quality
+    )
+
+
+def iter_audio_blocks(
+    path: PathLike,
+    block_samples: int,
+    *,
+    channel: str = "first",
+    scale: float = 256.0,
+    sample_rate: int = SOUNDNET_RATE,
+    resample_quality: str = "VHQ",
+) -> Iterator[torch.Tensor]:
+    """Yield the waveform of load_audio in consecutive blocks of block_samples (the last may be shorter).
+
+    Memory stays bounded for hours-long files: libsndfile reads the file block by block and soxr
+    resamples it as a stream, which gives the same samples as resampling the whole file at once.
+    The file is opened (and checked) when this is called, not when iteration starts.
+    """
+    _check_options(channel, scale, resample_quality)
+    if isinstance(block_samples, bool) or not isinstance(block_samples, int) or block_samples < 1:
+        raise ValueError(f"block_samples must be a positive integer, got {block_samples!r}")
+    handle = _open(path)
+    stream = None
+    if handle.samplerate != sample_rate:
+        stream = soxr.ResampleStream(handle.samplerate, sample_rate, 1, dtype="float32", quality=resample_quality)
+    return _blocks(handle, path, block_samples, channel, scale, stream)
+
+
+def _blocks(
+    handle: sf.SoundFile,
+    path: PathLike,
+    block_samples: int,
+    channel: str,
+    scale: float,
+    stream: soxr.ResampleStream | None,
+) -> Iterator[torch.Tensor]:
+    pending = np.zeros(0, dtype=np.float32)
+    produced = 0
+    with handle, _audio_errors(path):
+        native_blocks = handle.blocks(block_samples, dtype=_read_dtype(handle), always_2d=True)
+        for last, block in _flag_last(native_blocks):
+            piece = _mono_scaled(block, channel, scale)
+            if stream is not None:
+                piece = stream.resample_chunk(piece, last=last)
+            pending = np.concatenate([pending, piece])
+            while len(pending) >= block_samples or (last and len(pending)):
+                out, pending = pending[:block_samples], pending[block_samples:]
+                produced += len(out)
+                yield torch.from_numpy(out.copy())
+    if produced == 0:
+        raise _audio_error(path, "it holds no samples")
+
+
+def _flag_last(blocks: Iterator[np.ndarray]) -> Iterator[tuple[bool, np.ndarray]]:
+    """Pair each block with whether it is the last one, so the resampler can be flushed with it."""
+    previous = None
+    for block in blocks:
+        if previous is not None:
+            yield False, previous
+        previous = block
+    if previous is not None:
+        yield True, previous
+
+
+def audio_info(path: PathLike, *, sample_rate: int = SOUNDNET_RATE) -> AudioInfo:
+    """Length, native rate, channels and duration from the header, without decoding.
+
+    For MP3 the frame count is libsndfile's header estimate; a damaged file may decode shorter.
+    """
+    with _open(path) as handle:
+        return AudioInfo(
+            frames=resampled_length(handle.frames, handle.samplerate, sample_rate),
+            sample_rate=handle.samplerate,
+            channels=handle.channels,
+            duration=handle.frames / handle.samplerate,
+        )
