@@ -1,0 +1,164 @@
+"""The SoundNet architectures, each as ONE table of Torch modules.
+
+Model building, `.t7` mapping, feature extraction, chunked inference and export all read these tables,
+so the Torch index of a layer, its name and its sizes are written down exactly once. Channel widths are
+not part of the table: they come from the weights being loaded (full width, quarter width, ...).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+SAMPLE_RATE = 22050
+INPUT_SCALE = 256.0
+OBJECT_CLASSES = 1000
+SCENE_CLASSES = 401
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One top-level Torch module: its 1-based index, a readable name, its kind and its sizes.
+
+    `block` is the conv block the layer belongs to (1-based): conv, BN, ReLU and pooling of one block
+    share the block's channel width.
+    """
+
+    index: int
+    name: str
+    kind: str  # "conv" | "bn" | "relu" | "pool" | "heads" | "classifier"
+    block: int
+    kernel: int = 1
+    stride: int = 1
+    padding: int = 0
+
+    def output_length(self, length: int) -> int:
+        """Torch's floor arithmetic for the time axis (ceil_mode is off everywhere)."""
+        if self.kind in ("bn", "relu"):
+            return length
+        return (length + 2 * self.padding - self.kernel) // self.stride + 1
+
+    def required_input(self, output_length: int) -> int:
+        """The shortest input giving `output_length` outputs (inverse of output_length)."""
+        if self.kind in ("bn", "relu"):
+            return output_length
+        return max(1, (output_length - 1) * self.stride + self.kernel - 2 * self.padding)
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """A SoundNet variant: its body+head layers (Torch indices 1..n) and the Torch tail it was saved with."""
+
+    name: str
+    layers: tuple[Layer, ...]
+    default_widths: tuple[int, ...]  # out channels of conv1..convN at full width
+    tail: tuple[str, ...]  # Torch class names after the head, as the original script built them
+
+    @cached_property
+    def by_index(self) -> dict[int, Layer]:
+        return {layer.index: layer for layer in self.layers}
+
+    @cached_property
+    def by_name(self) -> dict[str, Layer]:
+        return {layer.name: layer for layer in self.layers}
+
+    @property
+    def head(self) -> Layer:
+        return self.layers[-1]
+
+    @property
+    def body(self) -> tuple[Layer, ...]:
+        return self.layers[:-1]
+
+    @property
+    def is_classifier(self) -> bool:
+        return self.head.kind == "classifier"
+
+    def layer(self, key: int | str) -> Layer:
+        """A layer by Torch index (1-based) or by name; a clear error otherwise."""
+        if isinstance(key, str) and key.isdigit():
+            key = int(key)
+        table = self.by_index if isinstance(key, int) else self.by_name
+        if key not in table:
+            names = ", ".join(f"{layer.index}={layer.name}" for layer in self.layers)
+            raise ValueError(f"{self.name} has no layer {key!r}; layers are {names}")
+        return table[key]
+
+    def output_length(self, length: int, upto: Layer | None = None) -> int:
+        """Time steps at the output of `upto` (default: the head) for an input of `length` samples."""
+        last = (upto or self.head).index
+        for layer in self.layers:
+            if layer.index > last:
+                break
+            length = layer.output_length(length)
+        return length
+
+    def min_input_length(self, upto: Layer | None = None, steps: int = 1) -> int:
+        """The shortest input giving `steps` time steps at `upto` (209,374 samples for SoundNet8's head)."""
+        last = (upto or self.head).index
+        length = steps
+        for layer in reversed(self.layers):
+            if layer.index <= last:
+                length = layer.required_input(length)
+        return length
+
+
+def _conv_block(first_index: int, block: int, kernel: int, stride: int, padding: int,
+                pool: int = 0) -> list[Layer]:
+    """conv, BN, ReLU (and an optional max-pool of kernel = stride = `pool`) as Torch numbered them."""
+    layers = [
+        Layer(first_index, f"conv{block}", "conv", block, kernel, stride, padding),
+        Layer(first_index + 1, f"bn{block}", "bn", block),
+        Layer(first_index + 2, f"relu{block}", "relu", block),
+    ]
+    if pool:
+        layers.append(Layer(first_index + 3, f"pool{block}", "pool", block, pool, pool))
+    return layers
+
+
+_SOUNDNET8_BODY = (
+    _conv_block(1, 1, 64, 2, 32, pool=8)
+    + _conv_block(5, 2, 32, 2, 16, pool=8)
+    + _conv_block(9, 3, 16, 2, 8)
+    + _conv_block(12, 4, 8, 2, 4)
+    + _conv_block(15, 5, 4, 2, 2, pool=4)
+    + _conv_block(19, 6, 4, 2, 2)
+    + _conv_block(22, 7, 4, 2, 2)
+)
+_TEACHER_TAIL = ("nn.ParallelTable", "nn.FlattenTable", "nn.ParallelTable")
+
+SOUNDNET8 = Architecture(
+    name="soundnet8",
+    layers=tuple(_SOUNDNET8_BODY) + (Layer(25, "heads", "heads", 8, 8, 2, 0),),
+    default_widths=(16, 32, 64, 128, 256, 512, 1024),
+    tail=_TEACHER_TAIL,
+)
+
+SOUNDNET5 = Architecture(
+    name="soundnet5",
+    layers=tuple(
+        _conv_block(1, 1, 64, 2, 32, pool=8)
+        + _conv_block(5, 2, 32, 2, 16, pool=8)
+        + _conv_block(9, 3, 16, 2, 8, pool=8)
+        + _conv_block(13, 4, 8, 2, 4)
+    ) + (Layer(16, "heads", "heads", 5, 16, 12, 4),),
+    default_widths=(32, 64, 128, 256),
+    tail=_TEACHER_TAIL,
+)
+
+# main_finetune.lua: SoundNet8 up to module 24, then conv 1024->N (k4 s1 p0) and View(N).
+SOUNDNET8_FINETUNED = Architecture(
+    name="soundnet8-finetuned",
+    layers=tuple(_SOUNDNET8_BODY) + (Layer(25, "classifier", "classifier", 8, 4, 1, 0),),
+    default_widths=SOUNDNET8.default_widths,
+    tail=("nn.View",),
+)
+
+ARCHITECTURES: dict[str, Architecture] = {a.name: a for a in (SOUNDNET8, SOUNDNET5, SOUNDNET8_FINETUNED)}
+
+
+def get_architecture(name: str | Architecture) -> Architecture:
+    if isinstance(name, Architecture):
+        return name
+    if name not in ARCHITECTURES:
+        raise ValueError(f"unknown architecture {name!r}; choose from {', '.join(ARCHITECTURES)}")
+    return ARCHITECTURES[name]

@@ -1,0 +1,66 @@
+"""Torch7-faithful layers that are fast on CPU.
+
+SoundNet's first convolutions see one or a few channels with long kernels and stride 2; PyTorch's CPU
+kernels handle that shape poorly (conv1 of a 20 s clip takes ~60 ms as Conv1d). Rewriting a strided
+convolution as a stride-1 convolution over its polyphase components (each phase becomes a channel) does
+the same multiply-adds in a shape the CPU backend is fast at (~6 ms), and is exact up to float summation
+order. benchmarks/bench_model.py measures the choices.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+# A strided conv takes the polyphase path while in_channels * stride is at most this.
+POLYPHASE_MAX_CHANNELS = 32
+
+
+def polyphase_conv1d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
+                     stride: int, padding: int) -> torch.Tensor:
+    """F.conv1d(x, weight, bias, stride, padding) computed as a stride-1 conv over `stride` phases."""
+    batch, channels, length = x.shape
+    out_channels, _, kernel = weight.shape
+    phase_kernel = -(-kernel // stride)
+    out_length = (length + 2 * padding - kernel) // stride + 1
+    if out_length < 1:
+        raise ValueError(f"input of {length} samples is shorter than the kernel ({kernel})")
+    needed = (out_length - 1 + phase_kernel) * stride
+    right = needed - length - padding
+    x = F.pad(x, (padding, right)) if right >= 0 else F.pad(x, (padding, 0))[..., :needed]
+    phases = x.reshape(batch, channels, -1, stride).transpose(2, 3).reshape(batch, channels * stride, -1)
+    w = F.pad(weight, (0, phase_kernel * stride - kernel))
+    w = w.reshape(out_channels, -1, phase_kernel, stride).transpose(2, 3).reshape(out_channels, -1, phase_kernel)
+    return F.conv1d(phases, w, bias)
+
+
+class TorchConv1d(nn.Conv1d):
+    """nn.Conv1d with Torch7's SpatialConvolution(kW=1) semantics, picking the fastest exact CPU path."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
+                 padding: int = 0, bias: bool = True):
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, bias=bias)
+        self.polyphase = stride > 1 and in_channels * stride <= POLYPHASE_MAX_CHANNELS
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.polyphase:
+            return polyphase_conv1d(x, self.weight, self.bias, self.stride[0], self.padding[0])
+        return super().forward(x)
+
+
+class TorchBatchNorm1d(nn.BatchNorm1d):
+    """SpatialBatchNormalization: eps 1e-5, momentum 0.1, biased variance to normalise, unbiased to update.
+
+    `torch7_batch1_rule` reproduces nn (since 2017): in training mode a batch of ONE sample is normalised
+    with the running statistics, which are left untouched. PyTorch would use that sample's statistics.
+    """
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1):
+        super().__init__(num_features, eps=eps, momentum=momentum)
+        self.torch7_batch1_rule = False
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training and self.torch7_batch1_rule and x.shape[0] == 1:
+            return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
+                                False, 0.0, self.eps)
+        return super().forward(x)
