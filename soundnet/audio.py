@@ -59,8 +59,8 @@ def _mono_scaled(samples: np.ndarray, channel: str, scale: float) -> np.ndarray:
 
 
 def resampled_length(frames: int, native_rate: int, sample_rate: int = SOUNDNET_RATE) -> int:
-    """Samples soxr returns for `frames` input samples: frames * ratio rounded half up."""
-    return (2 * frames * sample_rate + native_rate) // (2 * native_rate)
+    """Samples soxr returns for `frames` input samples (its own double-precision rounding, measured)."""
+    return int(frames / (native_rate / sample_rate) + 0.5)
 
 
 def prepare_waveform(
@@ -103,7 +103,7 @@ def _audio_errors(path: PathLike) -> Iterator[None]:
         raise _audio_error(path, reason.strip().splitlines()[0]) from exc
 
 
-def _open(path: PathLike) -> sf.SoundFile:
+def _open(path: PathLike, sample_rate: int) -> sf.SoundFile:
     name = os.fspath(path)
     if not os.path.isfile(name):
         raise _audio_error(name, "not a regular file" if os.path.exists(name) else "no such file")
@@ -111,7 +111,7 @@ def _open(path: PathLike) -> sf.SoundFile:
         raise _audio_error(name, "the file is empty")
     with _audio_errors(name):
         handle = sf.SoundFile(name)
-    if handle.frames == 0:
+    if resampled_length(handle.frames, handle.samplerate, sample_rate) == 0:
         handle.close()
         raise _audio_error(name, "it holds no samples")
     return handle
@@ -136,7 +136,7 @@ def load_audio(
     scale=512 reproduces the ESC-50 evaluation script's 2^-22. Use iter_audio_blocks for long files.
     """
     _check_options(channel, scale, resample_quality)
-    with _open(path) as handle, _audio_errors(path):
+    with _open(path, sample_rate) as handle, _audio_errors(path):
         samples = handle.read(dtype=_read_dtype(handle), always_2d=True)
         native_rate = handle.samplerate
     if resampled_length(len(samples), native_rate, sample_rate) == 0:
@@ -164,7 +164,7 @@ def iter_audio_blocks(
     _check_options(channel, scale, resample_quality)
     if isinstance(block_samples, bool) or not isinstance(block_samples, int) or block_samples < 1:
         raise ValueError(f"block_samples must be a positive integer, got {block_samples!r}")
-    handle = _open(path)
+    handle = _open(path, sample_rate)
     stream = None
     if handle.samplerate != sample_rate:
         stream = soxr.ResampleStream(handle.samplerate, sample_rate, 1, dtype="float32", quality=resample_quality)
@@ -212,7 +212,7 @@ def audio_info(path: PathLike, *, sample_rate: int = SOUNDNET_RATE) -> AudioInfo
 
     For MP3 the frame count is libsndfile's header estimate; a damaged file may decode shorter.
     """
-    with _open(path) as handle:
+    with _open(path, sample_rate) as handle:
         return AudioInfo(
             frames=resampled_length(handle.frames, handle.samplerate, sample_rate),
             sample_rate=handle.samplerate,
