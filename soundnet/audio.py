@@ -18,7 +18,8 @@ import soundfile as sf
 import soxr
 import torch
 
-SOUNDNET_RATE = 22050
+from .architecture import INPUT_SCALE, SAMPLE_RATE
+
 CHANNEL_MODES = ("first", "mean")
 RESAMPLE_QUALITIES = ("QQ", "LQ", "MQ", "HQ", "VHQ")
 
@@ -58,7 +59,7 @@ def _mono_scaled(samples: np.ndarray, channel: str, scale: float) -> np.ndarray:
     return mono.astype(np.float32) * np.float32(factor)
 
 
-def resampled_length(frames: int, native_rate: int, sample_rate: int = SOUNDNET_RATE) -> int:
+def resampled_length(frames: int, native_rate: int, sample_rate: int = SAMPLE_RATE) -> int:
     """Samples soxr returns for `frames` input samples (its own double-precision rounding, measured)."""
     return int(frames / (native_rate / sample_rate) + 0.5)
 
@@ -68,8 +69,8 @@ def prepare_waveform(
     sample_rate: int,
     *,
     channel: str = "first",
-    scale: float = 256.0,
-    target_rate: int = SOUNDNET_RATE,
+    scale: float = INPUT_SCALE,
+    target_rate: int = SAMPLE_RATE,
     resample_quality: str = "VHQ",
 ) -> torch.Tensor:
     """Turn decoded samples (frames, or frames x channels) into a SoundNet waveform.
@@ -126,8 +127,8 @@ def load_audio(
     path: PathLike,
     *,
     channel: str = "first",
-    scale: float = 256.0,
-    sample_rate: int = SOUNDNET_RATE,
+    scale: float = INPUT_SCALE,
+    sample_rate: int = SAMPLE_RATE,
     resample_quality: str = "VHQ",
 ) -> torch.Tensor:
     """Decode a whole file (WAV, FLAC, OGG, MP3, ...) into a 1-D float32 waveform in [-scale, scale].
@@ -151,8 +152,8 @@ def iter_audio_blocks(
     block_samples: int,
     *,
     channel: str = "first",
-    scale: float = 256.0,
-    sample_rate: int = SOUNDNET_RATE,
+    scale: float = INPUT_SCALE,
+    sample_rate: int = SAMPLE_RATE,
     resample_quality: str = "VHQ",
 ) -> Iterator[torch.Tensor]:
     """Yield the waveform of load_audio in consecutive blocks of block_samples (the last may be shorter).
@@ -207,7 +208,7 @@ def _flag_last(blocks: Iterator[np.ndarray]) -> Iterator[tuple[bool, np.ndarray]
         yield True, previous
 
 
-def audio_info(path: PathLike, *, sample_rate: int = SOUNDNET_RATE) -> AudioInfo:
+def audio_info(path: PathLike, *, sample_rate: int = SAMPLE_RATE) -> AudioInfo:
     """Length, native rate, channels and duration from the header, without decoding.
 
     For MP3 the frame count is libsndfile's header estimate; a damaged file may decode shorter.
