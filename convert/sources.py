@@ -1,0 +1,202 @@
+"""Primitive readers: the binary and ascii encodings of THFile's scalars, strings and arrays.
+
+Both expose the same small interface so the object-graph reader never knows
+which encoding it reads. Every count the file claims is checked against the
+bytes left (``require``) before anything of that size is allocated.
+"""
+from __future__ import annotations
+
+import re
+import struct
+import warnings
+from typing import BinaryIO
+
+import numpy as np
+
+from .errors import T7FormatError
+from .types import ElementType
+
+_I32 = struct.Struct("<i")
+_I64 = struct.Struct("<q")
+_F64 = struct.Struct("<d")
+INT32_RANGE = (-(2**31), 2**31 - 1)
+INT64_RANGE = (-(2**63), 2**63 - 1)
+
+
+class BinarySource:
+    """Little-endian THFile binary encoding; longs are ``long_size`` (4 or 8) bytes."""
+
+    def __init__(self, f: BinaryIO, size: int, long_size: int) -> None:
+        self._f = f
+        self.offset = 0
+        self._size = size
+        self.long_size = long_size
+        self._long = _I64 if long_size == 8 else _I32
+
+    def left(self) -> int:
+        return self._size - self.offset
+
+    def require(self, count: int, unit: ElementType | str, what: str) -> None:
+        """Fail unless ``count`` items of ``unit`` ("tag", "long", "byte" or an element type) can still fit."""
+        width = {"tag": 4, "long": self.long_size, "byte": 1}.get(unit) if isinstance(unit, str) else self._width(unit)
+        if count < 0 or count * width > self.left():
+            raise T7FormatError(self.offset, f"{what}: the file claims {count} items ({count * width} bytes) "
+                                             f"but only {self.left()} bytes remain")
+
+    def _width(self, el: ElementType) -> int:
+        return self.long_size if el.kind == "long" else el.dtype.itemsize
+
+    def _take(self, n: int, what: str) -> bytes:
+        if n > self.left():
+            raise T7FormatError(self.offset, f"truncated: expected {what} ({n} bytes), {self.left()} left")
+        data = self._f.read(n)
+        if len(data) != n:
+            raise T7FormatError(self.offset, f"truncated: expected {what} ({n} bytes), got {len(data)}")
+        self.offset += n
+        return data
+
+    def int(self, what: str) -> int:
+        return _I32.unpack(self._take(4, what))[0]
+
+    def long(self, what: str) -> int:
+        return self._long.unpack(self._take(self.long_size, what))[0]
+
+    def double(self, what: str) -> float:
+        return _F64.unpack(self._take(8, what))[0]
+
+    def raw(self, n: int, what: str) -> bytes:
+        return self._take(n, what)
+
+    def longs(self, n: int, what: str) -> list[int]:
+        dtype = "<i8" if self.long_size == 8 else "<i4"
+        return np.frombuffer(self._take(n * self.long_size, what), dtype=dtype).tolist()
+
+    def array(self, el: ElementType, n: int, what: str) -> np.ndarray:
+        """Read ``n`` elements straight into a fresh numpy buffer (no intermediate bytes)."""
+        self.require(n, el, what)
+        on_disk = np.dtype("<i4") if el.kind == "long" and self.long_size == 4 else el.dtype
+        out = np.empty(n, dtype=on_disk)
+        start = self.offset
+        got = self._f.readinto(memoryview(out).cast("B")) if n else 0
+        self.offset += got or 0
+        if got != out.nbytes:
+            raise T7FormatError(start, f"truncated: expected {what} ({out.nbytes} bytes), got {got}")
+        return out.astype(el.dtype) if on_disk is not el.dtype else out
+
+    def at_end(self) -> bool:
+        return self.left() == 0
+
+
+_WS = b" \t\n\r\v\f"
+_TOKEN = re.compile(rb"[ \t\n\r\v\f]*([^ \t\n\r\v\f]+)")
+_INT = re.compile(rb"[+-]?[0-9]+")
+_FLOAT = re.compile(rb"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|nan|inf|infinity)", re.IGNORECASE)
+
+
+class AsciiSource:
+    """THFile ascii encoding: numbers as whitespace-separated text, each write
+    followed by one newline; chars and bytes stay raw."""
+
+    long_size = None
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+        self.offset = 0
+
+    def left(self) -> int:
+        return len(self._data) - self.offset
+
+    def require(self, count: int, unit: ElementType | str, what: str) -> None:
+        """Numbers take at least one digit and one separator; raw bytes take one byte each."""
+        raw = unit == "byte" or (isinstance(unit, ElementType) and unit.kind == "raw")
+        need = count if raw else 2 * count - 1
+        if count < 0 or need > self.left():
+            raise T7FormatError(self.offset, f"{what}: the file claims {count} items (at least {need} bytes) "
+                                             f"but only {self.left()} bytes remain")
+
+    def _eol(self) -> None:
+        if self._data[self.offset:self.offset + 1] == b"\n":
+            self.offset += 1
+
+    def _token(self, pattern: re.Pattern, what: str) -> bytes:
+        m = _TOKEN.match(self._data, self.offset)
+        if m is None:
+            raise T7FormatError(len(self._data), f"truncated: expected {what}, found the end of the file")
+        tok = m.group(1)
+        if not pattern.fullmatch(tok):
+            raise T7FormatError(m.start(1), f"expected {what}, found {tok[:40]!r}")
+        self.offset = m.end()
+        return tok
+
+    def _integer(self, what: str, bounds: tuple[int, int]) -> int:
+        start = self.offset
+        tok = self._token(_INT, what)
+        value = int(tok) if len(tok) <= 24 else bounds[1] + 1
+        if not bounds[0] <= value <= bounds[1]:
+            raise T7FormatError(start, f"{what} {value} out of range")
+        return value
+
+    def int(self, what: str) -> int:
+        value = self._integer(what, INT32_RANGE)
+        self._eol()
+        return value
+
+    def long(self, what: str) -> int:
+        value = self._integer(what, INT64_RANGE)
+        self._eol()
+        return value
+
+    def double(self, what: str) -> float:
+        value = float(self._token(_FLOAT, what))
+        self._eol()
+        return value
+
+    def raw(self, n: int, what: str) -> bytes:
+        if n > self.left():
+            raise T7FormatError(self.offset, f"truncated: expected {what} ({n} bytes), {self.left()} left")
+        data = self._data[self.offset:self.offset + n]
+        self.offset += n
+        if n:
+            self._eol()
+        return data
+
+    def longs(self, n: int, what: str) -> list[int]:
+        values = [self._integer(what, INT64_RANGE) for _ in range(n)]
+        if n:
+            self._eol()
+        return values
+
+    def array(self, el: ElementType, n: int, what: str) -> np.ndarray:
+        """Parse a whole storage line with numpy; fall back to one token at a time for odd layouts."""
+        self.require(n, el, what)
+        if el.kind == "raw":
+            return np.frombuffer(self.raw(n, what), dtype=el.dtype).copy()
+        if n == 0:
+            return np.empty(0, dtype=el.dtype)
+        parse_dtype = np.float32 if el.dtype == np.float16 else el.dtype
+        start = self.offset
+        while start < len(self._data) and self._data[start] in _WS:
+            start += 1
+        end = self._data.find(b"\n", start)
+        end = len(self._data) if end < 0 else end
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                out = np.fromstring(self._data[start:end], dtype=parse_dtype, sep=" ")
+        except (ValueError, DeprecationWarning):
+            out = None
+        if out is not None and out.size == n:
+            self.offset = end
+        else:
+            out = self._slow_array(el, n, what)
+        self._eol()
+        return out.astype(el.dtype) if out.dtype != el.dtype else out
+
+    def _slow_array(self, el: ElementType, n: int, what: str) -> np.ndarray:
+        if el.kind in ("int", "long"):
+            bounds = (int(np.iinfo(el.dtype).min), int(np.iinfo(el.dtype).max))
+            return np.array([self._integer(what, bounds) for _ in range(n)], dtype=el.dtype)
+        return np.array([float(self._token(_FLOAT, what)) for _ in range(n)], dtype=np.float64)
+
+    def at_end(self) -> bool:
+        return self._data[self.offset:].strip(_WS) == b""
