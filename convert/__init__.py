@@ -7,5 +7,6 @@ dict/list, TorchObject, Tensor, Storage, LuaFunction); ``write_t7`` inverts it.
 from .errors import T7FormatError
 from .objects import LuaFunction, Storage, Tensor, TorchObject, make_tensor
 from .reader import read_t7
+from .writer import write_t7
 
-__all__ = ["T7FormatError", "LuaFunction", "Storage", "Tensor", "TorchObject", "make_tensor", "read_t7"]
+__all__ = ["T7FormatError", "LuaFunction", "Storage", "Tensor", "TorchObject", "make_tensor", "read_t7", "write_t7"]
