@@ -1,0 +1,54 @@
+"""Category names of the two teacher heads, in output-index order, as the original text files give them.
+
+ImageNet lines look like `n01440764 tench, Tinca tinca`, Places lines like `/a/arena/hockey`. Names are
+kept verbatim (they travel inside converted files) and shortened only for display.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+OBJECT_FILE = "categories_imagenet.txt"
+SCENE_FILE = "categories_places2.txt"
+
+
+def read_category_file(path: str | Path) -> list[str]:
+    """One name per non-empty line, decoded as UTF-8; a clear error for unreadable files."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ValueError(f"cannot read category file {path}: {error}") from None
+    names = [line.strip() for line in text.splitlines() if line.strip()]
+    if not names:
+        raise ValueError(f"category file {path} holds no names")
+    return names
+
+
+def load_categories(source: str | Path | tuple[str | Path, str | Path],
+                    classes: tuple[int, ...] | None = None) -> tuple[list[str], list[str]]:
+    """(object names, scene names) from a folder holding the two original files, or from two paths.
+
+    `classes` (the model's head sizes) is checked against the line counts, so a mismatched file is caught
+    at conversion time rather than printing wrong names later.
+    """
+    if isinstance(source, tuple):
+        object_path, scene_path = source
+    else:
+        object_path, scene_path = Path(source) / OBJECT_FILE, Path(source) / SCENE_FILE
+    names = (read_category_file(object_path), read_category_file(scene_path))
+    if classes is not None:
+        for kind, path, found, wanted in zip(("object", "scene"), (object_path, scene_path),
+                                             names, classes):
+            if len(found) != wanted:
+                raise ValueError(f"{kind} category file {path} has {len(found)} names, the model has {wanted} classes")
+    return names
+
+
+def display_name(name: str) -> str:
+    """A short label: 'n01440764 tench, Tinca tinca' -> 'tench'; '/a/arena/hockey' -> 'arena/hockey'."""
+    if name.startswith("/"):
+        return name.split("/", 2)[-1] if name.count("/") >= 2 else name.lstrip("/")
+    head, _, rest = name.partition(" ")
+    if rest and head[:1] == "n" and head[1:].isdigit():
+        return rest.split(",")[0].strip()
+    return name

@@ -1,0 +1,78 @@
+"""The public entry points for files: load any supported file, save, convert.
+
+`.t7` goes through the format layer (convert.read_t7) and the Torch module mapping (t7_import);
+safetensors, pth and h5 through weights.py. Every failure is a one-line ValueError/OSError.
+"""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Sequence
+
+import convert
+
+from .categories import load_categories
+from .model import SoundNet
+from .t7_export import export_t7
+from .t7_import import model_from_t7
+from .weights import format_of, model_from_weights, read_weights, save_weights
+
+CategorySource = str | Path | tuple[str | Path, str | Path]
+
+
+def sha256_of(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def load(path: str | Path, *, categories: CategorySource | None = None) -> SoundNet:
+    """A ready SoundNet in eval mode from .t7, .safetensors, .pth or .h5 (architecture detected)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no such model file: {path}")
+    fmt = format_of(path)
+    if fmt == "t7":
+        try:
+            root = convert.read_t7(path)
+        except convert.T7FormatError as error:
+            raise ValueError(f"{path}: not a readable Torch7 file: {error}") from None
+        model = model_from_t7(root)
+        model.metadata.update(source_file=path.name, source_sha256=sha256_of(path))
+    else:
+        model = model_from_weights(*read_weights(path, fmt), source=path)
+    if categories is not None:
+        attach_categories(model, categories)
+    return model
+
+
+def attach_categories(model: SoundNet, source: CategorySource) -> None:
+    """Attach category names (checked against the head sizes) so they travel inside converted files."""
+    if model.architecture.is_classifier:
+        raise ValueError("category files name the object and scene heads; a fine-tuned model has neither")
+    model.metadata["categories"] = list(load_categories(source, model.classes))
+
+
+def save(model: SoundNet, path: str | Path, fmt: str | None = None) -> Path:
+    """Write the model as safetensors (default for unknown suffixes is an error), pth, h5 or t7, atomically."""
+    path = Path(path)
+    fmt = format_of(path, fmt)
+    if fmt == "t7":
+        export_t7(model, path)
+    else:
+        save_weights(model, path, fmt)
+    return path
+
+
+def convert_file(source: str | Path, target: str | Path, fmt: str | None = None,
+                 categories: CategorySource | None = None) -> SoundNet:
+    """Load `source` (any format), attach categories if given, write `target`; returns the model."""
+    model = load(source, categories=categories)
+    save(model, target, fmt)
+    return model
+
+
+def category_names(model: SoundNet) -> Sequence[list[str]] | None:
+    return model.metadata.get("categories")
