@@ -3,8 +3,13 @@
     import soundnet
     model = soundnet.load("soundnet8_final.t7")      # or .safetensors / .pth / .h5
     objects, scenes = model(waveform)                  # logits B x 1000 x T, B x 401 x T
+    soundnet.save(model, "soundnet8.safetensors")
 """
-from .architecture import SAMPLE_RATE, INPUT_SCALE, ARCHITECTURES, get_architecture
+from .architecture import ARCHITECTURES, INPUT_SCALE, SAMPLE_RATE, get_architecture
+from .audio import AudioError, load_audio
+from .loading import attach_categories, convert_file, load, save
 from .model import SoundNet, SoundNet5, SoundNet8, SoundNet8Finetuned
+from .t7_export import export_t7
+from .t7_import import NotSoundNetError
 
 __version__ = "0.1.0"
