@@ -24,6 +24,7 @@ CHANNEL_MODES = ("first", "mean")
 RESAMPLE_QUALITIES = ("QQ", "LQ", "MQ", "HQ", "VHQ")
 
 PathLike = str | os.PathLike[str]
+_NO_SAMPLES = "it holds no samples (at the target rate)"
 
 
 class AudioError(ValueError):
@@ -66,14 +67,14 @@ def resampled_length(frames: int, native_rate: int, sample_rate: int = SAMPLE_RA
 
 def prepare_waveform(
     samples: np.ndarray | torch.Tensor,
-    sample_rate: int,
+    native_rate: int,
     *,
     channel: str = "first",
     scale: float = INPUT_SCALE,
-    target_rate: int = SAMPLE_RATE,
+    sample_rate: int = SAMPLE_RATE,
     resample_quality: str = "VHQ",
 ) -> torch.Tensor:
-    """Turn decoded samples (frames, or frames x channels) into a SoundNet waveform.
+    """Turn decoded samples (frames, or frames x channels, at native_rate) into a SoundNet waveform.
 
     The same recipe as load_audio, for audio already in memory: floats are taken as [-1, 1] and
     integers as full scale of their type, so int32 from sox or soundfile gives the original's 2^-23.
@@ -85,8 +86,8 @@ def prepare_waveform(
     if array.ndim != 2 or array.shape[0] == 0 or array.shape[1] == 0:
         raise ValueError(f"samples must be a non-empty frames or frames x channels array, got shape {array.shape}")
     mono = _mono_scaled(array, channel, scale)
-    if sample_rate != target_rate:
-        mono = soxr.resample(mono, sample_rate, target_rate, quality=resample_quality)
+    if native_rate != sample_rate:
+        mono = soxr.resample(mono, native_rate, sample_rate, quality=resample_quality)
     return torch.from_numpy(mono)
 
 
@@ -104,17 +105,17 @@ def _audio_errors(path: PathLike) -> Iterator[None]:
         raise _audio_error(path, reason.strip().splitlines()[0]) from exc
 
 
-def _open(path: PathLike, sample_rate: int) -> sf.SoundFile:
+def _open(path: PathLike, sample_rate: int, reader: type[sf.SoundFile] = sf.SoundFile) -> sf.SoundFile:
     name = os.fspath(path)
     if not os.path.isfile(name):
         raise _audio_error(name, "not a regular file" if os.path.exists(name) else "no such file")
     if os.path.getsize(name) == 0:
         raise _audio_error(name, "the file is empty")
     with _audio_errors(name):
-        handle = sf.SoundFile(name)
+        handle = reader(name)
     if resampled_length(handle.frames, handle.samplerate, sample_rate) == 0:
         handle.close()
-        raise _audio_error(name, "it holds no samples")
+        raise _audio_error(name, _NO_SAMPLES)
     return handle
 
 
@@ -141,9 +142,9 @@ def load_audio(
         samples = handle.read(dtype=_read_dtype(handle), always_2d=True)
         native_rate = handle.samplerate
     if resampled_length(len(samples), native_rate, sample_rate) == 0:
-        raise _audio_error(path, "it holds no samples")
+        raise _audio_error(path, _NO_SAMPLES)
     return prepare_waveform(
-        samples, native_rate, channel=channel, scale=scale, target_rate=sample_rate, resample_quality=resample_quality
+        samples, native_rate, channel=channel, scale=scale, sample_rate=sample_rate, resample_quality=resample_quality
     )
 
 
@@ -159,17 +160,39 @@ def iter_audio_blocks(
     """Yield the waveform of load_audio in consecutive blocks of block_samples (the last may be shorter).
 
     Memory stays bounded for hours-long files: libsndfile reads the file block by block and soxr
-    resamples it as a stream, which gives the same samples as resampling the whole file at once.
+    resamples it as a stream, which gives the same samples as resampling the whole file at once
+    (measured for WAV, FLAC and MP3 at 22.05, 44.1 and 48 kHz).
     The file is opened (and checked) when this is called, not when iteration starts.
     """
     _check_options(channel, scale, resample_quality)
     if isinstance(block_samples, bool) or not isinstance(block_samples, int) or block_samples < 1:
         raise ValueError(f"block_samples must be a positive integer, got {block_samples!r}")
-    handle = _open(path, sample_rate)
+    handle = _open(path, sample_rate, _SequentialSoundFile)
     stream = None
     if handle.samplerate != sample_rate:
         stream = soxr.ResampleStream(handle.samplerate, sample_rate, 1, dtype="float32", quality=resample_quality)
     return _blocks(handle, path, block_samples, channel, scale, stream)
+
+
+class _SequentialSoundFile(sf.SoundFile):
+    """A SoundFile that reads straight through, without soundfile's seek after every read.
+
+    With libsndfile 1.2.2 that seek restarts the MP3 decoder, which corrupts the following frames
+    (measured: errors up to 0.6 of full scale on a LAME-encoded tone read in 1000-frame blocks).
+    """
+
+    def seekable(self) -> bool:
+        return False
+
+
+def _scaled_pieces(
+    handle: sf.SoundFile, frames: int, channel: str, scale: float, stream: soxr.ResampleStream | None
+) -> Iterator[np.ndarray]:
+    while len(block := handle.read(frames, dtype=_read_dtype(handle), always_2d=True)):
+        piece = _mono_scaled(block, channel, scale)
+        yield piece if stream is None else stream.resample_chunk(piece)
+    if stream is not None:
+        yield stream.resample_chunk(np.zeros(0, dtype=np.float32), last=True)
 
 
 def _blocks(
@@ -183,29 +206,16 @@ def _blocks(
     pending = np.zeros(0, dtype=np.float32)
     produced = 0
     with handle, _audio_errors(path):
-        native_blocks = handle.blocks(block_samples, dtype=_read_dtype(handle), always_2d=True)
-        for last, block in _flag_last(native_blocks):
-            piece = _mono_scaled(block, channel, scale)
-            if stream is not None:
-                piece = stream.resample_chunk(piece, last=last)
+        for piece in _scaled_pieces(handle, block_samples, channel, scale, stream):
             pending = np.concatenate([pending, piece])
-            while len(pending) >= block_samples or (last and len(pending)):
-                out, pending = pending[:block_samples], pending[block_samples:]
-                produced += len(out)
-                yield torch.from_numpy(out.copy())
-    if produced == 0:
-        raise _audio_error(path, "it holds no samples")
-
-
-def _flag_last(blocks: Iterator[np.ndarray]) -> Iterator[tuple[bool, np.ndarray]]:
-    """Pair each block with whether it is the last one, so the resampler can be flushed with it."""
-    previous = None
-    for block in blocks:
-        if previous is not None:
-            yield False, previous
-        previous = block
-    if previous is not None:
-        yield True, previous
+            while len(pending) >= block_samples:
+                produced += block_samples
+                yield torch.from_numpy(pending[:block_samples].copy())
+                pending = pending[block_samples:]
+    if len(pending):
+        yield torch.from_numpy(pending)
+    elif produced == 0:
+        raise _audio_error(path, _NO_SAMPLES)
 
 
 def audio_info(path: PathLike, *, sample_rate: int = SAMPLE_RATE) -> AudioInfo:

@@ -9,8 +9,8 @@ import pytest
 import soundfile as sf
 import soxr
 import torch
-import torchfile
 
+from convert import read_t7
 from soundnet.audio import (
     AudioError,
     audio_info,
@@ -26,9 +26,7 @@ MP3_DELAY = 1681  # libmad's delay on the LAME reference MP3s (docs/audio.md)
 
 @pytest.fixture(scope="module")
 def audio_reference(torch7_refs):
-    # TODO(read_t7): switch to convert.read_t7 once it lands; torchfile keys are bytes.
-    raw = torchfile.load(str(torch7_refs / "audio_load_reference.t7"))
-    return {key.decode(): {k.decode(): v for k, v in entry.items()} for key, entry in raw.items()}
+    return read_t7(torch7_refs / "audio_load_reference.t7")
 
 
 def tone(seconds: float, rate: int, freq: float = 440.0, channels: int = 1, amplitude: float = 0.5) -> np.ndarray:
@@ -74,15 +72,15 @@ def test_wav_is_bit_exact_with_torch7(torch7_refs, audio_reference, name):
     path = torch7_refs / "audio" / f"{name}.wav"
     waveform = load_audio(path)
     assert waveform.dtype == torch.float32
-    assert torch.equal(waveform, torch.from_numpy(ref["soundnet_input"].reshape(-1)))
+    assert torch.equal(waveform, torch.from_numpy(np.asarray(ref["soundnet_input"]).reshape(-1)))
     # soundfile's int32 is sox's left-aligned int32: the whole N x C raw tensor matches.
     samples, _ = sf.read(path, dtype="int32", always_2d=True)
-    np.testing.assert_array_equal(samples.astype(np.float32), ref["raw"])
+    np.testing.assert_array_equal(samples.astype(np.float32), np.asarray(ref["raw"]))
 
 
 @pytest.mark.parametrize("name", ["tiny_tone_mono", "tiny_tone_stereo"])
 def test_mp3_is_gapless_and_libmad_was_delayed(torch7_refs, audio_reference, name):
-    ref = audio_reference[f"{name}_mp3"]["soundnet_input"].reshape(-1)
+    ref = np.asarray(audio_reference[f"{name}_mp3"]["soundnet_input"]).reshape(-1)
     ours = load_audio(torch7_refs / "audio" / f"{name}.mp3").numpy()
     wav = load_audio(torch7_refs / "audio" / f"{name}.wav").numpy()
     assert len(ours) == len(wav) == 22050 and len(ref) == 23616
@@ -181,6 +179,16 @@ def test_audio_info(torch7_refs):
 def test_blocks_concatenate_to_whole_file(tmp_path, rate, block):
     path = tmp_path / "long.flac"
     sf.write(path, to_int16(tone(0.3 if block == 7 else 2.3, rate, channels=2)), rate)
+    check_blocks(path, block)
+
+
+def test_mp3_blocks_concatenate_to_whole_file(tmp_path):
+    path = tmp_path / "long.mp3"
+    sf.write(path, tone(2.3, 44100, channels=2), 44100, format="MP3", subtype="MPEG_LAYER_III")
+    check_blocks(path, 1000)
+
+
+def check_blocks(path, block: int) -> None:
     whole = load_audio(path, channel="mean")
     blocks = list(iter_audio_blocks(path, block, channel="mean"))
     assert all(len(b) == block for b in blocks[:-1]) and 0 < len(blocks[-1]) <= block
