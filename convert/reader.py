@@ -67,46 +67,39 @@ class _GraphReader:
 
     def read(self, depth: int) -> Any:
         src = self.src
-        at = src.offset
         tag = src.int("type tag")
         if tag == TAG_NIL:
             return None
         if tag == TAG_NUMBER:
             return lua_number(src.double("number"))
+        if tag == TAG_STRING:
+            return lua_string(src.string("string"))
         if tag == TAG_BOOLEAN:
             flag = src.int("boolean")
             if flag not in (0, 1):
-                raise T7FormatError(at, f"boolean must be 0 or 1, found {flag}")
+                raise T7FormatError(src.offset, f"boolean must be 0 or 1, found {flag}")
             return flag == 1
-        if tag == TAG_STRING:
-            return lua_string(self._string("string"))
         if tag == TAG_FUNCTION:
             return self._function(tag, None, depth)
         if tag not in INDEXED_TAGS:
-            raise T7FormatError(at, f"unknown type tag {tag} (expected 0-8)")
+            raise T7FormatError(src.offset, f"unknown type tag {tag} (expected 0-8)")
         if depth >= MAX_DEPTH:
-            raise T7FormatError(at, f"objects nested deeper than {MAX_DEPTH} levels")
-        index_at = src.offset
+            raise T7FormatError(src.offset, f"objects nested deeper than {MAX_DEPTH} levels")
         index = src.int("object index")
         entry = self.memo.get(index)
         if entry is not None:
             if entry.kind != _KIND_OF_TAG[tag]:
-                raise T7FormatError(index_at, f"index {index} refers to a {entry.kind}, but the tag says {_KIND_OF_TAG[tag]}")
+                raise T7FormatError(src.offset, f"index {index} refers to a {entry.kind}, but the tag says {_KIND_OF_TAG[tag]}")
             entry.cycled |= entry.open
             return entry.value
         if index != self.count + 1:
-            raise T7FormatError(index_at, f"object index {index} is neither a seen object nor the next new one ({self.count + 1})")
+            raise T7FormatError(src.offset, f"object index {index} is neither a seen object nor the next new one ({self.count + 1})")
         self.count = index
         if tag == TAG_TABLE:
             return self._table(index, depth)
         if tag == TAG_TORCH:
             return self._torch(index, depth)
         return self._function(tag, index, depth)
-
-    def _string(self, what: str) -> bytes:
-        n = self.src.int(f"{what} length")
-        self.src.require(n, "byte", what)
-        return self.src.raw(n, what)
 
     def _register(self, index: int | None, kind: str, value: Any) -> _Entry:
         entry = _Entry(kind, value)
@@ -117,17 +110,17 @@ class _GraphReader:
     def _pairs_into(self, target: dict, n: int, depth: int, what: str) -> None:
         """Read n key/value pairs as Lua assigns them (nil values delete nothing)."""
         self.src.require(2 * n, "tag", what)
+        read = self.read
         for _ in range(n):
-            at = self.src.offset
-            key = self.read(depth + 1)
-            value = self.read(depth + 1)
-            if key is None or (isinstance(key, float) and math.isnan(key)):
-                raise T7FormatError(at, f"{what} key is {key!r}, which Lua forbids")
+            key = read(depth + 1)
+            value = read(depth + 1)
             try:
-                if key in target:
-                    raise T7FormatError(at, f"{what} key {key!r} appears twice (or collides with true/1 in Python)")
+                fresh = key is not None and key not in target and hash(key) is not None and key == key  # no nil/NaN keys
             except TypeError:
-                raise T7FormatError(at, f"{what} key of type {type(key).__name__} cannot be a Python dict key") from None
+                raise T7FormatError(self.src.offset, f"{what} key of type {type(key).__name__} cannot be a Python dict key") from None
+            if not fresh:
+                raise T7FormatError(self.src.offset, f"{what} key {key!r} is nil, NaN, repeated, or collides with true/1 "
+                                                     f"in Python (the entry ends here)")
             if value is not None:
                 target[key] = value
 
@@ -142,27 +135,25 @@ class _GraphReader:
         return entry.value
 
     def _function(self, tag: int, index: int | None, depth: int) -> LuaFunction:
-        fn = LuaFunction(self._string("function bytecode"), None, tag)
+        fn = LuaFunction(self.src.string("function bytecode"), None, tag)
         entry = self._register(index, "function", fn)
         fn.upvalues = self.read(depth + 1)
         entry.open = False
         return fn
 
     def _torch(self, index: int, depth: int) -> Any:
-        at = self.src.offset
-        head = self._string("class version")
+        head = self.src.string("class version")
         version = 0
         if head.startswith(b"V "):
             number = head[2:].strip()
             if not number.isdigit() or len(number) > 9:
-                raise T7FormatError(at, f"class version {head[:40]!r} is not 'V <integer>'")
+                raise T7FormatError(self.src.offset, f"class version {head[:40]!r} is not 'V <integer>'")
             version = int(number)
-            at = self.src.offset
-            head = self._string("class name")
+            head = self.src.string("class name")
         try:
             name = head.decode("utf-8")
         except UnicodeDecodeError:
-            raise T7FormatError(at, f"class name {head[:40]!r} is not text") from None
+            raise T7FormatError(self.src.offset, f"class name {head[:40]!r} is not text") from None
         if name in TENSOR_TYPES:
             return self._tensor(name, index, depth)
         if name in STORAGE_TYPES:

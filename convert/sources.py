@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 import struct
 import warnings
-from typing import BinaryIO
+from types import MethodType
+from typing import Any, BinaryIO, Callable
 
 import numpy as np
 
@@ -23,64 +24,109 @@ INT32_RANGE = (-(2**31), 2**31 - 1)
 INT64_RANGE = (-(2**63), 2**63 - 1)
 
 
+def _scalar_reader(fmt: struct.Struct) -> Callable[["BinarySource", str], Any]:
+    """A BinarySource method unpacking one ``fmt`` value (the hot path: one Python call per value)."""
+    size, unpack_from = fmt.size, fmt.unpack_from
+
+    def read(self: "BinarySource", what: str) -> Any:
+        pos = self._pos
+        if pos + size > len(self._buf):
+            pos = self._fill(size, what)
+        self._pos = pos + size
+        return unpack_from(self._buf, pos)[0]
+
+    return read
+
+
 class BinarySource:
-    """Little-endian THFile binary encoding; longs are ``long_size`` (4 or 8) bytes."""
+    """Little-endian THFile binary encoding; longs are ``long_size`` (4 or 8) bytes.
+
+    Small items are unpacked from a chunk buffered here (one Python call per
+    item, not per file read); storages are read straight into their array.
+    """
+
+    CHUNK = 1 << 16
 
     def __init__(self, f: BinaryIO, size: int, long_size: int) -> None:
         self._f = f
-        self.offset = 0
+        self._buf = b""
+        self._base = 0  # stream offset of _buf[0]
+        self._pos = 0  # position in _buf of the next unread byte
         self._size = size
         self.long_size = long_size
-        self._long = _I64 if long_size == 8 else _I32
+        self.long = MethodType(_scalar_reader(_I64 if long_size == 8 else _I32), self)
+
+    int = _scalar_reader(_I32)
+    double = _scalar_reader(_F64)
+
+    @property
+    def offset(self) -> int:
+        return self._base + self._pos
 
     def left(self) -> int:
         return self._size - self.offset
 
     def require(self, count: int, unit: ElementType | str, what: str) -> None:
         """Fail unless ``count`` items of ``unit`` ("tag", "long", "byte" or an element type) can still fit."""
-        width = {"tag": 4, "long": self.long_size, "byte": 1}.get(unit) if isinstance(unit, str) else self._width(unit)
+        width = self._width(unit)
         if count < 0 or count * width > self.left():
             raise T7FormatError(self.offset, f"{what}: the file claims {count} items ({count * width} bytes) "
                                              f"but only {self.left()} bytes remain")
 
-    def _width(self, el: ElementType) -> int:
-        return self.long_size if el.kind == "long" else el.dtype.itemsize
+    def _width(self, unit: ElementType | str) -> int:
+        if unit == "tag":
+            return 4
+        if unit == "byte":
+            return 1
+        return self.long_size if unit == "long" or unit.kind == "long" else unit.dtype.itemsize
 
-    def _take(self, n: int, what: str) -> bytes:
-        if n > self.left():
-            raise T7FormatError(self.offset, f"truncated: expected {what} ({n} bytes), {self.left()} left")
-        data = self._f.read(n)
-        if len(data) != n:
-            raise T7FormatError(self.offset, f"truncated: expected {what} ({n} bytes), got {len(data)}")
-        self.offset += n
-        return data
-
-    def int(self, what: str) -> int:
-        return _I32.unpack(self._take(4, what))[0]
-
-    def long(self, what: str) -> int:
-        return self._long.unpack(self._take(self.long_size, what))[0]
-
-    def double(self, what: str) -> float:
-        return _F64.unpack(self._take(8, what))[0]
+    def _fill(self, n: int, what: str) -> int:
+        """Make n bytes available at _pos (n checked against the bytes left first); return _pos."""
+        if len(self._buf) - self._pos < n:
+            if n > self.left():
+                raise T7FormatError(self.offset, f"truncated: expected {what} ({n} bytes), {self.left()} left")
+            rest = self._buf[self._pos:]
+            self._base += self._pos
+            self._buf = rest + self._f.read(max(self.CHUNK, n - len(rest)))
+            self._pos = 0
+            if len(self._buf) < n:
+                raise T7FormatError(self.offset, f"truncated: expected {what} ({n} bytes), got {len(self._buf)}")
+        return self._pos
 
     def raw(self, n: int, what: str) -> bytes:
-        return self._take(n, what)
+        pos = self._pos
+        if pos + n > len(self._buf):
+            pos = self._fill(n, what)
+        self._pos = pos + n
+        return self._buf[pos:pos + n]
+
+    def string(self, what: str) -> bytes:
+        """A length-prefixed byte string."""
+        n = self.int(what)
+        if n < 0:
+            raise T7FormatError(self.offset - 4, f"negative {what} length {n}")
+        return self.raw(n, what)
 
     def longs(self, n: int, what: str) -> list[int]:
         dtype = "<i8" if self.long_size == 8 else "<i4"
-        return np.frombuffer(self._take(n * self.long_size, what), dtype=dtype).tolist()
+        return np.frombuffer(self.raw(n * self.long_size, what), dtype=dtype).tolist()
 
     def array(self, el: ElementType, n: int, what: str) -> np.ndarray:
-        """Read ``n`` elements straight into a fresh numpy buffer (no intermediate bytes)."""
+        """Read ``n`` elements into a fresh numpy buffer: buffered bytes first, the rest straight from the file."""
         self.require(n, el, what)
         on_disk = np.dtype("<i4") if el.kind == "long" and self.long_size == 4 else el.dtype
         out = np.empty(n, dtype=on_disk)
-        start = self.offset
-        got = self._f.readinto(memoryview(out).cast("B")) if n else 0
-        self.offset += got or 0
-        if got != out.nbytes:
-            raise T7FormatError(start, f"truncated: expected {what} ({out.nbytes} bytes), got {got}")
+        target = memoryview(out).cast("B")
+        have = min(len(self._buf) - self._pos, out.nbytes)
+        target[:have] = self._buf[self._pos:self._pos + have]
+        done = have
+        while done < out.nbytes:
+            got = self._f.readinto(target[done:])
+            if not got:
+                raise T7FormatError(self.offset + done, f"truncated: expected {what} ({out.nbytes} bytes)")
+            done += got
+        self._base += self._pos + out.nbytes
+        self._buf, self._pos = self._buf[self._pos + have:], 0
         return out.astype(el.dtype) if on_disk is not el.dtype else out
 
     def at_end(self) -> bool:
@@ -88,9 +134,20 @@ class BinarySource:
 
 
 _WS = b" \t\n\r\v\f"
+_MAX_TOKEN = 40  # bytes a printed number and its separator can plausibly take
 _TOKEN = re.compile(rb"[ \t\n\r\v\f]*([^ \t\n\r\v\f]+)")
 _INT = re.compile(rb"[+-]?[0-9]+")
 _FLOAT = re.compile(rb"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|nan|inf|infinity)", re.IGNORECASE)
+
+
+def _parse_line(line: bytes, dtype: np.dtype) -> np.ndarray | None:
+    """All numbers of a whitespace-separated line, or None if any token is not a number."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            return np.fromstring(line, dtype=dtype, sep=" ")
+    except (ValueError, DeprecationWarning):
+        return None
 
 
 class AsciiSource:
@@ -160,6 +217,14 @@ class AsciiSource:
             self._eol()
         return data
 
+    def string(self, what: str) -> bytes:
+        """A length line, then the raw bytes."""
+        at = self.offset
+        n = self.int(what)
+        if n < 0:
+            raise T7FormatError(at, f"negative {what} length {n}")
+        return self.raw(n, what)
+
     def longs(self, n: int, what: str) -> list[int]:
         values = [self._integer(what, INT64_RANGE) for _ in range(n)]
         if n:
@@ -179,11 +244,12 @@ class AsciiSource:
             start += 1
         end = self._data.find(b"\n", start)
         end = len(self._data) if end < 0 else end
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("error")
-                out = np.fromstring(self._data[start:end], dtype=parse_dtype, sep=" ")
-        except (ValueError, DeprecationWarning):
+        line = self._data[start:end]
+        if len(line) == 2 * n - 1 and line == b"0 " * (n - 1) + b"0":
+            out = np.zeros(n, dtype=el.dtype)  # zeroed buffers (gradients) are common; skip per-token parsing
+        elif len(line) <= _MAX_TOKEN * n:  # a longer line cannot be n numbers: never re-parse it piecewise
+            out = _parse_line(line, parse_dtype)
+        else:
             out = None
         if out is not None and out.size == n:
             self.offset = end
