@@ -6,6 +6,7 @@ click itself reports bad arguments with exit status 2.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
@@ -128,6 +129,59 @@ def export(model: str, target: str, layout: str, ascii_format: bool) -> None:
     net = load(resolve_model_path(model))
     export_t7(net, target, layout=layout, fmt="ascii" if ascii_format else "binary")
     click.echo(f"{model} -> {target}: {net.name}, {len(net.architecture.layers) + len(net.architecture.tail)} top-level modules")
+
+
+@cli.command()
+@click.argument("esc50_dir", required=False, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--model", "model_path", required=True, help="Model file (.t7/.safetensors/.pth/.h5) or 'example'.")
+@click.option("--train", "train_lists", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="A `path label` list of training clips; repeat with --test for several folds.")
+@click.option("--test", "test_lists", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The `path label` list of test clips paired with each --train.")
+@click.option("--root", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder the list paths are relative to (default: each list's folder).")
+@click.option("--layer", default="18", show_default=True, help="Torch index or name of the feature layer (18 = pool5).")
+@click.option("--window", default=1.0, show_default=True, help="Time window in seconds (ESC-50: 1, DCASE: 5).")
+@click.option("-C", "--svm-c", "svm_c", default=0.01, show_default=True, help="The linear SVM's C.")
+@click.option("--scale", default=512.0, show_default=True,
+              help="Input scale; 512 is the evaluation scripts' 2^-22, 256 the other scripts'.")
+@click.option("--keep-negative", is_flag=True, help="Keep negative features (the original's liblinear input dropped them).")
+@click.option("--cache", "cache_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="HDF5 feature cache [default: OUT/features.h5].")
+@click.option("--batch-size", default=16, show_default=True, type=click.IntRange(min=1))
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for evaluation.json and confusion.png.")
+def evaluate(esc50_dir, model_path, train_lists, test_lists, root, layer, window, svm_c, scale, keep_negative,
+             cache_path, batch_size, out_dir) -> None:
+    """Linear-SVM accuracy of one layer's features, as the paper measured ESC-50 and DCASE.
+
+    Give an ESC-50 folder (leave-one-fold-out over its folds) or --train/--test list pairs (one fold each).
+
+    \b
+    Examples:
+      soundnet evaluate ESC-50-master --model soundnet8.safetensors --out results/
+      soundnet evaluate --model example --train train1.txt --test test1.txt --window 5 --out results/
+    """
+    from . import evaluate as protocol
+
+    if bool(esc50_dir) == bool(train_lists):
+        raise ValueError("give either an ESC-50 folder or --train/--test lists, not both or neither")
+    if len(train_lists) != len(test_lists):
+        raise ValueError(f"--train and --test must pair up: got {len(train_lists)} and {len(test_lists)}")
+    names: dict[str, str] = {}
+    if esc50_dir:
+        folds, names = protocol.esc50_folds(esc50_dir)
+    else:
+        folds = protocol.list_folds(list(zip(train_lists, test_lists)), root)
+    results = protocol.evaluate(model_path, folds, layer=layer, window=window, c=svm_c, scale=scale,
+                                cache_path=cache_path or out_dir / "features.h5", batch_size=batch_size,
+                                positive_only=not keep_negative, class_names=names)
+    report, figure = protocol.write_report(results, out_dir)
+    for fold in results["folds"]:
+        click.echo(f"fold {fold['fold']}: accuracy {fold['accuracy']:.4f} ({fold['test_clips']} test clips)")
+    click.echo(f"mean accuracy {results['mean_accuracy']:.4f} over {len(results['folds'])} fold(s); "
+               f"features computed {results['features']['computed']}, reused {results['features']['reused']}")
+    click.echo(f"wrote {report} and {figure}")
 
 
 def main() -> None:
