@@ -6,6 +6,7 @@ safetensors, pth and h5 through weights.py. Every failure is a one-line ValueErr
 from __future__ import annotations
 
 import hashlib
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Sequence
 
@@ -35,12 +36,14 @@ def load(path: str | Path, *, categories: CategorySource | None = None) -> Sound
         raise FileNotFoundError(f"no such model file: {path}")
     fmt = format_of(path)
     if fmt == "t7":
-        try:
-            root = convert.read_t7(path)
-        except convert.T7FormatError as error:
-            raise ValueError(f"{path}: not a readable Torch7 file: {error}") from None
-        model = model_from_t7(root)
-        model.metadata.update(source_file=path.name, source_sha256=sha256_of(path))
+        with ThreadPoolExecutor(1) as pool:  # hashing overlaps parsing (hashlib releases the GIL)
+            digest = pool.submit(sha256_of, path)
+            try:
+                root = convert.read_t7(path)
+            except convert.T7FormatError as error:
+                raise ValueError(f"{path}: not a readable Torch7 file: {error}") from None
+            model = model_from_t7(root)
+            model.metadata.update(source_file=path.name, source_sha256=digest.result())
     else:
         model = model_from_weights(*read_weights(path, fmt), source=path)
     if categories is not None:

@@ -131,10 +131,11 @@ def detect_architecture(modules: list) -> Architecture:
 
 
 def _array(module: Any, field: str, where: str) -> np.ndarray:
+    """A float32 C-contiguous copy we own (file tensors may be views into a shared flat storage)."""
     value = module.get(field)
     if not isinstance(value, np.ndarray) or value.size == 0:
         raise NotSoundNetError(f"not a SoundNet: {where} has no {field} tensor")
-    return np.asarray(value, dtype=np.float32)
+    return np.array(value, dtype=np.float32, order="C")
 
 
 def _conv_params(module: Any, where: str, in_channels: int | None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -149,7 +150,7 @@ def _conv_params(module: Any, where: str, in_channels: int | None) -> tuple[torc
     bias = _array(module, "bias", where)
     if bias.shape != (out_channels,):
         raise NotSoundNetError(f"not a SoundNet: {where} bias has shape {bias.shape}, expected ({out_channels},)")
-    return torch.from_numpy(weight.reshape(out_channels, in_channels, kernel).copy()), torch.from_numpy(bias.copy())
+    return torch.from_numpy(weight.reshape(out_channels, in_channels, kernel)), torch.from_numpy(bias)
 
 
 def _bn_params(module: Any, where: str) -> dict[str, torch.Tensor]:
@@ -169,7 +170,7 @@ def _bn_params(module: Any, where: str) -> dict[str, torch.Tensor]:
     for name, value in params.items():
         if value.shape != (count,):
             raise NotSoundNetError(f"not a SoundNet: {where} {name} has shape {value.shape}, expected ({count},)")
-    return {name: torch.from_numpy(np.array(value)) for name, value in params.items()}
+    return {name: torch.from_numpy(value) for name, value in params.items()}
 
 
 def _head_convs(module: Any, arch: Architecture) -> list:
@@ -209,8 +210,4 @@ def model_from_t7(root: Any) -> SoundNet:
                                    f"channels, conv7 gives {in_channels}")
         state[f"{name}.weight"], state[f"{name}.bias"] = weight, bias
         classes.append(weight.shape[0])
-    model = SoundNet(arch, widths, classes[0] if arch.is_classifier else classes)
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    missing = [key for key in missing if not key.endswith("num_batches_tracked")]
-    assert not missing and not unexpected, (missing, unexpected)
-    return model.eval()
+    return SoundNet.from_state_dict(arch, widths, classes[0] if arch.is_classifier else classes, state)

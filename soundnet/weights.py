@@ -135,15 +135,11 @@ def model_from_weights(state: dict[str, torch.Tensor], meta: dict[str, str], sou
     if meta.get("architecture") and meta["architecture"] != name:
         raise ValueError(f"{source}: metadata says {meta['architecture']} but the parameters are {name}")
     try:
-        model = SoundNet(name, widths, classes)
-        missing, unexpected = model.load_state_dict(state, strict=False)
-    except (RuntimeError, ValueError) as error:
-        raise ValueError(f"{source}: parameters do not fit {name}: {' '.join(str(error).split())[:300]}") from None
-    missing = [key for key in missing if not key.endswith("num_batches_tracked")]
-    if missing or unexpected:
-        raise ValueError(f"{source}: not {name} weights (missing {missing[:3]}, unexpected {unexpected[:3]})")
+        model = SoundNet.from_state_dict(name, widths, classes, state)
+    except ValueError as error:
+        raise ValueError(f"{source}: {error}") from None
     model.metadata.update({key: value for key, value in meta.items()
                            if key in ("source_sha256", "source_file")})
     if "categories" in meta:
         model.metadata["categories"] = [list(names) for names in json.loads(meta["categories"])]
-    return model.eval()
+    return model
