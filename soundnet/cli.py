@@ -184,6 +184,69 @@ def evaluate(esc50_dir, model_path, train_lists, test_lists, root, layer, window
     click.echo(f"wrote {report} and {figure}")
 
 
+@cli.group()
+def visualize() -> None:
+    """Pictures and sounds of what a model learned, as the paper showed them."""
+
+
+@visualize.command()
+@click.argument("model_path", metavar="MODEL")
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path), help="PNG to write.")
+def filters(model_path, out_path) -> None:
+    """conv1's kernels in the time domain (a grid) and their frequency responses.
+
+    \b
+    Example:
+      soundnet visualize filters soundnet8.safetensors --out conv1.png
+      soundnet visualize filters example --out conv1.png
+    """
+    from .examples import resolve_model_path
+    from .loading import load
+    from .outputs import save_figure
+    from .visualize import filters_figure
+
+    click.echo(f"wrote {save_figure(filters_figure(load(resolve_model_path(model_path))), out_path)}")
+
+
+@visualize.command()
+@click.argument("model_path", metavar="MODEL")
+@click.option("--list", "list_file", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Clips, one path per line (a label column is ignored).")
+@click.option("--root", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder the list paths are relative to (default: the list's folder).")
+@click.option("--layer", default="conv7", show_default=True, help="Torch index or name of the layer.")
+@click.option("--units", "unit_text", default="0-5", show_default=True, help="0-based units, e.g. '3,17,40-42'.")
+@click.option("--top", default=9, show_default=True, type=click.IntRange(min=1), help="Clips kept per unit.")
+@click.option("--scale", default=256.0, show_default=True, help="Input scale (the original scripts' 2^-23).")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for index.html, ranking.json and segments/.")
+def units(model_path, list_file, root, layer, unit_text, top, scale, out_dir) -> None:
+    """The clips and time offsets that excite chosen units most: an HTML page to listen, and a JSON ranking.
+
+    One pass over the clips with a running top-k per unit, so thousands of clips need little memory.
+
+    \b
+    Example:
+      soundnet visualize units soundnet8.safetensors --list clips.txt --layer conv7 --top 9 --out units/
+    """
+    from .clip_lists import read_list
+    from .examples import resolve_model_path
+    from .loading import load
+    from .unit_page import write_unit_report
+    from .visualize import layer_channels, parse_units, rank_units, receptive_field
+
+    model = load(resolve_model_path(model_path))
+    spec = model.architecture.layer(layer)
+    chosen = parse_units(unit_text, layer_channels(model, spec))
+    paths = [clip.path for clip in read_list(list_file, root, need_labels=False)]
+    ranking = rank_units(model, paths, spec, chosen, top, scale)
+    summary = {"model": str(model_path), "architecture": model.name, "layer": {"index": spec.index, "name": spec.name},
+               "scale": scale, "top": top, "units": chosen, "clips": len(paths)}
+    report, html_page = write_unit_report(ranking, paths, receptive_field(model.architecture, spec), scale,
+                                          out_dir, summary, spec)
+    click.echo(f"ranked {len(paths)} clips for {len(chosen)} units; wrote {html_page} and {report}")
+
+
 def main() -> None:
     cli(prog_name="soundnet")
 
