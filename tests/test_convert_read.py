@@ -98,10 +98,11 @@ def test_b32_variant_reads_to_the_same_values(torch7_refs, finetune):
 
 def test_double_variant_is_the_float_model_in_double(torch7_refs, finetune):
     def check(a, b, where):
+        if a.dtype != np.float32:  # e.g. nn.View's LongStorage
+            return default_tensor_check(a, b, where)
         assert b.dtype == np.float64 and a.shape == b.shape, where
         assert np.array_equal(b.astype(np.float32), a), where
-        if a.dtype == np.float32:
-            assert b.typename == a.typename.replace("Float", "Double"), where
+        assert b.typename == a.typename.replace("Float", "Double"), where
 
     def leaf(a, b, where):  # the `_type` fields name the Double classes
         default_leaf_check(a.replace("Float", "Double") if isinstance(a, str) else a, b, where)
