@@ -98,7 +98,10 @@ def test_b32_variant_reads_to_the_same_values(torch7_refs, finetune):
 
 def test_double_variant_is_the_float_model_in_double(torch7_refs, finetune):
     def check(a, b, where):
-        if a.dtype != np.float32:  # e.g. nn.View's LongStorage
+        if a.size == 0:  # :double() also retypes empty buffers such as pooling indices
+            assert b.size == 0, where
+            return
+        if a.dtype != np.float32:  # e.g. nn.View's LongStorage stays Long
             return default_tensor_check(a, b, where)
         assert b.dtype == np.float64 and a.shape == b.shape, where
         assert np.array_equal(b.astype(np.float32), a), where
