@@ -8,7 +8,8 @@
    Target: conversion <= 1.5 x torchfile's read time.
 2. Forward of one 20 s clip (441,000 samples), eval mode, inference_mode, with 1 and 2 threads, for the
    layer implementations tried: plain Conv1d, Conv2d with k x 1 kernels (Torch's layout), and ours
-   (polyphase stride-1 conv for the low-channel strided layers, Conv1d elsewhere).
+   (polyphase stride-1 conv for the low-channel strided layers, im2col + matmul for the deep short ones,
+   Conv1d in between).
    Targets: <= 65 ms on one thread (>= 4x Torch7's ~260 ms, >= 300x real time).
 """
 from __future__ import annotations
@@ -93,18 +94,21 @@ def forward_timings(repeats: int) -> None:
     model = soundnet.SoundNet8().eval()
     clip = torch.randn(1, 1, int(CLIP_SECONDS * soundnet.SAMPLE_RATE)) * 40
     convs = [m for m in model.modules() if isinstance(m, TorchConv1d)]
-    ours = [m.polyphase for m in convs]
-    variants = {
-        "Conv1d (plain)": lambda: [setattr(m, "polyphase", False) for m in convs],
-        "Conv2d k x 1": lambda: [setattr(m, "forward", conv2d_forward.__get__(m)) for m in convs],
-        "ours (polyphase + Conv1d)": lambda: [(m.__dict__.pop("forward", None), setattr(m, "polyphase", p))
-                                              for m, p in zip(convs, ours)],
-    }
+    ours = [(m.polyphase, m.im2col) for m in convs]
+
+    def configure(variant: str) -> None:
+        for module, (polyphase, im2col) in zip(convs, ours):
+            module.__dict__.pop("forward", None)
+            module.polyphase, module.im2col = (polyphase, im2col) if variant == "ours" else (False, False)
+            if variant == "conv2d":
+                module.forward = conv2d_forward.__get__(module)
+
+    variants = {"Conv1d (plain)": "plain", "Conv2d k x 1": "conv2d", "ours (polyphase/im2col/Conv1d)": "ours"}
     print("forward, one 20 s clip, full SoundNet8, eval + inference_mode (median of %d):" % repeats)
     for threads in (1, 2):
         torch.set_num_threads(threads)
-        for name, configure in variants.items():
-            configure()
+        for name, variant in variants.items():
+            configure(variant)
             with torch.inference_mode():
                 for _ in range(2):
                     model(clip)
@@ -114,7 +118,7 @@ def forward_timings(repeats: int) -> None:
                     model(clip)
                     times.append(time.perf_counter() - start)
             ms = statistics.median(times) * 1e3
-            print(f"  {threads} thread{'s' if threads > 1 else ' '} {name:<27} {ms:7.1f} ms  "
+            print(f"  {threads} thread{'s' if threads > 1 else ' '} {name:<31} {ms:7.1f} ms  "
                   f"{CLIP_SECONDS * 1e3 / ms:6.0f}x real time  {TORCH7_FORWARD_MS / ms:4.1f}x Torch7")
 
 

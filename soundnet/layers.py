@@ -3,8 +3,9 @@
 SoundNet's first convolutions see one or a few channels with long kernels and stride 2; PyTorch's CPU
 kernels handle that shape poorly (conv1 of a 20 s clip takes ~60 ms as Conv1d). Rewriting a strided
 convolution as a stride-1 convolution over its polyphase components (each phase becomes a channel) does
-the same multiply-adds in a shape the CPU backend is fast at (~6 ms), and is exact up to float summation
-order. benchmarks/bench_model.py measures the choices.
+the same multiply-adds in a shape the CPU backend is fast at (~6 ms). The deep layers are the opposite:
+many channels, few time steps, where one matrix product over unfolded windows (im2col) beats the conv
+kernel 2-3x. Both are exact up to float summation order. benchmarks/bench_model.py measures the choices.
 """
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from torch import nn
 
 # A strided conv takes the polyphase path while in_channels * stride is at most this.
 POLYPHASE_MAX_CHANNELS = 32
+# A conv takes the im2col + matmul path from this many inputs per output (in_channels * kernel).
+IM2COL_MIN_WINDOW = 2048
 
 
 def polyphase_conv1d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
@@ -34,6 +37,19 @@ def polyphase_conv1d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor |
     return F.conv1d(phases, w, bias)
 
 
+def im2col_conv1d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
+                  stride: int, padding: int) -> torch.Tensor:
+    """F.conv1d as one matrix product of the unfolded input windows with the flattened kernels."""
+    batch, channels, _ = x.shape
+    out_channels, _, kernel = weight.shape
+    windows = F.pad(x, (padding, padding)).unfold(2, kernel, stride)  # B x C x T x k
+    steps = windows.shape[2]
+    rows = windows.permute(0, 2, 1, 3).reshape(batch * steps, channels * kernel)
+    flat_weight = weight.reshape(out_channels, -1).t()
+    out = torch.addmm(bias, rows, flat_weight) if bias is not None else rows @ flat_weight
+    return out.reshape(batch, steps, out_channels).transpose(1, 2)
+
+
 class TorchConv1d(nn.Conv1d):
     """nn.Conv1d with Torch7's SpatialConvolution(kW=1) semantics, picking the fastest exact CPU path."""
 
@@ -41,10 +57,13 @@ class TorchConv1d(nn.Conv1d):
                  padding: int = 0, bias: bool = True):
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, bias=bias)
         self.polyphase = stride > 1 and in_channels * stride <= POLYPHASE_MAX_CHANNELS
+        self.im2col = not self.polyphase and in_channels * kernel_size >= IM2COL_MIN_WINDOW
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.polyphase:
             return polyphase_conv1d(x, self.weight, self.bias, self.stride[0], self.padding[0])
+        if self.im2col and x.shape[-1] + 2 * self.padding[0] >= self.kernel_size[0]:
+            return im2col_conv1d(x, self.weight, self.bias, self.stride[0], self.padding[0])
         return super().forward(x)
 
 
