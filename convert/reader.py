@@ -101,6 +101,13 @@ class _GraphReader:
             return self._torch(index, depth)
         return self._function(tag, index, depth)
 
+    def _count(self, read: Any, what: str) -> int:
+        """A size field, which must not be negative."""
+        n = read(what)
+        if n < 0:
+            raise T7FormatError(self.src.offset, f"negative {what} {n}")
+        return n
+
     def _register(self, index: int | None, kind: str, value: Any) -> _Entry:
         entry = _Entry(kind, value)
         if index is not None:
@@ -125,7 +132,7 @@ class _GraphReader:
                 target[key] = value
 
     def _table(self, index: int, depth: int) -> dict | list:
-        n = self.src.int("table size")
+        n = self._count(self.src.int, "table size")
         table: dict = {}
         entry = self._register(index, "table", table)
         self._pairs_into(table, n, depth, "table")
@@ -161,11 +168,11 @@ class _GraphReader:
         obj = TorchObject(name, None, version)
         entry = self._register(index, "torch object", obj)
         if name in TDS_VEC_NAMES:
-            n = self.src.long("tds.Vec size")
+            n = self._count(self.src.long, "tds.Vec size")
             self.src.require(n, "tag", "tds.Vec")
             obj.fields = [self.read(depth + 1) for _ in range(n)]
         elif name in TDS_HASH_NAMES:
-            n = self.src.long("tds.Hash size")
+            n = self._count(self.src.long, "tds.Hash size")
             self._pairs_into(obj.fields, n, depth, "tds.Hash")
         else:
             obj.fields = self.read(depth + 1)
@@ -173,7 +180,7 @@ class _GraphReader:
         return obj
 
     def _storage(self, name: str, index: int) -> Storage:
-        n = self.src.long("storage size")
+        n = self._count(self.src.long, "storage size")
         data = self.src.array(STORAGE_TYPES[name].element, n, f"{name} data")
         storage = data.view(Storage)
         storage.typename = name
@@ -183,27 +190,25 @@ class _GraphReader:
     def _tensor(self, name: str, index: int, depth: int) -> Tensor:
         src = self.src
         at = src.offset
-        ndim = src.int("number of dimensions")
-        if ndim < 0:
-            raise T7FormatError(at, f"negative number of dimensions {ndim}")
+        ndim = self._count(src.int, "number of dimensions")
         src.require(2 * ndim + 1, "long", "tensor sizes and strides")
         size = src.longs(ndim, "tensor sizes")
         stride = src.longs(ndim, "tensor strides")
         offset = src.long("storage offset") - 1
-        entry = self._register(index, "torch object", None)
         storage_at = src.offset
         storage = self.read(depth + 1)
         expected = TENSOR_TYPES[name].storage
         if storage is not None and (not isinstance(storage, Storage) or storage.typename != expected):
             raise T7FormatError(storage_at, f"{name} needs a {expected} or nil, found {_describe(storage)}")
         itemsize = TENSOR_TYPES[name].element.dtype.itemsize
-        problem = view_problem(0 if storage is None else len(storage), offset, size, stride, itemsize)
-        if problem is None and storage is None and ndim and 0 not in size:
+        if storage is None and size and 0 not in size:
             problem = "a tensor with elements has no storage"
+        else:
+            problem = view_problem(0 if storage is None else len(storage), offset, size, stride, itemsize)
         if problem:
             raise T7FormatError(at, f"bad {name}: {problem}")
         tensor = empty_tensor(name, None, offset) if storage is None else _view(storage, offset, size, stride, name)
-        entry.value, entry.open = tensor, False
+        self._register(index, "torch object", tensor).open = False  # after its storage: it cannot contain itself
         return tensor
 
 
@@ -276,7 +281,7 @@ def _read_binary(f: BinaryIO, start: int, size: int, long_size: int | None) -> A
             return _parse(BinarySource(f, size, width))
         except T7FormatError as e:
             failures.append((width, e))
-    if len(failures) == 1:
+    if len(failures) == 1 or failures[0][1].args == failures[1][1].args:  # the long size made no difference
         raise failures[0][1]
     furthest = max(failures, key=lambda we: we[1].offset)[1]
     detail = "; ".join(f"with {w}-byte longs: {e}" for w, e in failures)
