@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -159,10 +159,10 @@ def make_tensor(storage: Storage | np.ndarray, offset: int, size: Sequence[int],
     problem = view_problem(len(storage), int(offset), size, stride, storage.itemsize)
     if problem:
         raise ValueError(problem)
-    return _view(storage, int(offset), size, stride, typename)
+    return view_unchecked(storage, int(offset), size, stride, typename)
 
 
-def _view(storage: Storage, offset: int, size: list[int], stride: list[int], typename: str) -> Tensor:
+def view_unchecked(storage: Storage, offset: int, size: list[int], stride: list[int], typename: str) -> Tensor:
     """The unchecked view; callers have run view_problem."""
     if not size:
         return empty_tensor(typename, storage, offset)
@@ -172,8 +172,3 @@ def _view(storage: Storage, offset: int, size: list[int], stride: list[int], typ
                            strides=tuple(st * item for st in stride))
     t.typename, t.storage, t.storage_offset = typename, storage, offset
     return t
-
-
-def iter_table(value: dict | list) -> Iterator[tuple[Any, Any]]:
-    """(key, value) pairs of a Lua table given as a dict or a 1-based list."""
-    return iter(value.items()) if isinstance(value, dict) else enumerate(value, 1)

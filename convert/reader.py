@@ -11,12 +11,10 @@ import os
 import struct
 from typing import Any, BinaryIO, Union
 
-import numpy as np
-
 from .errors import T7FormatError
-from .objects import LuaFunction, Storage, Tensor, TorchObject, _view, empty_tensor, view_problem
+from .objects import LuaFunction, Storage, Tensor, TorchObject, view_unchecked, empty_tensor, view_problem
 from .sources import AsciiSource, BinarySource
-from .types import (FUNCTION_TAGS, STORAGE_TYPES, TAG_BOOLEAN, TAG_FUNCTION, TAG_NIL, TAG_NUMBER,
+from .types import (STORAGE_TYPES, TAG_BOOLEAN, TAG_FUNCTION, TAG_NIL, TAG_NUMBER,
                     TAG_RECUR_FUNCTION, TAG_LEGACY_RECUR_FUNCTION, TAG_STRING, TAG_TABLE, TAG_TORCH,
                     TDS_HASH_NAMES, TDS_VEC_NAMES, TENSOR_TYPES, INDEXED_TAGS)
 
@@ -207,7 +205,7 @@ class _GraphReader:
             problem = view_problem(0 if storage is None else len(storage), offset, size, stride, itemsize)
         if problem:
             raise T7FormatError(at, f"bad {name}: {problem}")
-        tensor = empty_tensor(name, None, offset) if storage is None else _view(storage, offset, size, stride, name)
+        tensor = empty_tensor(name, None, offset) if storage is None else view_unchecked(storage, offset, size, stride, name)
         self._register(index, "torch object", tensor).open = False  # after its storage: it cannot contain itself
         return tensor
 

@@ -13,7 +13,7 @@ from typing import Any, BinaryIO, Union
 
 import numpy as np
 
-from .objects import LuaFunction, Storage, Tensor, TorchObject, view_problem
+from .objects import LuaFunction, Storage, TorchObject, view_problem
 from .reader import MAX_DEPTH
 from .sinks import AsciiSink, BinarySink
 from .types import (STORAGE_TYPES, TAG_BOOLEAN, TAG_FUNCTION, TAG_NIL, TAG_NUMBER, TAG_STRING, TAG_TABLE,

@@ -10,7 +10,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from convert import LuaFunction, Storage, T7FormatError, Tensor, TorchObject, read_t7
+from convert import LuaFunction, Storage, T7FormatError, Tensor, TorchObject, make_tensor, read_t7, write_t7
 
 # ---------------------------------------------------------------- comparing our values
 
@@ -151,6 +151,27 @@ def float_storage(index: int, values: list[float]) -> bytes:
 
 
 # ---------------------------------------------------------------- fuzzing
+
+
+def seed_value() -> dict:
+    """A small value touching every kind the format has."""
+    storage = Storage.from_array(np.arange(12, dtype=np.float32))
+    loop = {"name": "cycle"}
+    loop["self"] = loop
+    return {
+        "views": [make_tensor(storage, 1, [3, 2], [1, 3]), make_tensor(storage, 0, [12], [1])],
+        "long": np.array([1, -2, 3]), "half": np.array([0.5, -1], np.float16), "bytes": np.array([1, 2], np.uint8),
+        "module": TorchObject("nn.Linear", {"weight": np.ones((2, 2), np.float64), "train": False}, 1),
+        "vec": TorchObject("tds.Vec", [1, None, "a"], 0), "hash": TorchObject("tds.Hash", {"k": 2.5}, 0),
+        "fn": LuaFunction(b"\x1bLua", [{"name": "x", "value": 1}], 8), "loop": loop, 1.5: b"\xff\x00", True: "t",
+    }
+
+
+def seed_bytes(fmt: str, long_size: int = 8) -> bytes:
+    buf = io.BytesIO()
+    write_t7(seed_value(), buf, format=fmt, long_size=long_size)
+    return buf.getvalue()
+
 
 
 _INTERESTING = [0, 1, -1, 2, 255, 2**15, 2**31 - 1, -(2**31), 2**30, 1000000]

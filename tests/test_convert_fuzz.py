@@ -5,14 +5,13 @@ import io
 import random
 import tracemalloc
 
-import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from convert import LuaFunction, Storage, T7FormatError, TorchObject, make_tensor, read_t7, write_t7
+from convert import T7FormatError, read_t7, write_t7
 from convert.reader import MAX_DEPTH
 from convert_helpers import (float_storage, float_tensor, i32, i64, lua_str, mutations, read_or_format_error,
-                             torch_head)
+                             seed_bytes, torch_head)
 
 CASE_SECONDS = 2.0  # generous bound for one case on a loaded 2-core CI box: a hang would blow it
 CASES = {"run": 0}
@@ -27,26 +26,6 @@ def _count_cases():
 def check(data: bytes, label: str) -> None:
     CASES["run"] += 1
     assert read_or_format_error(data, label) < CASE_SECONDS, f"{label}: too slow"
-
-
-def seed_value() -> dict:
-    """A small value touching every kind the format has."""
-    storage = Storage.from_array(np.arange(12, dtype=np.float32))
-    loop = {"name": "cycle"}
-    loop["self"] = loop
-    return {
-        "views": [make_tensor(storage, 1, [3, 2], [1, 3]), make_tensor(storage, 0, [12], [1])],
-        "long": np.array([1, -2, 3]), "half": np.array([0.5, -1], np.float16), "bytes": np.array([1, 2], np.uint8),
-        "module": TorchObject("nn.Linear", {"weight": np.ones((2, 2), np.float64), "train": False}, 1),
-        "vec": TorchObject("tds.Vec", [1, None, "a"], 0), "hash": TorchObject("tds.Hash", {"k": 2.5}, 0),
-        "fn": LuaFunction(b"\x1bLua", [{"name": "x", "value": 1}], 8), "loop": loop, 1.5: b"\xff\x00", True: "t",
-    }
-
-
-def seed_bytes(fmt: str, long_size: int = 8) -> bytes:
-    buf = io.BytesIO()
-    write_t7(seed_value(), buf, format=fmt, long_size=long_size)
-    return buf.getvalue()
 
 
 SEEDS = {"binary8": seed_bytes("binary"), "binary4": seed_bytes("binary", 4), "ascii": seed_bytes("ascii")}
