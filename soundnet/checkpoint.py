@@ -9,14 +9,13 @@ from __future__ import annotations
 import os
 import pickle
 import random
-import tempfile
 import zipfile
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 
+from .atomic import atomic_path
 from .model import SoundNet
 
 MARK = "soundnet_checkpoint"
@@ -25,20 +24,6 @@ MARK = "soundnet_checkpoint"
 def model_spec(model: SoundNet) -> dict:
     """What rebuilds the model: architecture name, conv widths, class counts."""
     return {"architecture": model.architecture.name, "widths": list(model.widths), "classes": list(model.classes)}
-
-
-def atomic_save(obj: Any, path: str | os.PathLike) -> None:
-    """torch.save to a temporary file beside `path`, then os.replace: a reader never sees half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(handle)
-    try:
-        torch.save(obj, temporary)
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
 
 
 def rng_state() -> dict:
@@ -59,8 +44,9 @@ def restore_rng(state: dict) -> None:
 
 def save_checkpoint(path: str | os.PathLike, model: SoundNet, optimizer: torch.optim.Optimizer, step: int,
                     settings: dict) -> None:
-    atomic_save({MARK: model_spec(model), "state_dict": model.state_dict(), "optimizer": optimizer.state_dict(),
-                 "step": step, "settings": settings, "rng": rng_state()}, path)
+    with atomic_path(path) as temporary:
+        torch.save({MARK: model_spec(model), "state_dict": model.state_dict(), "optimizer": optimizer.state_dict(),
+                    "step": step, "settings": settings, "rng": rng_state()}, temporary)
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict:

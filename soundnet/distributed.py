@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
-import torch.distributed.nn.functional as dist_functional
 from torch import nn
 
 from .layers import TorchBatchNorm1d
@@ -71,6 +70,23 @@ def sum_over_ranks(value: int, context: Context) -> int:
     return int(tensor.item())
 
 
+class _SumOverRanks(torch.autograd.Function):
+    """all_reduce(SUM) whose gradient is the all_reduce(SUM) of the gradients: every rank's loss counts."""
+
+    @staticmethod
+    def forward(ctx, tensor: torch.Tensor, group) -> torch.Tensor:
+        ctx.group = group
+        tensor = tensor.clone()
+        dist.all_reduce(tensor, group=group)
+        return tensor
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        grad = grad.clone()
+        dist.all_reduce(grad, group=ctx.group)
+        return grad, None
+
+
 class SyncedBatchNorm1d(TorchBatchNorm1d):
     """Training-mode BN with mean and biased variance over all ranks' samples (differentiable all-reduce)."""
 
@@ -81,11 +97,11 @@ class SyncedBatchNorm1d(TorchBatchNorm1d):
             return super().forward(x)
         dims = (0, 2)
         count = torch.tensor([float(x.shape[0] * x.shape[2])], device=x.device, dtype=x.dtype)
-        total = dist_functional.all_reduce(torch.cat([x.sum(dims), count]), group=self.group)
+        total = _SumOverRanks.apply(torch.cat([x.sum(dims), count]), self.group)
         n = total[-1].detach()
         mean = total[:-1] / n
         centred = x - mean[None, :, None]
-        var = dist_functional.all_reduce((centred * centred).sum(dims), group=self.group) / n
+        var = _SumOverRanks.apply((centred * centred).sum(dims), self.group) / n
         with torch.no_grad():
             self.running_mean.mul_(1 - self.momentum).add_(mean.detach(), alpha=self.momentum)
             self.running_var.mul_(1 - self.momentum).add_(var.detach() * n / (n - 1), alpha=self.momentum)
