@@ -77,12 +77,12 @@ class _GraphReader:
             if flag not in (0, 1):
                 raise T7FormatError(src.offset, f"boolean must be 0 or 1, found {flag}")
             return flag == 1
-        if tag == TAG_FUNCTION:
-            return self._function(tag, None, depth)
-        if tag not in INDEXED_TAGS:
+        if tag != TAG_FUNCTION and tag not in INDEXED_TAGS:
             raise T7FormatError(src.offset, f"unknown type tag {tag} (expected 0-8)")
         if depth >= MAX_DEPTH:
             raise T7FormatError(src.offset, f"objects nested deeper than {MAX_DEPTH} levels")
+        if tag == TAG_FUNCTION:
+            return self._function(tag, None, depth)
         index = src.int("object index")
         entry = self.memo.get(index)
         if entry is not None:

@@ -61,8 +61,6 @@ _FORMATS = {"int": "%d", "long": "%d", "float": "%.9g", "double": "%.17g"}
 class AsciiSink:
     """THFile ascii: each write is its values separated by spaces, then a newline."""
 
-    long_size = 8
-
     def __init__(self, f: BinaryIO) -> None:
         self._f = f
 

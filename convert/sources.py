@@ -154,8 +154,6 @@ class AsciiSource:
     """THFile ascii encoding: numbers as whitespace-separated text, each write
     followed by one newline; chars and bytes stay raw."""
 
-    long_size = None
-
     def __init__(self, data: bytes) -> None:
         self._data = data
         self.offset = 0

@@ -31,8 +31,8 @@ class _GraphWriter:
         self.alive: list[Any] = []  # keeps objects made while writing alive, so their ids stay unique
 
     def write(self, value: Any, depth: int = 0) -> None:
-        if depth >= MAX_DEPTH:
-            raise ValueError(f"values nested deeper than {MAX_DEPTH} levels")
+        if depth >= MAX_DEPTH and isinstance(value, (dict, list, tuple, TorchObject, LuaFunction, np.ndarray)):
+            raise ValueError(f"objects nested deeper than {MAX_DEPTH} levels (read_t7 would refuse them)")
         sink = self.sink
         if value is None:
             sink.int(TAG_NIL)

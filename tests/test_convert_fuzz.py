@@ -144,25 +144,32 @@ def test_crafted_bad_files(name):
     assert peak < 1_000_000, f"{name}: {peak} bytes traced for a {len(data)}-byte file"
 
 
-@pytest.mark.parametrize("fmt", ["binary", "ascii"])
-def test_deep_nesting_is_a_format_error_not_a_recursion_error(fmt):
+@pytest.mark.parametrize("kind", ["binary tables", "ascii tables", "plain functions"])
+def test_deep_nesting_is_a_format_error_not_a_recursion_error(kind):
     depth = 100_000
-    if fmt == "binary":
+    if kind == "binary tables":
         data = b"".join(i32(3, i + 1, 1, 1) + b"\0" * 8 for i in range(depth)) + i32(0)
-    else:
+    elif kind == "ascii tables":
         data = "".join(f"3\n{i + 1}\n1\n1\n1\n" for i in range(depth)).encode() + b"0\n"
+    else:  # tag 6 functions carry no index: each one's upvalues is the next function
+        data = i32(6, 0) * depth + i32(0)
     with pytest.raises(T7FormatError, match=f"deeper than {MAX_DEPTH}"):
         read_t7(io.BytesIO(data))
 
 
-def test_nesting_up_to_the_limit_reads():
-    value = inner = {}
-    for _ in range(MAX_DEPTH - 2):
-        inner["x"] = inner = {}
+def test_writer_and_reader_agree_on_the_nesting_limit():
+    def nested(levels):
+        value = inner = {}
+        for _ in range(levels):
+            inner["x"] = inner = {}
+        return value
+
     buf = io.BytesIO()
-    write_t7(value, buf)
+    write_t7(nested(MAX_DEPTH - 1), buf)
     buf.seek(0)
     assert isinstance(read_t7(buf), dict)
+    with pytest.raises(ValueError, match="nested deeper"):
+        write_t7(nested(MAX_DEPTH), io.BytesIO())
 
 
 def test_torchfile_style_crafted_view_with_crafted_helper_is_consistent():
