@@ -165,7 +165,8 @@ def demo(out_dir: str) -> None:
 @click.option("-C", "--svm-c", "svm_c", default=0.01, show_default=True, help="The linear SVM's C.")
 @click.option("--scale", default=512.0, show_default=True,
               help="Input scale; 512 is the evaluation scripts' 2^-22, 256 the other scripts'.")
-@click.option("--keep-negative", is_flag=True, help="Keep negative features (the original's liblinear input dropped them).")
+@click.option("--keep-negative", is_flag=True,
+              help="Keep negative features (the original's liblinear input dropped them).")
 @click.option("--cache", "cache_path", type=click.Path(dir_okay=False, path_type=Path),
               help="HDF5 feature cache [default: OUT/features.h5].")
 @click.option("--batch-size", default=16, show_default=True, type=click.IntRange(min=1))

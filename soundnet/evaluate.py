@@ -94,7 +94,8 @@ def linear_svm(c: float) -> LinearSVC:
                      tol=0.1, max_iter=1000, multi_class="ovr", random_state=0)
 
 
-def fit_and_score(train: np.ndarray, labels: Sequence[str], test: np.ndarray, c: float) -> tuple[np.ndarray, list[str], bool]:
+def fit_and_score(train: np.ndarray, labels: Sequence[str], test: np.ndarray,
+                  c: float) -> tuple[np.ndarray, list[str], bool]:
     """Train on N x W x D windows (a clip's label on each); the per-clip mean window scores of `test`.
 
     Returns (scores M x K, the K classes in score order, whether liblinear converged).

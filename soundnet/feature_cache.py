@@ -74,7 +74,7 @@ class FeatureCache:
                 if name in out:
                     del out[name]
                 out.create_dataset(name, data=features.astype(np.float32))
-                out[name].attrs.update({field: value for field, value in key.items()})
+                out[name].attrs.update(key)
 
 
 def extract_batch(model: SoundNet, waveforms: Sequence[torch.Tensor], layer: Layer) -> np.ndarray:

@@ -51,7 +51,8 @@ def page(title: str, entries: list[dict]) -> str:
         sections.append(f"<h2>unit {unit}</h2>\n<table>\n<tr><th>rank</th><th>clip</th><th>segment</th>"
                         f"<th>peak activation</th><th>listen</th></tr>\n{rows}\n</table>")
     body = "\n".join(sections)
-    return (f"<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<link rel=\"icon\" href=\"data:,\">\n"
+    return (f"<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+            f"<link rel=\"icon\" href=\"data:,\">\n"
             f"<title>{html.escape(title)}</title>\n<style>body{{font-family:sans-serif}} td,th{{padding:2px 8px;"
             f"text-align:left}}</style>\n</head>\n<body>\n<h1>{html.escape(title)}</h1>\n{body}\n</body>\n</html>\n")
 

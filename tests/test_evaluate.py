@@ -91,7 +91,8 @@ def test_esc50_meta_csv_gives_folds_and_names(tmp_path):
         write_clip(tmp_path / "audio" / f"x{fold}{target}.wav", KINDS[target], 1.0, seed=fold * 10 + target)
     rows = [f"x{f}{t}.wav,{f},{t},{KINDS[t]},False,src,A" for f, t in ((1, 0), (1, 1), (2, 0), (2, 1))]
     (tmp_path / "meta").mkdir()
-    (tmp_path / "meta" / "esc50.csv").write_text("filename,fold,target,category,esc10,src_file,take\n" + "\n".join(rows))
+    header = "filename,fold,target,category,esc10,src_file,take\n"
+    (tmp_path / "meta" / "esc50.csv").write_text(header + "\n".join(rows))
     folds, names = esc50_folds(tmp_path)
     assert [(f.name, len(f.train), len(f.test)) for f in folds] == [("1", 2, 2), ("2", 2, 2)]
     assert names == {"0": "tone", "1": "noise"}

@@ -114,8 +114,10 @@ def test_page_plays_in_headless_chromium(page, tmp_path):
     out, ranking = page
     probe = """<script>
 Promise.all([...document.querySelectorAll('audio')].map(a => new Promise(done => {
-  const report = () => done({src: a.getAttribute('src'), ready: a.readyState, duration: a.duration, error: a.error && a.error.code});
-  if (a.readyState >= 1) report(); else { a.addEventListener('loadedmetadata', report); a.addEventListener('error', report); }
+  const report = () => done({src: a.getAttribute('src'), ready: a.readyState, duration: a.duration,
+                             error: a.error && a.error.code});
+  if (a.readyState >= 1) report();
+  else { a.addEventListener('loadedmetadata', report); a.addEventListener('error', report); }
 }))).then(r => { const p = document.createElement('pre'); p.id = 'audio-check'; p.textContent = JSON.stringify(r);
   document.body.append(p); console.log('audio probe finished'); });
 </script>
@@ -152,5 +154,7 @@ def test_units_errors_are_one_line(clips, tmp_path, args, message):
 
 
 def test_filters_error_is_one_line(tmp_path):
-    result = CliRunner().invoke(cli, ["visualize", "filters", str(tmp_path / "none.t7"), "--out", str(tmp_path / "x.png")])
-    assert result.exit_code == 1 and result.output.strip() == f"Error: no such model file: {tmp_path / 'none.t7'}"
+    missing = tmp_path / "none.t7"
+    result = CliRunner().invoke(cli, ["visualize", "filters", str(missing), "--out", str(tmp_path / "x.png")])
+    assert result.exit_code == 1 and len(result.output.strip().splitlines()) == 1
+    assert f"no such model file: {missing}" in result.output
