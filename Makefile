@@ -1,13 +1,13 @@
-# The two entry points of the README. Both install what they need first, pinned to the CPU build of torch.
+# The two entry points of the README. Each installs what it needs first, torch pinned to the CPU build.
 PYTHON ?= python3
 PIP_INSTALL = $(PYTHON) -m pip install -q --disable-pip-version-check -c constraints.txt
 
-.PHONY: install demo test
-install:
+.PHONY: demo test
+demo:
+	$(PIP_INSTALL) -e .
+	$(PYTHON) -m soundnet demo
+
+test:
 	$(PIP_INSTALL) -e ".[test]"
-
-demo: install
-	soundnet demo
-
-test: install
+	bash scripts/install_chromium.sh
 	$(PYTHON) -m pytest -q

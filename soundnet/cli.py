@@ -207,7 +207,13 @@ def evaluate(esc50_dir, model_path, train_lists, test_lists, root, layer, window
 
 @cli.group()
 def visualize() -> None:
-    """Pictures and sounds of what a model learned, as the paper showed them."""
+    """Pictures and sounds of what a model learned, as the paper showed them.
+
+    \b
+    Examples:
+      soundnet visualize filters example --out conv1.png
+      soundnet visualize units example --list clips.txt --layer conv7 --top 9 --out units/
+    """
 
 
 @visualize.command()
