@@ -6,7 +6,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .types import STORAGE_TYPES, TENSOR_TYPES, TorchType, same_dtype, type_for_dtype
+from .types import STORAGE_TYPES, TENSOR_TYPES, same_dtype, type_for_dtype
 
 
 class TorchObject:
@@ -59,14 +59,13 @@ class LuaFunction:
     tag: int = 8
 
 
-def _tensor_type_name(typename: str | None, dtype: np.dtype, table: dict[str, TorchType], what: str) -> str:
-    """Check an explicit type name against the dtype, or derive one from it."""
+def _storage_type_name(typename: str | None, dtype: np.dtype) -> str:
+    """Check an explicit storage type name against the dtype, or derive one from it."""
     if typename is None:
-        t = type_for_dtype(dtype)
-        return t.tensor if table is TENSOR_TYPES else t.storage
-    t = table.get(typename)
+        return type_for_dtype(dtype).storage
+    t = STORAGE_TYPES.get(typename)
     if t is None:
-        raise ValueError(f"{typename!r} is not a Torch7 {what} type")
+        raise ValueError(f"{typename!r} is not a Torch7 storage type")
     if not same_dtype(t.element.dtype, dtype):
         raise ValueError(f"{typename} holds {t.element.dtype}, not {dtype}")
     return typename
@@ -81,7 +80,7 @@ class Storage(np.ndarray):
     def from_array(cls, arr: Any, typename: str | None = None) -> "Storage":
         """Wrap ``arr`` (flattened, C order) as a storage; no copy when it is already flat and contiguous."""
         flat = np.ascontiguousarray(arr).reshape(-1)
-        name = _tensor_type_name(typename, flat.dtype, STORAGE_TYPES, "storage")
+        name = _storage_type_name(typename, flat.dtype)
         out = flat.view(cls)
         out.typename = name
         return out

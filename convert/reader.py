@@ -243,7 +243,7 @@ def _binary_file(source: Source) -> tuple[BinaryIO, bool]:
 
 
 def read_t7(source: Source, *, long_size: int | None = None) -> Any:
-    """Read one Torch7-serialized object from a path or binary file object.
+    """Read one Torch7-serialized object from a path, a binary file object or bytes.
 
     The encoding (binary or ascii) is detected. ``long_size`` (4 or 8) fixes the
     width of binary longs; None tries 8 then 4. Malformed input raises
