@@ -101,15 +101,22 @@ class BinarySource:
         return self._buf[pos:pos + n]
 
     def string(self, what: str) -> bytes:
-        """A length-prefixed byte string."""
+        """A length-prefixed byte string (one call when it lies in the buffer: strings are most of a header)."""
+        pos, buf = self._pos, self._buf
+        if pos + 4 <= len(buf):
+            end = pos + 4 + _I32.unpack_from(buf, pos)[0]
+            if pos + 4 <= end <= len(buf):
+                self._pos = end
+                return buf[pos + 4:end]
         n = self.int(what)
         if n < 0:
             raise T7FormatError(self.offset - 4, f"negative {what} length {n}")
         return self.raw(n, what)
 
     def longs(self, n: int, what: str) -> list[int]:
-        dtype = "<i8" if self.long_size == 8 else "<i4"
-        return np.frombuffer(self.raw(n * self.long_size, what), dtype=dtype).tolist()
+        if n == 0:
+            return []
+        return list(struct.unpack(f"<{n}{'q' if self.long_size == 8 else 'i'}", self.raw(n * self.long_size, what)))
 
     def array(self, el: ElementType, n: int, what: str) -> np.ndarray:
         """Read ``n`` elements into a fresh numpy buffer: buffered bytes first, the rest straight from the file."""
