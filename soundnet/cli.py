@@ -5,6 +5,7 @@ click itself reports bad arguments with exit status 2.
 """
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -314,6 +315,8 @@ def _settings(options: dict):
 
 
 def _report(result) -> None:
+    if os.environ.get("RANK", "0") != "0":  # under torchrun, rank 0 speaks for all
+        return
     loss = "n/a" if result.loss is None else f"{result.loss:.5f}"
     click.echo(f"step {result.step}: loss {loss}; model, checkpoint, log.jsonl and loss.png in {result.out_dir}")
 
