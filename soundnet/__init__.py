@@ -7,8 +7,10 @@
 """
 from .architecture import ARCHITECTURES, INPUT_SCALE, SAMPLE_RATE, get_architecture
 from .audio import AudioError, load_audio
+from .extract import extract
 from .loading import attach_categories, convert_file, load, save
 from .model import SoundNet, SoundNet5, SoundNet8, SoundNet8Finetuned
+from .predict import predict
 from .t7_export import export_t7
 from .t7_import import NotSoundNetError
 

@@ -32,7 +32,7 @@ def run_predict(audio: tuple[str, ...], model_path: str, categories_dir: str | N
             blocks = iter_audio_blocks(path, block, channel=channel, scale=scale)
             prediction = predict_blocks(model, blocks, categories=categories_dir)
         except (ValueError, OSError, RuntimeError) as error:
-            click.echo(f"error: {one_line(error)}", err=True)
+            click.echo(f"Error: {one_line(error)}", err=True)
             ok = False
             continue
         if write_h5:
@@ -65,9 +65,7 @@ def run_extract(audio: tuple[str, ...], list_file: str | None, model_path: str, 
     where = shard_target(h5_path, k, n) if h5_path else (Path(out_dir) if out_dir else "beside the audio")
     click.echo(_summary(report, n, k, where))
     for path, reason in report.failures:
-        click.echo(f"failed: {reason if path in reason else f'{path}: {reason}'}", err=True)
-    if report.failures:
-        click.echo(f"error: {len(report.failures)} of {report.total} file(s) failed (listed above)", err=True)
+        click.echo(f"Error: {reason if path in reason else f'{path}: {reason}'}", err=True)
     return not report.failures
 
 

@@ -23,7 +23,7 @@ def _batch_norm_(module: torch.nn.BatchNorm1d, x: torch.Tensor) -> torch.Tensor:
 
 
 def forward_to(model: SoundNet, x: torch.Tensor, layer: Layer) -> Output:
-    """model.extract(x, layer) with eval-mode BN whatever model.training says; x is B x 1 x N.
+    """model.extract(x, layer) (to float rounding) with eval-mode BN whatever model.training says; x is B x 1 x N.
 
     Like the original feature script the net stops after `layer` (23 = BN output before the ReLU);
     the head index returns the tuple of head outputs.
