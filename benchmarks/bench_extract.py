@@ -2,7 +2,8 @@
 
     python3 benchmarks/bench_extract.py [--clips 200] [--long-minutes 30] [--workers 1] [--skip-naive]
 
-Generates 200 five-second WAV clips and one 30-minute WAV in a temporary folder, then times
+Generates 200 five-second clips (WAV at 22.05 kHz, and MP3 at 44.1 kHz, which must be decoded and
+resampled) and one 30-minute WAV in a temporary folder, then times
 - the pipeline (soundnet.extract_job.extract_files: decode workers, equal-length batches, in-place
   inference forward, chunked streaming of long files, atomic HDF5 writes), and
 - a naive loop as public ports run it: per clip load_audio, model.extract on one clip with autograd on,
@@ -50,15 +51,16 @@ print(features.shape[-1], peak * 1024)
 """
 
 
-def write_wav(path: Path, seconds: float, seed: int, block_seconds: float = 60.0) -> Path:
-    """A tone-plus-noise WAV (PCM 16) written block by block, so hours take little memory."""
+def write_wav(path: Path, seconds: float, seed: int, rate: int = SAMPLE_RATE, block_seconds: float = 60.0) -> Path:
+    """A tone-plus-noise WAV (PCM 16) or MP3, written block by block so that hours take little memory."""
     rng = np.random.default_rng(seed)
     freqs = rng.uniform(80, 4000, size=3)
-    total, done = int(seconds * SAMPLE_RATE), 0
-    with sf.SoundFile(path, "w", SAMPLE_RATE, 1, subtype="PCM_16") as handle:
+    total, done = int(seconds * rate), 0
+    subtype = "MPEG_LAYER_III" if path.suffix == ".mp3" else "PCM_16"
+    with sf.SoundFile(path, "w", rate, 1, subtype=subtype) as handle:
         while done < total:
-            n = min(int(block_seconds * SAMPLE_RATE), total - done)
-            t = (done + np.arange(n)) / SAMPLE_RATE
+            n = min(int(block_seconds * rate), total - done)
+            t = (done + np.arange(n)) / rate
             wave = sum(np.sin(2 * np.pi * f * t) for f in freqs) / 4 + 0.1 * rng.standard_normal(n)
             handle.write(wave.astype(np.float32))
             done += n
@@ -113,8 +115,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench_extract_") as tmp:
         folder = Path(tmp)
         clips = [write_wav(folder / f"clip{i:04d}.wav", 5.0, i) for i in range(args.clips)]
-        throughput(f"{args.clips} clips of 5 s", model, clips, 5.0 * args.clips, folder / "clips", args.workers,
-                   args.skip_naive)
+        throughput(f"{args.clips} clips of 5 s (WAV, 22.05 kHz)", model, clips, 5.0 * args.clips,
+                   folder / "clips", args.workers, args.skip_naive)
+        clips = [write_wav(folder / f"clip{i:04d}.mp3", 5.0, i, rate=44100) for i in range(args.clips)]
+        throughput(f"{args.clips} clips of 5 s (MP3, 44.1 kHz: decode + resample)", model, clips,
+                   5.0 * args.clips, folder / "mp3", args.workers, args.skip_naive)
         long_file = write_wav(folder / "long.wav", args.long_minutes * 60, 1)
         throughput(f"one {args.long_minutes:g}-minute file", model, [long_file], args.long_minutes * 60,
                    folder / "long", args.workers, args.skip_naive)

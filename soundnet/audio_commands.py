@@ -64,14 +64,16 @@ def run_extract(audio: tuple[str, ...], list_file: str | None, model_path: str, 
                            decoding=Decoding(channel, scale), model_id=sha256_of(model_file))
     where = shard_target(h5_path, k, n) if h5_path else (Path(out_dir) if out_dir else "beside the audio")
     click.echo(_summary(report, n, k, where))
-    for path, reason in report.failures:
-        click.echo(f"Error: {reason if path in reason else f'{path}: {reason}'}", err=True)
+    for _, message in report.failures:
+        click.echo(f"Error: {message}", err=True)
     return not report.failures
 
 
 def _summary(report: JobReport, n: int, k: int, where) -> str:
     part = f" (shard {k}/{n})" if n > 1 else ""
-    rate = report.audio_seconds / max(report.wall_seconds, 1e-9)
-    return (f"{report.written} written, {report.skipped} skipped, {len(report.failures)} failed of "
-            f"{report.total} file(s){part} -> {where}; {report.audio_seconds:.1f} s of audio in "
-            f"{report.wall_seconds:.1f} s ({rate:.0f}x real time)")
+    line = (f"{report.written} written, {report.skipped} skipped, {len(report.failures)} failed of "
+            f"{report.total} file(s){part} -> {where}")
+    if report.written:
+        rate = report.audio_seconds / max(report.wall_seconds, 1e-9)
+        line += f"; {report.audio_seconds:.1f} s of audio in {report.wall_seconds:.1f} s ({rate:.0f}x real time)"
+    return line

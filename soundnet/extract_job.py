@@ -48,7 +48,7 @@ class Decoding:
 
 @dataclass
 class JobReport:
-    """What a run did: counts, failures (path, one-line reason) and the audio it processed."""
+    """What a run did: counts, failures (path, one-line message naming the path) and the audio it processed."""
 
     total: int = 0
     written: int = 0
@@ -110,9 +110,8 @@ def _decoded(paths: list[str], decoding: Decoding, workers: int) -> Iterator[tup
     context = multiprocessing.get_context("fork")  # no re-import of torch per worker
     with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
         pending: deque = deque()
-        upcoming = iter(paths)
         try:
-            for path in upcoming:
+            for path in paths:
                 pending.append(pool.submit(_decode, path, decoding))
                 if len(pending) >= 4 * workers:
                     yield pending.popleft().result()
@@ -124,23 +123,38 @@ def _decoded(paths: list[str], decoding: Decoding, workers: int) -> Iterator[tup
 
 
 def _prefetched(items: Iterator, depth: int = 2) -> Iterator:
-    """Iterate `items` in a thread, `depth` ahead, so decoding a stream overlaps the net's compute."""
+    """Iterate `items` in a thread, `depth` ahead, so decoding a stream overlaps the net's compute.
+
+    If the consumer stops early, the thread stops at its next item instead of decoding the rest.
+    """
     slots: queue.Queue = queue.Queue(depth)
-    done = object()
+    done, stop = object(), threading.Event()
+
+    def put(item: object) -> None:
+        while not stop.is_set():
+            try:
+                return slots.put(item, timeout=0.1)
+            except queue.Full:
+                continue
 
     def fill() -> None:
         try:
             for item in items:
-                slots.put(item)
+                if stop.is_set():
+                    return
+                put(item)
         except BaseException as error:  # handed to the consumer, which re-raises it
-            slots.put(error)
-        slots.put(done)
+            put(error)
+        put(done)
 
     threading.Thread(target=fill, daemon=True).start()
-    while (item := slots.get()) is not done:
-        if isinstance(item, BaseException):
-            raise item
-        yield item
+    try:
+        while (item := slots.get()) is not done:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
 
 
 class ExtractJob:
@@ -222,9 +236,10 @@ class ExtractJob:
             self.report.audio_seconds += samples / SAMPLE_RATE
 
     def _failed(self, path: str, reason: str) -> None:
-        self.report.failures.append((path, reason))
+        message = reason if path in reason else f"{path}: {reason}"
+        self.report.failures.append((path, message))
         if self.strict:
-            raise ValueError(f"{path}: {reason}" if path not in reason else reason)
+            raise ValueError(message)
 
     def _tick(self, bar: tqdm, start: float) -> None:
         finished = self.report.written + len(self.report.failures)

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import os
+import threading
+import time
 
 import h5py
 import numpy as np
@@ -188,3 +190,27 @@ def test_job_options_are_checked(clips, tmp_path):
     with pytest.raises(ValueError, match="cannot read list"):
         read_path_list(tmp_path / "absent.txt")
     assert clip_key("a/./b.wav") == clip_key("a/b.wav")
+
+
+def test_prefetching_thread_passes_errors_and_stops_early():
+    def numbers():
+        n = 0
+        while True:
+            n += 1
+            yield n
+
+    threads = threading.active_count()
+    stream = extract_job._prefetched(numbers())
+    assert [next(stream) for _ in range(3)] == [1, 2, 3]
+    stream.close()  # the consumer stops: the thread must not run on forever
+    deadline = time.monotonic() + 5
+    while threading.active_count() > threads and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert threading.active_count() == threads
+
+    def broken():
+        yield 1
+        raise ValueError("decoder lost sync")
+
+    with pytest.raises(ValueError, match="lost sync"):
+        list(extract_job._prefetched(broken()))
