@@ -6,6 +6,7 @@ import io
 import json
 import subprocess
 import sys
+import time
 
 import h5py
 import numpy as np
@@ -144,3 +145,22 @@ def test_installed_command_runs_as_documented(audio):
     done = subprocess.run([sys.executable, "-m", "soundnet", "predict", str(audio["short"]), "--model", "example",
                            "--top", "1"], capture_output=True, text=True)
     assert done.returncode == 0 and "tiled x13" in done.stdout and done.stderr == ""
+
+
+def test_killed_extraction_resumes_without_corrupt_outputs(tmp_path):
+    paths = [write_audio(tmp_path / f"c{i:02d}.wav", 6.0, seed=i) for i in range(40)]
+    (tmp_path / "list.txt").write_text("\n".join(map(str, paths)) + "\n")
+    command = [sys.executable, "-m", "soundnet", "extract", "--list", str(tmp_path / "list.txt"), "--model", "example",
+               "--batch-size", "1", "--workers", "0"]
+    job = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    while job.poll() is None and not list(tmp_path.glob("*.soundnet.h5")):
+        time.sleep(0.01)
+    job.kill()
+    job.wait()
+    finished = list(tmp_path.glob("*.soundnet.h5"))
+    for output in finished:
+        with h5py.File(output, "r") as handle:  # every file under its final name is complete
+            assert handle["layer24"].shape[0] == 32
+    again = subprocess.run(command, capture_output=True, text=True)
+    assert again.returncode == 0 and f"{len(finished)} skipped" in again.stdout
+    assert len(list(tmp_path.glob("*.soundnet.h5"))) == 40
