@@ -185,7 +185,7 @@ def _write(value: Any, f: BinaryIO, fmt: str, long_size: int) -> None:
     try:
         _GraphWriter(sink).write(value)
     except RecursionError:
-        raise ValueError(f"values nested too deeply to write") from None
+        raise ValueError("values nested too deeply to write") from None
 
 
 def write_t7(value: Any, target: Target, *, format: str = "binary", long_size: int = 8) -> None:

@@ -15,3 +15,9 @@ from .t7_export import export_t7
 from .t7_import import NotSoundNetError
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "ARCHITECTURES", "INPUT_SCALE", "SAMPLE_RATE", "get_architecture", "AudioError", "load_audio", "extract",
+    "attach_categories", "convert_file", "load", "save", "SoundNet", "SoundNet5", "SoundNet8",
+    "SoundNet8Finetuned", "predict", "export_t7", "NotSoundNetError",
+]

@@ -6,6 +6,7 @@ not part of the table: they come from the weights being loaded (full width, quar
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -42,6 +43,23 @@ class Layer:
         if self.kind in ("bn", "relu"):
             return output_length
         return max(1, (output_length - 1) * self.stride + self.kernel - 2 * self.padding)
+
+
+@dataclass(frozen=True)
+class ReceptiveField:
+    """Output j of a layer reads input samples [j*stride - offset, j*stride - offset + size)."""
+
+    stride: int
+    offset: int
+    size: int
+
+    def window(self, step: int) -> tuple[int, int]:
+        start = step * self.stride - self.offset
+        return start, start + self.size
+
+    def chunk_start(self, step: int) -> int:
+        """The multiple of the stride at or before the window of `step`, never before sample 0."""
+        return self.stride * max(0, step - math.ceil(self.offset / self.stride))
 
 
 @dataclass(frozen=True)
@@ -91,6 +109,18 @@ class Architecture:
                 break
             length = layer.output_length(length)
         return length
+
+    def receptive_field(self, upto: Layer | None = None) -> ReceptiveField:
+        """The input window of one output of `upto` (default: the head), carried back through the table."""
+        last = (upto or self.head).index
+        start, end, stride = 0, 1, 1
+        for layer in reversed(self.layers):
+            if layer.index > last or layer.kind in ("bn", "relu"):
+                continue
+            start = start * layer.stride - layer.padding
+            end = (end - 1) * layer.stride - layer.padding + layer.kernel
+            stride *= layer.stride
+        return ReceptiveField(stride, -start, end - start)
 
     def min_input_length(self, upto: Layer | None = None, steps: int = 1) -> int:
         """The shortest input giving `steps` time steps at `upto` (209,374 samples for SoundNet8's head)."""

@@ -17,15 +17,14 @@ about R - S samples; the last one is cut when the input ends, whose length need 
 """
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 
 import torch
 
-from .architecture import Architecture, Layer
-from .inference import Output, activation_bytes_per_sample, forward_to
+from .architecture import Layer
 from .model import SoundNet
+
+Output = torch.Tensor | tuple[torch.Tensor, ...]
 
 # Largest activation one forward may allocate. glibc serves blocks above 32 MiB with fresh mmaps that are
 # page-faulted on every pass; below that the allocator reuses memory. Measured on 2 cores (full-width
@@ -33,38 +32,22 @@ from .model import SoundNet
 ACTIVATION_BUDGET = 16 * 2**20
 
 
-@dataclass(frozen=True)
-class ReceptiveField:
-    """Output j of a layer reads input samples [j*stride - offset, j*stride - offset + size)."""
-
-    stride: int
-    offset: int
-    size: int
-
-    def window(self, step: int) -> tuple[int, int]:
-        start = step * self.stride - self.offset
-        return start, start + self.size
-
-    def chunk_start(self, step: int) -> int:
-        """The multiple of the stride at or before the window of `step`, never before sample 0."""
-        return self.stride * max(0, step - math.ceil(self.offset / self.stride))
-
-
-def receptive_field(architecture: Architecture, layer: Layer) -> ReceptiveField:
-    """The window of one output of `layer`, carried back through the table from the layer to the input."""
-    start, end, stride = 0, 1, 1
-    for spec in reversed(architecture.layers):
-        if spec.index > layer.index or spec.kind in ("bn", "relu"):
-            continue
-        start = start * spec.stride - spec.padding
-        end = (end - 1) * spec.stride - spec.padding + spec.kernel
+def activation_bytes_per_sample(model: SoundNet, layer: Layer) -> float:
+    """Bytes of the largest float32 activation up to `layer`, per input sample (full width conv1: 32)."""
+    largest, stride = 4.0, 1
+    for spec in model.architecture.layers:
+        if spec.index > layer.index:
+            break
         stride *= spec.stride
-    return ReceptiveField(stride, -start, end - start)
+        head = spec.index == model.architecture.head.index
+        channels = sum(model.classes) if head else model.widths[spec.block - 1]
+        largest = max(largest, 4.0 * channels / stride)
+    return largest
 
 
 def default_chunk_samples(model: SoundNet, layer: Layer, batch: int = 1) -> int:
     """Samples per chunk (per clip of a batch of `batch`) keeping the largest activation in budget."""
-    field = receptive_field(model.architecture, layer)
+    field = model.architecture.receptive_field(layer)
     budget = int(ACTIVATION_BUDGET / activation_bytes_per_sample(model, layer) / max(1, batch))
     return max(budget, field.size + field.stride)
 
@@ -116,15 +99,15 @@ def iter_chunked(model: SoundNet, blocks: Iterable[torch.Tensor], layer: Layer,
 
     Blocks are N or B x N tensors (a batch of equally long clips); their sizes are free, for instance
     those of iter_audio_blocks. No chunk exceeds chunk_samples (at least R + S); concatenated along
-    time the pieces equal one pass of forward_to.
+    time the pieces equal one pass of model.infer.
     """
-    field = receptive_field(model.architecture, layer)
+    field = model.architecture.receptive_field(layer)
     limit = max(chunk_samples or default_chunk_samples(model, layer), field.size + field.stride)
     buffer, done = _Buffer(), 0
 
     def run(count: int, last: int) -> Output:
         first = field.chunk_start(done)
-        output = forward_to(model, buffer.slice(first, last)[:, None, :], layer)
+        output = model.infer(buffer.slice(first, last)[:, None, :], layer.index)
         return _select(output, done - first // field.stride, count)
 
     for block in blocks:

@@ -261,7 +261,7 @@ def units(model_path, list_file, root, layer, unit_text, top, scale, out_dir) ->
     from .examples import resolve_model_path
     from .loading import load
     from .unit_page import write_unit_report
-    from .visualize import layer_channels, parse_units, rank_units, receptive_field
+    from .visualize import layer_channels, parse_units, rank_units
 
     model = load(resolve_model_path(model_path))
     spec = model.architecture.layer(layer)
@@ -270,7 +270,7 @@ def units(model_path, list_file, root, layer, unit_text, top, scale, out_dir) ->
     ranking = rank_units(model, paths, spec, chosen, top, scale)
     summary = {"model": str(model_path), "architecture": model.name, "layer": {"index": spec.index, "name": spec.name},
                "scale": scale, "top": top, "units": chosen, "clips": len(paths)}
-    report, html_page = write_unit_report(ranking, paths, receptive_field(model.architecture, spec), scale,
+    report, html_page = write_unit_report(ranking, paths, model.architecture.receptive_field(spec), scale,
                                           out_dir, summary, spec)
     click.echo(f"ranked {len(paths)} clips for {len(chosen)} units; wrote {html_page} and {report}")
 

@@ -12,8 +12,7 @@ import numpy as np
 import torch
 
 from .architecture import Layer
-from .chunked import default_chunk_samples, iter_chunked
-from .inference import Output
+from .chunked import Output, default_chunk_samples, iter_chunked
 from .model import SoundNet, as_waveform_batch
 
 POOLS = ("none", "mean", "max")

@@ -17,7 +17,17 @@ from .architecture import (OBJECT_CLASSES, SAMPLE_RATE, SCENE_CLASSES, Architect
                            get_architecture)
 from .layers import TorchBatchNorm1d, TorchConv1d
 
-HEAD_NAMES = ("object_head", "scene_head")
+
+
+def eval_batch_norm_(module: nn.BatchNorm1d, x: torch.Tensor) -> torch.Tensor:
+    """Eval-mode BN written over x: (x - mean) / sqrt(var + eps) * w + b as one fused multiply-add.
+
+    A fresh output per BN made BN slower than the convolutions on CPU (large fresh allocations are
+    page-faulted on first touch); x is a conv output nobody else holds.
+    """
+    scale = torch.rsqrt(module.running_var + module.eps) * module.weight
+    shift = module.bias - module.running_mean * scale
+    return torch.addcmul(shift[:, None], x, scale[:, None], out=x)
 
 
 def as_waveform_batch(x: torch.Tensor | np.ndarray) -> torch.Tensor:
@@ -124,17 +134,38 @@ class SoundNet(nn.Module):
 
         As the original feature script, the net is truncated after that layer: index 23 (bn7) is the BN
         output before the ReLU, 24 after it. The head index returns the tuple of head outputs.
+
+        Two rewrites keep the results and save time: a ReLU followed by a max-pool runs after the pool
+        (the two commute exactly), and in eval mode without autograd BN works in place (`infer`).
         """
         target = self.architecture.layer(layer)
         x = as_waveform_batch(x)
         self.check_length(x.shape[-1], target)
-        for spec in self.architecture.body:
-            if spec.index > target.index:
-                return x
-            x = getattr(self, spec.name)(x)
+        in_place = not self.training and not torch.is_grad_enabled()
+        body = [spec for spec in self.architecture.body if spec.index <= target.index]
+        deferred_relu = None
+        for position, spec in enumerate(body):
+            following = body[position + 1] if position + 1 < len(body) else None
+            if spec.kind == "relu" and following is not None and following.kind == "pool":
+                deferred_relu = getattr(self, spec.name)
+                continue
+            module = getattr(self, spec.name)
+            x = eval_batch_norm_(module, x) if in_place and spec.kind == "bn" else module(x)
+            if deferred_relu is not None and spec.kind == "pool":
+                x, deferred_relu = deferred_relu(x), None
         if target.index < self.architecture.head.index:
             return x
         return tuple(module(x) for module in self.head_modules())
+
+    def infer(self, x: torch.Tensor | np.ndarray, layer: int | str) -> torch.Tensor | tuple[torch.Tensor, ...]:
+        """extract() as the original scripts ran it: eval-mode BN whatever the mode, no autograd."""
+        was_training = self.training
+        self.eval()
+        try:
+            with torch.inference_mode():
+                return self.extract(x, layer)
+        finally:
+            self.train(was_training)
 
     def forward(self, x: torch.Tensor | np.ndarray) -> tuple[torch.Tensor, torch.Tensor] | torch.Tensor:
         """Teacher nets: (object logits B x 1000 x T, scene logits B x 401 x T).

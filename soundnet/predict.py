@@ -15,9 +15,9 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from .architecture import SAMPLE_RATE
+from .architecture import SAMPLE_RATE, ReceptiveField
 from .categories import display_name, load_categories
-from .chunked import ReceptiveField, iter_chunked, receptive_field
+from .chunked import iter_chunked
 from .extract import collect
 from .heads import softmax_heads
 from .model import SoundNet, as_waveform_batch
@@ -131,7 +131,7 @@ def predict_blocks(model: SoundNet, blocks: Iterable[torch.Tensor], *, categorie
     head, counted = model.architecture.head, [0]
     objects, scenes = softmax_heads(collect(iter_chunked(model, _tiled(blocks, counted), head, chunk_samples)))
     return Prediction(objects[0], scenes[0], names, counted[0], tile_repeats(counted[0]),
-                      receptive_field(model.architecture, head))
+                      model.architecture.receptive_field(head))
 
 
 def predict(model: SoundNet, waveform: torch.Tensor | np.ndarray, *, categories: str | Path | None = None,

@@ -131,11 +131,14 @@ def detect_architecture(modules: list) -> Architecture:
 
 
 def _array(module: Any, field: str, where: str) -> np.ndarray:
-    """A float32 C-contiguous copy we own (file tensors may be views into a shared flat storage)."""
+    """A float32 C-contiguous array: a view when the file already holds one (no copy), else a copy.
+
+    Views keep the tree's flat parameter storage alive; that storage holds exactly the parameters.
+    """
     value = module.get(field)
     if not isinstance(value, np.ndarray) or value.size == 0:
         raise NotSoundNetError(f"not a SoundNet: {where} has no {field} tensor")
-    return np.array(value, dtype=np.float32, order="C")
+    return np.ascontiguousarray(value, dtype=np.float32).view(np.ndarray)
 
 
 def _conv_params(module: Any, where: str, in_channels: int | None) -> tuple[torch.Tensor, torch.Tensor]:

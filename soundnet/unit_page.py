@@ -14,10 +14,19 @@ from typing import Sequence
 import numpy as np
 import soundfile as sf
 
-from .architecture import SAMPLE_RATE, Layer
+from .architecture import SAMPLE_RATE, Layer, ReceptiveField
 from .atomic import atomic_path
 from .outputs import write_json
-from .visualize import MIN_SEGMENT_SECONDS, Hit, ReceptiveField, network_input
+from .visualize import MIN_SEGMENT_SECONDS, Hit, network_input
+
+
+def segment_span(field: ReceptiveField, step: int, length: int, minimum: int = 0) -> tuple[int, int]:
+    """The step's input window, widened about its centre to `minimum` samples, clipped to [0, length)."""
+    begin, end = field.window(step)
+    if end - begin < minimum:
+        centre = (begin + end) // 2
+        begin, end = centre - minimum // 2, centre + (minimum + 1) // 2
+    return max(0, begin), min(length, end)
 
 
 def write_segments(ranking: dict[int, list[Hit]], paths: Sequence[Path], field: ReceptiveField, scale: float,
@@ -28,7 +37,7 @@ def write_segments(ranking: dict[int, list[Hit]], paths: Sequence[Path], field: 
     for clip in sorted({record["hit"].clip for record in records}):
         waveform = network_input(paths[clip], scale).numpy()
         for record in (r for r in records if r["hit"].clip == clip):
-            begin, end = field.samples(record["hit"].step, len(waveform), int(MIN_SEGMENT_SECONDS * SAMPLE_RATE))
+            begin, end = segment_span(field, record["hit"].step, len(waveform), int(MIN_SEGMENT_SECONDS * SAMPLE_RATE))
             name = f"segments/unit{record['unit']}_rank{record['rank']}.wav"
             with atomic_path(out_dir / name) as tmp:
                 sf.write(tmp, np.clip(waveform[begin:end] / scale, -1, 1), SAMPLE_RATE, subtype="PCM_16", format="WAV")

@@ -17,43 +17,13 @@ import torch
 from matplotlib.figure import Figure
 from tqdm import tqdm
 
-from .architecture import SAMPLE_RATE, Architecture, Layer
+from .architecture import SAMPLE_RATE, Layer
 from .audio import load_audio
 from .clip_lists import tile
 from .feature_cache import CLIP_SECONDS, extract_batch
 from .model import SoundNet
 
 MIN_SEGMENT_SECONDS = 0.5
-
-
-@dataclass(frozen=True)
-class ReceptiveField:
-    """Time step t of a layer sees input samples [start + t * jump, start + t * jump + size)."""
-
-    jump: int
-    start: int
-    size: int
-
-    def samples(self, step: int, length: int, minimum: int = 0) -> tuple[int, int]:
-        """The step's input span, widened about its centre to `minimum` samples, clipped to [0, length)."""
-        begin = self.start + step * self.jump
-        end = begin + self.size
-        if end - begin < minimum:
-            centre = (begin + end) // 2
-            begin, end = centre - minimum // 2, centre + (minimum + 1) // 2
-        return max(0, begin), min(length, end)
-
-
-def receptive_field(architecture: Architecture, layer: Layer) -> ReceptiveField:
-    """Compose the strides, kernels and paddings of every module up to `layer`."""
-    jump, start, size = 1, 0, 1
-    for spec in architecture.layers:
-        if spec.index > layer.index:
-            break
-        start -= spec.padding * jump
-        size += (spec.kernel - 1) * jump
-        jump *= spec.stride
-    return ReceptiveField(jump, start, size)
 
 
 def filters_figure(model: SoundNet, columns: int = 8) -> Figure:

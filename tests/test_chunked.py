@@ -11,8 +11,8 @@ from audio_fixtures import small_soundnet5, small_soundnet8, write_audio
 from soundnet import SoundNet8, load_audio
 from soundnet.architecture import SOUNDNET5, SOUNDNET8
 from soundnet.audio import iter_audio_blocks
-from soundnet.chunked import ReceptiveField, default_chunk_samples, iter_chunked, receptive_field
-from soundnet.inference import forward_to
+from soundnet.architecture import ReceptiveField
+from soundnet.chunked import default_chunk_samples, iter_chunked
 
 MODELS = {"soundnet8": small_soundnet8(), "soundnet5": small_soundnet5()}
 
@@ -27,12 +27,12 @@ def as_tuple(output) -> tuple[torch.Tensor, ...]:
 
 
 def test_receptive_fields_from_the_table():
-    assert receptive_field(SOUNDNET8, SOUNDNET8.layer(1)) == ReceptiveField(2, 32, 64)
-    assert receptive_field(SOUNDNET8, SOUNDNET8.layer("pool1")) == ReceptiveField(16, 32, 78)
-    assert receptive_field(SOUNDNET8, SOUNDNET8.layer(24)) == ReceptiveField(32768, 55584, 91166)
-    assert receptive_field(SOUNDNET8, SOUNDNET8.layer(23)) == receptive_field(SOUNDNET8, SOUNDNET8.layer(22))
-    assert receptive_field(SOUNDNET8, SOUNDNET8.head) == ReceptiveField(65536, 55584, 320542)
-    assert receptive_field(SOUNDNET5, SOUNDNET5.head) == ReceptiveField(98304, 51488, 159774)
+    assert SOUNDNET8.receptive_field(SOUNDNET8.layer(1)) == ReceptiveField(2, 32, 64)
+    assert SOUNDNET8.receptive_field(SOUNDNET8.layer("pool1")) == ReceptiveField(16, 32, 78)
+    assert SOUNDNET8.receptive_field(SOUNDNET8.layer(24)) == ReceptiveField(32768, 55584, 91166)
+    assert SOUNDNET8.receptive_field(SOUNDNET8.layer(23)) == SOUNDNET8.receptive_field(SOUNDNET8.layer(22))
+    assert SOUNDNET8.receptive_field(SOUNDNET8.head) == ReceptiveField(65536, 55584, 320542)
+    assert SOUNDNET5.receptive_field(SOUNDNET5.head) == ReceptiveField(98304, 51488, 159774)
 
 
 @pytest.mark.parametrize("name,layer", [("soundnet8", 8), ("soundnet8", 18), ("soundnet5", 13)])
@@ -40,32 +40,41 @@ def test_an_output_reads_only_its_window(name, layer):
     """Changing every sample outside window(j) leaves output j unchanged (padding included)."""
     model = MODELS[name]
     target = model.architecture.layer(layer)
-    field = receptive_field(model.architecture, target)
+    field = model.architecture.receptive_field(target)
     x = torch.randn(1, 1, 6 * field.size) * 50
-    reference = forward_to(model, x.clone(), target)
+    reference = model.infer(x.clone(), target.index)
     for step in (0, 1, reference.shape[-1] // 2, reference.shape[-1] - 1):
         start, end = field.window(step)
         changed = torch.randn_like(x) * 50
         changed[..., max(start, 0):max(end, 0)] = x[..., max(start, 0):max(end, 0)]
-        assert torch.equal(forward_to(model, changed, target)[..., step], reference[..., step])
+        assert torch.equal(model.infer(changed, target.index)[..., step], reference[..., step])
 
 
 def close(ours: torch.Tensor, theirs: torch.Tensor, tolerance: float = 1e-5) -> bool:
     return ours.shape == theirs.shape and bool((ours - theirs).abs().max() <= tolerance * max(1.0, theirs.abs().max()))
 
 
-def test_forward_to_equals_model_extract():
-    """The in-place eval forward agrees with the module forward (to float rounding) at every kind of layer."""
-    model = small_soundnet8().train()  # forward_to uses the running statistics regardless
+def test_infer_equals_the_module_forward():
+    """The in-place eval path (BN via addcmul, ReLU after pooling) agrees with plain module calls."""
+    model = small_soundnet8().train()  # infer uses the running statistics regardless
     x = torch.randn(2, 1, 150_000) * 50
+
+    def plain(x, last):
+        for spec in model.architecture.body:
+            if spec.index > last:
+                break
+            x = getattr(model, spec.name)(x)
+        return x
+
+    ours = {layer: model.infer(x, layer) for layer in (2, 3, 4, 16, 18, 23, 24)}
+    assert model.training
+    model.eval()
     with torch.no_grad():
-        ours = {layer: forward_to(model, x, model.architecture.layer(layer)) for layer in (2, 3, 4, 16, 23, 24)}
-        model.eval()
         for layer, output in ours.items():
-            assert close(output, model.extract(x, layer), 1e-6)
+            assert close(output, plain(x, layer), 1e-6)
         x = torch.randn(1, 1, 220_000) * 50
-        for output, expected in zip(forward_to(model, x, SOUNDNET8.head), model.extract(x, 25)):
-            assert close(output, expected, 1e-6)
+        for output, expected in zip(model.infer(x, 25), model.head_modules()):
+            assert close(output, expected(plain(x, 24)), 1e-6)
     assert (ours[23] < 0).any() and (ours[24] >= 0).all()  # 23 is BN before the ReLU, as the original
 
 
@@ -74,7 +83,7 @@ def test_chunked_equals_one_pass(trial):
     rng = random.Random(trial)
     model = MODELS["soundnet8" if trial % 3 else "soundnet5"]
     layer = model.architecture.layer(rng.choice([spec.index for spec in model.architecture.layers]))
-    field = receptive_field(model.architecture, layer)
+    field = model.architecture.receptive_field(layer)
     length = rng.randint(model.architecture.min_input_length(layer), 3 * field.size + 20 * field.stride + 5_000)
     batch = rng.choice([1, 2])
     x = torch.randn(batch, length) * 60
@@ -91,14 +100,16 @@ def test_chunked_equals_one_pass(trial):
 def test_chunks_stay_within_their_size(monkeypatch):
     model = MODELS["soundnet8"]
     layer = model.architecture.layer(24)
-    field = receptive_field(model.architecture, layer)
+    field = model.architecture.receptive_field(layer)
     seen = []
 
-    def recording(model, x, layer):
-        seen.append(x.shape[-1])
-        return forward_to(model, x, layer)
+    infer = model.infer
 
-    monkeypatch.setattr(chunked, "forward_to", recording)
+    def recording(x, layer):
+        seen.append(x.shape[-1])
+        return infer(x, layer)
+
+    monkeypatch.setattr(model, "infer", recording)
     chunk = field.size + 3 * field.stride
     x = torch.randn(40 * field.stride) * 50
     pieces = list(iter_chunked(model, [x[i:i + 7_000] for i in range(0, len(x), 7_000)], layer, chunk))
@@ -119,7 +130,7 @@ def test_streamed_file_equals_in_memory(tmp_path):
     model = MODELS["soundnet8"]
     path = write_audio(tmp_path / "long.wav", 30.0, rate=44100)
     layer = model.architecture.layer(18)
-    whole = forward_to(model, load_audio(path)[None, None], layer)
+    whole = model.infer(load_audio(path)[None, None], layer.index)
     streamed = joined(iter_chunked(model, iter_audio_blocks(path, 50_001), layer, 120_000))[0]
     assert close(streamed, whole)
 

@@ -17,7 +17,7 @@ from generated_sounds import KINDS, write_clip
 from soundnet import load, load_audio
 from soundnet.cli import cli
 from soundnet.examples import EXAMPLE_MODEL
-from soundnet.visualize import TopK, parse_units, receptive_field
+from soundnet.visualize import TopK, parse_units
 
 CHROMIUM = Path("/usr/bin/chromium")
 UNITS, TOP = [0, 3, 7, 31], 4
@@ -68,13 +68,13 @@ def test_segments_are_the_receptive_field_of_the_peak(clips, page):
     _, paths = clips
     out, ranking = page
     model = load(EXAMPLE_MODEL)
-    field = receptive_field(model.architecture, model.architecture.layer("conv7"))
-    assert ranking["receptive_field"] == {"jump": 32768, "start": -55584, "size": 91166}
+    field = model.architecture.receptive_field(model.architecture.layer("conv7"))
+    assert ranking["receptive_field"] == {"stride": 32768, "offset": 55584, "size": 91166}
     for hit in ranking["hits"]:
         audio, rate = sf.read(out / hit["audio"])
         source, _ = sf.read(paths[hit["clip_index"]])
         tiled = np.resize(source, max(len(source), 10 * rate))  # np.resize repeats the clip
-        begin = field.start + hit["step"] * field.jump
+        begin = hit["step"] * field.stride - field.offset
         start, end = max(0, begin), min(len(tiled), begin + field.size)
         assert rate == 22050 and hit["start_s"] == pytest.approx(start / rate, abs=1e-4)
         assert len(audio) == end - start and np.abs(audio).max() > 0.01
