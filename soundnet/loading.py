@@ -6,8 +6,6 @@ safetensors, pth and h5 through weights.py. Every failure is a one-line ValueErr
 from __future__ import annotations
 
 import hashlib
-import mmap
-import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 import convert
@@ -22,12 +20,13 @@ CategorySource = str | Path | tuple[str | Path, str | Path]
 
 
 def sha256_of(path: str | Path) -> str:
-    """The file's sha256, hashed from a memory map in one call (one pass, the GIL released throughout)."""
-    with open(path, "rb") as handle:
-        if os.fstat(handle.fileno()).st_size == 0:
-            return hashlib.sha256(b"").hexdigest()
-        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-            return hashlib.sha256(mapped).hexdigest()
+    """The file's sha256, read in large blocks into one reused buffer (hashlib releases the GIL)."""
+    digest, buffer = hashlib.sha256(), bytearray(1 << 22)
+    view = memoryview(buffer)
+    with open(path, "rb", buffering=0) as handle:
+        while count := handle.readinto(buffer):
+            digest.update(view[:count])
+    return digest.hexdigest()
 
 
 def load(path: str | Path, *, categories: CategorySource | None = None) -> SoundNet:
@@ -40,10 +39,9 @@ def load(path: str | Path, *, categories: CategorySource | None = None) -> Sound
         with ThreadPoolExecutor(1) as pool:  # hashing overlaps parsing (hashlib releases the GIL)
             digest = pool.submit(sha256_of, path)
             try:
-                root = convert.read_t7(path)
+                model = model_from_t7(convert.read_t7(path))  # the tree (and its gradient storage) dies here
             except convert.T7FormatError as error:
                 raise ValueError(f"{path}: not a readable Torch7 file: {error}") from None
-            model = model_from_t7(root)
             model.metadata.update(source_file=path.name, source_sha256=digest.result())
     else:
         model = model_from_weights(*read_weights(path, fmt), source=path)
