@@ -29,6 +29,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from soundnet import SoundNet8, load_audio  # noqa: E402
+from soundnet.allocator import tune  # noqa: E402
 from soundnet.architecture import SAMPLE_RATE  # noqa: E402
 from soundnet.extract_job import extract_files  # noqa: E402
 
@@ -108,6 +109,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--skip-naive", action="store_true")
     args = parser.parse_args()
+    tune()  # what the soundnet command does at start (soundnet/allocator.py)
     torch.manual_seed(0)
     model = SoundNet8().eval()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; full-width SoundNet8 (random weights), "

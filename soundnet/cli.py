@@ -500,6 +500,9 @@ def merge(target: str, parts: tuple[str, ...]) -> None:
 
 
 def main() -> None:
+    from .allocator import tune
+
+    tune()
     cli(prog_name="soundnet")
 
 
