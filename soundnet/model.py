@@ -111,6 +111,17 @@ class SoundNet(nn.Module):
             raise ValueError(f"parameters do not fit {model.name}: {' '.join(str(error).split())[:300]}") from None
         return model.eval()
 
+    def bn_eps(self) -> dict[str, float]:
+        """Each BN layer's epsilon (1e-5 in every released file; kept when a file says otherwise)."""
+        return {name: module.eps for name, module in self.named_children() if isinstance(module, nn.BatchNorm1d)}
+
+    def set_bn_eps(self, eps: dict[str, float]) -> None:
+        modules = dict(self.named_children())
+        for name, value in eps.items():
+            if not isinstance(modules.get(name), nn.BatchNorm1d):
+                raise ValueError(f"{self.name} has no batch norm layer {name!r}")
+            modules[name].eps = float(value)
+
     @property
     def name(self) -> str:
         return self.architecture.name

@@ -141,12 +141,20 @@ def _array(module: Any, field: str, where: str) -> np.ndarray:
     return np.ascontiguousarray(value, dtype=np.float32).view(np.ndarray)
 
 
+def _number(module: Any, field: str, where: str, default: float | None = None) -> float:
+    """A numeric field (bool excluded), or `default` when absent; a clear error for anything else."""
+    value = module.get(field, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise NotSoundNetError(f"not a SoundNet: {where} field {field} is {value!r}, expected a number")
+    return value
+
+
 def _conv_params(module: Any, where: str, in_channels: int | None) -> tuple[torch.Tensor, torch.Tensor]:
     """Weight nOut x nIn x k from 4-D nOut x nIn x k x 1 or legacy 2-D nOut x (nIn*k)."""
     weight = _array(module, "weight", where)
-    kernel = int(module.get("kH"))
-    out_channels = int(module.get("nOutputPlane", weight.shape[0]))
-    in_channels = int(module.get("nInputPlane", in_channels or weight.size // (out_channels * kernel)))
+    kernel = int(_number(module, "kH", where))
+    out_channels = int(_number(module, "nOutputPlane", where, weight.shape[0]))
+    in_channels = int(_number(module, "nInputPlane", where, in_channels or weight.size // max(1, out_channels * kernel)))
     if weight.size != out_channels * in_channels * kernel or weight.shape[0] != out_channels:
         raise NotSoundNetError(f"not a SoundNet: {where} weight has shape {weight.shape}, "
                                f"expected {out_channels} x {in_channels} x {kernel} x 1")
@@ -158,7 +166,7 @@ def _conv_params(module: Any, where: str, in_channels: int | None) -> tuple[torc
 
 def _bn_params(module: Any, where: str) -> dict[str, torch.Tensor]:
     """BN tensors; legacy files (class version < 2) store running_std = 1/sqrt(var + eps)."""
-    eps = float(module.get("eps", 1e-5))
+    eps = float(_number(module, "eps", where, 1e-5))
     mean = _array(module, "running_mean", where)
     legacy = "running_std" in module and (getattr(module, "version", 2) < 2 or "running_var" not in module)
     if legacy:
@@ -185,6 +193,7 @@ def model_from_t7(root: Any) -> SoundNet:
     modules = top_level_modules(root)
     arch = detect_architecture(modules)
     state: dict[str, torch.Tensor] = {}
+    bn_eps: dict[str, float] = {}
     widths: list[int] = []
     in_channels = 1
     for layer in arch.body:
@@ -204,6 +213,7 @@ def model_from_t7(root: Any) -> SoundNet:
                 raise NotSoundNetError(f"not a SoundNet: {where} normalises {bn['weight'].shape[0]} channels, "
                                        f"the conv before gives {in_channels}")
             state.update({f"{layer.name}.{name}": value for name, value in bn.items()})
+            bn_eps[layer.name] = float(_number(module, "eps", where, 1e-5))
     head_names = ["classifier"] if arch.is_classifier else ["object_head", "scene_head"]
     classes = []
     for name, conv in zip(head_names, _head_convs(modules[arch.head.index - 1], arch)):
@@ -213,4 +223,6 @@ def model_from_t7(root: Any) -> SoundNet:
                                    f"channels, conv7 gives {in_channels}")
         state[f"{name}.weight"], state[f"{name}.bias"] = weight, bias
         classes.append(weight.shape[0])
-    return SoundNet.from_state_dict(arch, widths, classes[0] if arch.is_classifier else classes, state)
+    model = SoundNet.from_state_dict(arch, widths, classes[0] if arch.is_classifier else classes, state)
+    model.set_bn_eps(bn_eps)
+    return model

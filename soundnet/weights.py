@@ -58,6 +58,7 @@ def model_metadata(model: SoundNet) -> dict[str, str]:
         "sample_rate": str(SAMPLE_RATE),
         "input_scale": str(INPUT_SCALE),
         "torch_index_map": json.dumps(torch_index_map(model)),
+        "bn_eps": json.dumps(model.bn_eps()),
         "soundnet_t7_version": __version__,
     }
     for key in ("source_sha256", "source_file"):
@@ -138,6 +139,11 @@ def model_from_weights(state: dict[str, torch.Tensor], meta: dict[str, str], sou
         model = SoundNet.from_state_dict(name, widths, classes, state)
     except ValueError as error:
         raise ValueError(f"{source}: {error}") from None
+    if "bn_eps" in meta:
+        try:
+            model.set_bn_eps(json.loads(meta["bn_eps"]))
+        except (ValueError, TypeError, AttributeError) as error:
+            raise ValueError(f"{source}: bad bn_eps metadata: {error}") from None
     model.metadata.update({key: value for key, value in meta.items()
                            if key in ("source_sha256", "source_file")})
     if "categories" in meta:
