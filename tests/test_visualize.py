@@ -109,7 +109,7 @@ def test_filters_png(tmp_path):
 
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed at /usr/bin/chromium "
-                                                   "(scripts/install_chromium.sh installs it)")
+                                                   "(scripts/install_test_tools.sh installs it)")
 def test_page_plays_in_headless_chromium(page, tmp_path):
     out, ranking = page
     probe = """<script>
