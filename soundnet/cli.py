@@ -500,11 +500,24 @@ def merge(target: str, parts: tuple[str, ...]) -> None:
 
 
 def main() -> None:
+    """The console entry point: like click's standalone mode, but usage errors also take one line."""
     from .allocator import tune
 
     tune()
-    cli(prog_name="soundnet")
+    try:
+        code = cli.main(prog_name="soundnet", standalone_mode=False)
+    except click.UsageError as error:
+        where = f" (see '{error.ctx.command_path} --help')" if error.ctx else ""
+        click.echo(f"Error: {' '.join(error.format_message().split())}{where}", err=True)
+        sys.exit(error.exit_code)
+    except click.ClickException as error:
+        error.show()
+        sys.exit(error.exit_code)
+    except click.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -115,3 +115,20 @@ def test_hostile_t7_in_a_real_process(tmp_path):
 def test_not_a_soundnet_names_the_module(torch7_refs):
     result = run("inspect", torch7_refs / "refs_soundnet8_quarter.t7")
     assert_one_line_error(result, "not a SoundNet", "expected nn.Sequential")
+
+
+@pytest.mark.parametrize("args", [["predict"], ["export", "example", "x.t7", "--layout", "gpu"], ["nosuch"]])
+def test_usage_errors_are_one_line_too(tmp_path, args):
+    done = subprocess.run([sys.executable, "-m", "soundnet", *args], capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error:") and "--help" in lines[0]
+
+
+def test_verify_failure_exit_status_through_the_entry_point(torch7_refs, tmp_path):
+    model = soundnet.load(torch7_refs / "soundnet8_quarter.t7")
+    model.bn3.running_var.mul_(1.5)
+    soundnet.save(model, tmp_path / "broken.safetensors")
+    done = subprocess.run([sys.executable, "-m", "soundnet", "verify", tmp_path / "broken.safetensors",
+                           "--reference", torch7_refs / "refs_soundnet8_quarter.t7"], capture_output=True, text=True)
+    assert done.returncode == 1 and "FAIL" in done.stdout
