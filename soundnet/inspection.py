@@ -69,6 +69,24 @@ def _storage_summary(modules: list) -> list[str]:
     return lines or ["  no parameter storages"]
 
 
+def _outline(value: Any, name: str = "", depth: int = 0, max_depth: int = 3) -> Iterator[str]:
+    """An indented outline of any Torch7 value: tables and objects with their keys, tensors with shapes."""
+    indent = "  " * depth
+    if isinstance(value, np.ndarray):
+        yield f"{indent}{name}: {getattr(value, 'typename', None) or value.dtype} {_size_text(value)}"
+        return
+    fields = value.fields if isinstance(value, convert.TorchObject) else value
+    if isinstance(fields, (dict, list)):
+        kind = value.typename if isinstance(value, convert.TorchObject) else type(value).__name__
+        yield f"{indent}{name}: {kind} of {len(fields)}" if name else f"{indent}{kind} of {len(fields)}"
+        items = fields.items() if isinstance(fields, dict) else enumerate(fields, 1)
+        if depth < max_depth:
+            for key, child in items:
+                yield from _outline(child, str(key), depth + 1, max_depth)
+        return
+    yield f"{indent}{name}: {value!r}"[:200]
+
+
 def describe_t7(path: str | Path) -> str:
     """The report for a .t7 file (raises ValueError with one line when it is unreadable)."""
     try:
@@ -76,7 +94,10 @@ def describe_t7(path: str | Path) -> str:
     except convert.T7FormatError as error:
         raise ValueError(f"{path}: not a readable Torch7 file: {error}") from None
     lines = [f"{path}: Torch7 file, {Path(path).stat().st_size:,} bytes, top object {getattr(root, 'typename', type(root).__name__)}"]
-    modules = top_level_modules(root)
+    try:
+        modules = top_level_modules(root)
+    except NotSoundNetError:  # not a model (a reference file, a checkpoint table...): show its structure
+        return "\n".join(lines + list(_outline(root)))
     try:
         arch = detect_architecture(modules)
         lines.append(f"architecture: {arch.name} ({len(modules)} top-level modules)")

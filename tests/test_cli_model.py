@@ -112,9 +112,16 @@ def test_hostile_t7_in_a_real_process(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["cut.t7"]
 
 
-def test_not_a_soundnet_names_the_module(torch7_refs):
-    result = run("inspect", torch7_refs / "refs_soundnet8_quarter.t7")
+def test_not_a_soundnet_names_the_module(torch7_refs, tmp_path):
+    result = run("convert", torch7_refs / "refs_soundnet8_quarter.t7", tmp_path / "x.safetensors")
     assert_one_line_error(result, "not a SoundNet", "expected nn.Sequential")
+
+
+def test_inspect_outlines_any_torch7_file(torch7_refs):
+    result = run("inspect", torch7_refs / "refs_soundnet8_quarter.t7")
+    assert result.exit_code == 0
+    assert "clip20_logsoftmax_over_classes: dict of 9" in result.output
+    assert "1: torch.FloatTensor 1000" in result.output
 
 
 @pytest.mark.parametrize("args", [["predict"], ["export", "example", "x.t7", "--layout", "gpu"], ["nosuch"]])
