@@ -12,7 +12,8 @@ import click
 from .audio import iter_audio_blocks
 from .chunked import default_chunk_samples
 from .examples import resolve_model_path
-from .extract_job import Decoding, JobReport, extract_files, one_line, parse_shard, read_path_list, shard_target
+from .errors import one_line
+from .extract_job import Decoding, JobReport, extract_files, parse_shard, read_path_list, shard_target
 from .feature_files import CATEGORY_SUFFIX, output_path, write_categories_file
 from .loading import load, sha256_of
 from .predict import predict_blocks

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import click
 
+from .errors import one_line
+
 
 class OneLineErrors(click.Group):
     """Run a command; expected failures (bad files, bad arguments, wrong architecture) become one line."""
@@ -23,8 +25,7 @@ class OneLineErrors(click.Group):
         except FileNotFoundError as error:
             raise click.ClickException(f"no such file: {error.filename or error}") from None
         except (ValueError, OSError, RuntimeError) as error:
-            message = " ".join(str(error).split()) or type(error).__name__
-            raise click.ClickException(message) from None
+            raise click.ClickException(one_line(error)) from None
 
 
 @click.group(cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -508,7 +509,7 @@ def main() -> None:
         code = cli.main(prog_name="soundnet", standalone_mode=False)
     except click.UsageError as error:
         where = f" (see '{error.ctx.command_path} --help')" if error.ctx else ""
-        click.echo(f"Error: {' '.join(error.format_message().split())}{where}", err=True)
+        click.echo(f"Error: {one_line(error.format_message())}{where}", err=True)
         sys.exit(error.exit_code)
     except click.ClickException as error:
         error.show()

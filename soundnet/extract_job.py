@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from .errors import one_line
 from .architecture import INPUT_SCALE, SAMPLE_RATE, Layer
 from .audio import audio_info, iter_audio_blocks, load_audio
 from .chunked import default_chunk_samples
@@ -86,10 +87,6 @@ def parse_shard(spec: str | None, environ: dict[str, str] | None = None) -> tupl
 def select_shard(paths: list[str], k: int, n: int) -> list[str]:
     """Every n-th path from the k-th of the list without repeats: n shards cover it exactly once."""
     return list(dict.fromkeys(paths))[k::n]
-
-
-def one_line(error: BaseException) -> str:
-    return " ".join(str(error).split()) or type(error).__name__
 
 
 def _decode(path: str, decoding: Decoding) -> tuple[str, str, object]:

@@ -15,6 +15,7 @@ from torch import nn
 
 from .architecture import (OBJECT_CLASSES, SAMPLE_RATE, SCENE_CLASSES, Architecture, Layer,
                            get_architecture)
+from .errors import one_line
 from .layers import TorchBatchNorm1d, TorchConv1d
 
 
@@ -108,7 +109,7 @@ class SoundNet(nn.Module):
         try:
             model.load_state_dict(state, assign=True)
         except RuntimeError as error:
-            raise ValueError(f"parameters do not fit {model.name}: {' '.join(str(error).split())[:300]}") from None
+            raise ValueError(f"parameters do not fit {model.name}: {one_line(error)[:300]}") from None
         return model.eval()
 
     def bn_eps(self) -> dict[str, float]:

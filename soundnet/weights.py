@@ -18,6 +18,7 @@ from safetensors.torch import save_file
 
 from .architecture import INPUT_SCALE, SAMPLE_RATE
 from .atomic import atomic_path
+from .errors import one_line
 from .model import SoundNet
 
 SUFFIX_FORMATS = {".safetensors": "safetensors", ".pth": "pth", ".pt": "pth", ".h5": "h5", ".hdf5": "h5",
@@ -110,8 +111,7 @@ def read_weights(path: str | Path, fmt: str) -> tuple[dict[str, torch.Tensor], d
     except FileNotFoundError:
         raise
     except Exception as error:  # each backend has its own exception types; all mean "unreadable"
-        reason = " ".join(str(error).split()) or type(error).__name__
-        raise ValueError(f"cannot read {path} as {fmt}: {reason}") from None
+        raise ValueError(f"cannot read {path} as {fmt}: {one_line(error)}") from None
 
 
 def infer_architecture(state: dict[str, torch.Tensor]) -> tuple[str, list[int], Any]:
