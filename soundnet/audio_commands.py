@@ -23,7 +23,7 @@ from .predict_report import CSV_HEADER, csv_rows, format_table, prediction_recor
 def run_predict(audio: tuple[str, ...], model_path: str, categories_dir: str | None, top_k: int, fmt: str,
                 write_h5: bool, channel: str, scale: float) -> bool:
     """Predict every file in turn; print table/CSV as it goes and JSON at the end."""
-    model = load(resolve_model_path(model_path))
+    model = load(model_path)
     block = default_chunk_samples(model, model.architecture.head)
     records, ok = [], True
     if fmt == "csv":

@@ -66,10 +66,9 @@ def inspect(path: str) -> None:
     Example:
       soundnet inspect soundnet8_final.t7
     """
-    from .examples import resolve_model_path
     from .inspection import describe
 
-    click.echo(describe(resolve_model_path(path)))
+    click.echo(describe(path))
 
 
 @cli.command(name="convert")
@@ -89,12 +88,11 @@ def convert_command(source: str, target: str, fmt: str | None, categories_dir: s
     Example:
       soundnet convert soundnet8_final.t7 soundnet8.safetensors --categories-dir categories/
     """
-    from .examples import resolve_model_path
     from .loading import convert_file
 
     if categories_dir and category_files:
         raise click.UsageError("give --categories-dir or --categories, not both")
-    model = convert_file(resolve_model_path(source), target, fmt, categories_dir or category_files or None)
+    model = convert_file(source, target, fmt, categories_dir or category_files or None)
     named = " with category names" if model.metadata.get("categories") else ""
     click.echo(f"{source} -> {target}: {model.name}, widths {list(model.widths)}, classes {list(model.classes)}{named}")
 
@@ -113,11 +111,10 @@ def verify(model: str, reference: str, tolerance: float) -> None:
     """
     import convert
 
-    from .examples import resolve_model_path
     from .loading import load
     from .verify import format_checks, verify_reference
 
-    net = load(resolve_model_path(model))
+    net = load(model)
     try:
         refs = convert.read_t7(reference)
     except convert.T7FormatError as error:
@@ -141,11 +138,10 @@ def export(model: str, target: str, layout: str, ascii_format: bool) -> None:
     Example:
       soundnet export soundnet8.safetensors soundnet8_roundtrip.t7
     """
-    from .examples import resolve_model_path
     from .loading import load
     from .t7_export import export_t7
 
-    net = load(resolve_model_path(model))
+    net = load(model)
     export_t7(net, target, layout=layout, fmt="ascii" if ascii_format else "binary")
     click.echo(f"{model} -> {target}: {net.name}, {len(net.architecture.layers) + len(net.architecture.tail)} top-level modules")
 
@@ -242,12 +238,11 @@ def filters(model_path, out_path) -> None:
       soundnet visualize filters soundnet8.safetensors --out conv1.png
       soundnet visualize filters example --out conv1.png
     """
-    from .examples import resolve_model_path
     from .loading import load
     from .outputs import save_figure
     from .visualize import filters_figure
 
-    click.echo(f"wrote {save_figure(filters_figure(load(resolve_model_path(model_path))), out_path)}")
+    click.echo(f"wrote {save_figure(filters_figure(load(model_path)), out_path)}")
 
 
 @visualize.command()
@@ -272,12 +267,11 @@ def units(model_path, list_file, root, layer, unit_text, top, scale, out_dir) ->
       soundnet visualize units soundnet8.safetensors --list clips.txt --layer conv7 --top 9 --out units/
     """
     from .clip_lists import read_list
-    from .examples import resolve_model_path
     from .loading import load
     from .unit_page import write_unit_report
     from .visualize import layer_channels, parse_units, rank_units
 
-    model = load(resolve_model_path(model_path))
+    model = load(model_path)
     spec = model.architecture.layer(layer)
     chosen = parse_units(unit_text, layer_channels(model, spec))
     paths = [clip.path for clip in read_list(list_file, root, need_labels=False)]

@@ -22,10 +22,10 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from .errors import one_line
 from .architecture import INPUT_SCALE, SAMPLE_RATE, Layer
 from .audio import audio_info, iter_audio_blocks, load_audio
 from .chunked import default_chunk_samples
+from .errors import one_line
 from .extract import DEFAULT_LAYER, POOLS, extract, extract_blocks, feature_layer
 from .feature_sinks import ConsolidatedSink, PerFileSink, Sink, consolidated_attrs
 from .model import SoundNet

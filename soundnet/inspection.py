@@ -13,6 +13,7 @@ import numpy as np
 
 import convert
 
+from .examples import resolve_model_path
 from .t7_import import NotSoundNetError, detect_architecture, short_class, top_level_modules
 from .weights import format_of, read_weights
 
@@ -130,4 +131,6 @@ def describe_weights(path: str | Path) -> str:
 
 
 def describe(path: str | Path) -> str:
+    """The report for a model file or `example`, whatever its format."""
+    path = resolve_model_path(path)
     return describe_t7(path) if format_of(path) == "t7" else describe_weights(path)

@@ -11,6 +11,7 @@ from pathlib import Path
 import convert
 
 from .categories import load_categories
+from .examples import resolve_model_path
 from .model import SoundNet
 from .t7_export import export_t7
 from .t7_import import model_from_t7
@@ -30,8 +31,11 @@ def sha256_of(path: str | Path) -> str:
 
 
 def load(path: str | Path, *, categories: CategorySource | None = None) -> SoundNet:
-    """A ready SoundNet in eval mode from .t7, .safetensors, .pth or .h5 (architecture detected)."""
-    path = Path(path)
+    """A ready SoundNet in eval mode from .t7, .safetensors, .pth or .h5 (architecture detected).
+
+    `"example"` names the embedded example checkpoint (random weights), here and so in every command.
+    """
+    path = resolve_model_path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no such model file: {path}")
     fmt = format_of(path)

@@ -189,3 +189,8 @@ def test_not_a_model_file_is_one_clear_error(torch7_refs, tmp_path):
         soundnet.save(soundnet.SoundNet5(), tmp_path / "m.xyz")
     with pytest.raises(FileNotFoundError):
         soundnet.load(tmp_path / "missing.t7")
+
+
+def test_example_name_loads_the_embedded_checkpoint():
+    """`example` works wherever a model file is taken (load, and so every command, --init included)."""
+    assert same_parameters(soundnet.load("example"), soundnet.load(EXAMPLE_MODEL))
