@@ -11,11 +11,10 @@ import click
 
 from .audio import iter_audio_blocks
 from .chunked import default_chunk_samples
-from .examples import resolve_model_path
 from .errors import one_line
 from .extract_job import Decoding, JobReport, extract_files, parse_shard, read_path_list, shard_target
 from .feature_files import CATEGORY_SUFFIX, output_path, write_categories_file
-from .loading import load, sha256_of
+from .loading import file_sha256, load
 from .predict import predict_blocks
 from .predict_report import CSV_HEADER, csv_rows, format_table, prediction_record
 
@@ -58,11 +57,10 @@ def run_extract(audio: tuple[str, ...], list_file: str | None, model_path: str, 
         raise ValueError("give audio files or --list FILE (not both)")
     paths = list(audio) if audio else read_path_list(list_file)
     k, n = parse_shard(shard)
-    model_file = resolve_model_path(model_path)
-    model = load(model_file)
+    model = load(model_path)
     report = extract_files(model, paths, layer=layer, pool=pool, out_dir=out_dir, h5=h5_path, force=force,
                            batch_size=batch_size, workers=workers, shard=(k, n), strict=strict,
-                           decoding=Decoding(channel, scale), model_id=sha256_of(model_file))
+                           decoding=Decoding(channel, scale), model_id=file_sha256(model, model_path))
     where = shard_target(h5_path, k, n) if h5_path else (Path(out_dir) if out_dir else "beside the audio")
     click.echo(_summary(report, n, k, where))
     for _, message in report.failures:

@@ -45,7 +45,8 @@ def run_demo(out_dir: str | Path, echo: Callable[[str], None] = print) -> bool:
     modules = convert.read_t7(EXAMPLE_MODEL)["modules"]
     wave = synthetic_sound(VERIFY_SECONDS, seed=1).numpy()
     reference = numpy_reference(modules, {"clip": wave}, {"clip": set(range(1, model.architecture.head.index + 1))})
-    checks = verify_reference(load(converted), reference)
+    converted_model = load(converted)
+    checks = verify_reference(converted_model, reference)
     worst = max(checks, key=lambda check: check.max_rel)
     passed = all(check.ok for check in checks)
     echo(f"   {sum(c.ok for c in checks)} of {len(checks)} layer outputs within 1e-4 "
@@ -55,5 +56,5 @@ def run_demo(out_dir: str | Path, echo: Callable[[str], None] = print) -> bool:
     soundfile.write(sound_path, np.asarray(synthetic_sound(PREDICT_SECONDS, seed=2)) / 256.0, SAMPLE_RATE,
                     subtype="PCM_16")
     echo(f"3. predict  {sound_path} (random weights: the names below mean nothing)")
-    echo(format_table(str(sound_path), predict(load(converted), load_audio(sound_path)), 3))
+    echo(format_table(str(sound_path), predict(converted_model, load_audio(sound_path)), 3))
     return passed

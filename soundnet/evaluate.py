@@ -25,9 +25,8 @@ from sklearn.svm import LinearSVC
 
 from .architecture import SAMPLE_RATE, Architecture, Layer
 from .clip_lists import Clip, read_esc50, read_list, sorted_labels
-from .examples import resolve_model_path
 from .feature_cache import CLIP_SECONDS, FeatureCache, clip_features
-from .loading import load, sha256_of
+from .loading import file_sha256, load
 from .outputs import save_figure, write_json
 
 DEFAULT_LAYER = 18  # pool5, the paper's best layer for ESC-50
@@ -119,8 +118,7 @@ def evaluate(model_path: str | Path, folds: Sequence[Fold], *, layer: int | str 
              cache_path: str | Path, batch_size: int = 16, positive_only: bool = True,
              class_names: dict[str, str] | None = None) -> dict:
     """Run the protocol over `folds`; a JSON-ready dict of per-fold and mean accuracy, confusion, predictions."""
-    path = resolve_model_path(model_path)
-    model = load(path)
+    model = load(model_path)
     spec = model.architecture.layer(layer)
     total, steps = window_steps(model.architecture, spec, window)
     for fold in folds:
@@ -128,7 +126,7 @@ def evaluate(model_path: str | Path, folds: Sequence[Fold], *, layer: int | str 
         if unlabelled:
             raise ValueError(f"fold {fold.name}: clip {unlabelled[0]} has no label")
     paths = sorted({clip.path for fold in folds for clip in fold.train + fold.test})
-    model_sha = sha256_of(path)
+    model_sha = file_sha256(model, model_path)
     features, stats = clip_features(model, model_sha, paths, spec, scale, FeatureCache(cache_path), batch_size)
     vectors = windows(features, steps, positive_only)
     row = {p: i for i, p in enumerate(paths)}

@@ -54,6 +54,14 @@ def load(path: str | Path, *, categories: CategorySource | None = None) -> Sound
     return model
 
 
+def file_sha256(model: SoundNet, path: str | Path) -> str:
+    """The sha256 of the file `model` was loaded from: already known for a .t7, hashed otherwise."""
+    path = resolve_model_path(path)
+    if format_of(path) == "t7" and model.metadata.get("source_sha256"):
+        return model.metadata["source_sha256"]
+    return sha256_of(path)
+
+
 def attach_categories(model: SoundNet, source: CategorySource) -> None:
     """Attach category names (checked against the head sizes) so they travel inside converted files."""
     if model.architecture.is_classifier:
