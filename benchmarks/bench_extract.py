@@ -29,9 +29,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from soundnet import SoundNet8, load_audio  # noqa: E402
-from soundnet.allocator import tune  # noqa: E402
-from soundnet.architecture import SAMPLE_RATE  # noqa: E402
-from soundnet.extract_job import extract_files  # noqa: E402
+from soundnet.cli.allocator import tune  # noqa: E402
+from soundnet.model.architecture import SAMPLE_RATE  # noqa: E402
+from soundnet.jobs.extraction import extract_files  # noqa: E402
 
 LAYER = 24
 TARGET = 250.0
@@ -40,8 +40,8 @@ _RSS_CHILD = r"""
 import sys, torch
 from soundnet import SoundNet8
 from soundnet.audio import iter_audio_blocks
-from soundnet.chunked import default_chunk_samples
-from soundnet.extract import extract_blocks
+from soundnet.inference.chunked import default_chunk_samples
+from soundnet.inference.features import extract_blocks
 torch.manual_seed(0)
 model = SoundNet8().eval()
 layer = model.architecture.layer(24)
@@ -109,7 +109,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--skip-naive", action="store_true")
     args = parser.parse_args()
-    tune()  # what the soundnet command does at start (soundnet/allocator.py)
+    tune()  # what the soundnet command does at start (soundnet/cli/allocator.py)
     torch.manual_seed(0)
     model = SoundNet8().eval()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; full-width SoundNet8 (random weights), "

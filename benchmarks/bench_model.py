@@ -91,7 +91,7 @@ def forward_timings(repeats: int) -> None:
     import torch
 
     import soundnet
-    from soundnet.layers import TorchConv1d
+    from soundnet.model.layers import TorchConv1d
 
     model = soundnet.SoundNet8().eval()
     clip = torch.randn(1, 1, int(CLIP_SECONDS * soundnet.SAMPLE_RATE)) * 40

@@ -23,11 +23,11 @@ import torch.multiprocessing as mp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from soundnet import distributed  # noqa: E402
-from soundnet.losses import teacher_loss  # noqa: E402
-from soundnet.model import SoundNet8  # noqa: E402
-from soundnet.optim import TorchAdam  # noqa: E402
-from soundnet.train import init_original  # noqa: E402
+from soundnet.training import distributed  # noqa: E402
+from soundnet.training.losses import teacher_loss  # noqa: E402
+from soundnet.model.network import SoundNet8  # noqa: E402
+from soundnet.training.optim import TorchAdam  # noqa: E402
+from soundnet.training.train import init_original  # noqa: E402
 
 SAMPLES = 441_000
 TORCH7_CLIPS_PER_S = 2 / 1.38

@@ -20,7 +20,7 @@ import numpy as np
 
 import convert
 from soundnet.atomic import atomic_path
-from soundnet.verify import sequence
+from soundnet.parity.verify import sequence
 
 HERE = Path(__file__).resolve().parent
 REFS_FILES = {"refs_soundnet8_quarter.t7": "soundnet8_quarter.t7", "refs_soundnet5_quarter.t7": "soundnet5_quarter.t7"}

@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 import soundnet
-from soundnet.examples import EXAMPLE_MODEL, EXAMPLE_WIDTHS, synthetic_sound
+from soundnet.model.examples import EXAMPLE_MODEL, EXAMPLE_WIDTHS, synthetic_sound
 
 SEED = 20161029  # the paper's arXiv date
 

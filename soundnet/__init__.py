@@ -5,14 +5,14 @@
     objects, scenes = model(waveform)                  # logits B x 1000 x T, B x 401 x T
     soundnet.save(model, "soundnet8.safetensors")
 """
-from .architecture import ARCHITECTURES, INPUT_SCALE, SAMPLE_RATE, get_architecture
+from .model.architecture import ARCHITECTURES, INPUT_SCALE, SAMPLE_RATE, get_architecture
 from .audio import AudioError, load_audio
-from .extract import extract
-from .loading import attach_categories, convert_file, load, save
-from .model import SoundNet, SoundNet5, SoundNet8, SoundNet8Finetuned
-from .predict import predict
-from .t7_export import export_t7
-from .t7_import import NotSoundNetError
+from .inference.features import extract
+from .formats.loading import attach_categories, convert_file, load, save
+from .model.network import SoundNet, SoundNet5, SoundNet8, SoundNet8Finetuned
+from .inference.predict import predict
+from .formats.t7_export import export_t7
+from .formats.t7_import import NotSoundNetError
 
 __version__ = "0.1.0"
 

@@ -18,7 +18,7 @@ import soundfile as sf
 import soxr
 import torch
 
-from .architecture import INPUT_SCALE, SAMPLE_RATE
+from .model.architecture import INPUT_SCALE, SAMPLE_RATE
 
 CHANNEL_MODES = ("first", "mean")
 RESAMPLE_QUALITIES = ("QQ", "LQ", "MQ", "HQ", "VHQ")

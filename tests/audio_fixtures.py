@@ -8,7 +8,7 @@ import soundfile as sf
 import torch
 
 from soundnet import SoundNet5, SoundNet8
-from soundnet.model import SoundNet
+from soundnet.model.network import SoundNet
 
 RATE = 22050
 SUBTYPES = {"wav": "PCM_16", "flac": "PCM_16", "ogg": "VORBIS", "mp3": "MPEG_LAYER_III"}

@@ -1,0 +1,87 @@
+"""The `soundnet` command: a thin click layer over the library functions.
+
+Every command turns the library's ValueError/OSError family into one `error:` line and exit status 1;
+click itself reports bad arguments with exit status 2.
+"""
+from __future__ import annotations
+
+import sys
+
+import click
+
+from ..errors import one_line
+
+
+class OneLineErrors(click.Group):
+    """Run a command; expected failures (bad files, bad arguments, wrong architecture) become one line."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise  # click's own control flow (Exit is a RuntimeError in click >= 8.2)
+        except FileNotFoundError as error:
+            raise click.ClickException(f"no such file: {error.filename or error}") from None
+        except (ValueError, OSError, RuntimeError) as error:
+            raise click.ClickException(one_line(error)) from None
+
+
+@click.group(cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="soundnet-t7")
+def cli() -> None:
+    """SoundNet (Aytar, Vondrick, Torralba 2016) from Torch7 to PyTorch.
+
+    MODEL arguments take .t7, .safetensors, .pth or .h5 files, or `example` (the embedded checkpoint with
+    random weights). Every command's --help has more.
+
+    \b
+    Examples:
+      soundnet demo
+      soundnet inspect soundnet8_final.t7
+      soundnet convert soundnet8_final.t7 soundnet8.safetensors --categories-dir categories/
+      soundnet verify soundnet8.safetensors --reference refs_soundnet8.t7
+      soundnet export soundnet8.safetensors soundnet8_roundtrip.t7
+      soundnet predict clip.mp3 --model soundnet8.safetensors --top 5
+      soundnet extract clips/*.wav --model soundnet8.safetensors --layer 24 --out features/
+      soundnet merge all.h5 part.shard-0-of-2.h5 part.shard-1-of-2.h5
+      soundnet train --hdf5 teacher.h5 --init soundnet8.safetensors --steps 1000 --out run/
+      soundnet finetune --list train.txt --classes 50 --init soundnet8.safetensors --out ft/
+      soundnet evaluate ESC-50/ --model soundnet8.safetensors --out esc50/
+      soundnet visualize filters soundnet8.safetensors --out conv1.png
+      soundnet visualize units soundnet8.safetensors --list clips.txt --layer conv7 --out units/
+    """
+
+
+
+from .audio_commands import extract_command, merge, predict  # noqa: E402
+from .evaluation_commands import evaluate, visualize  # noqa: E402
+from .model_commands import convert_command, demo, export, inspect, verify  # noqa: E402
+from .training_commands import finetune, train  # noqa: E402
+
+for command in (inspect, convert_command, verify, export, demo, predict, extract_command, merge, train, finetune,
+                evaluate, visualize):
+    cli.add_command(command)
+
+
+def main() -> None:
+    """The console entry point: like click's standalone mode, but usage errors also take one line."""
+    from .allocator import tune
+
+    tune()
+    try:
+        code = cli.main(prog_name="soundnet", standalone_mode=False)
+    except click.UsageError as error:
+        where = f" (see '{error.ctx.command_path} --help')" if error.ctx else ""
+        click.echo(f"Error: {one_line(error.format_message())}{where}", err=True)
+        sys.exit(error.exit_code)
+    except click.ClickException as error:
+        error.show()
+        sys.exit(error.exit_code)
+    except click.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+if __name__ == "__main__":
+    main()

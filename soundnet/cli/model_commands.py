@@ -1,0 +1,113 @@
+"""Commands on model files: inspect, convert, verify, export, demo."""
+from __future__ import annotations
+
+import sys
+
+import click
+
+from .options import model_argument
+
+
+@click.command()
+@click.argument("path", type=click.Path(dir_okay=False))
+def inspect(path: str) -> None:
+    """Show a model file: module tree with Torch indices, classes, tensor types, storages, architecture.
+
+    \b
+    Example:
+      soundnet inspect soundnet8_final.t7
+    """
+    from ..formats.inspection import describe
+
+    click.echo(describe(path))
+
+
+@click.command(name="convert")
+@click.argument("source", metavar="IN")
+@click.argument("target", metavar="OUT", type=click.Path(dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["safetensors", "pth", "h5", "t7"]),
+              help="Output format (default: from OUT's suffix).")
+@click.option("--categories-dir", type=click.Path(file_okay=False, exists=True),
+              help="Folder with categories_imagenet.txt and categories_places2.txt to embed.")
+@click.option("--categories", "category_files", nargs=2, type=click.Path(dir_okay=False, exists=True),
+              help="The object and scene category files, as two paths.")
+def convert_command(source: str, target: str, fmt: str | None, categories_dir: str | None,
+                    category_files: tuple[str, str] | None) -> None:
+    """Convert a model between .t7, .safetensors, .pth and .h5.
+
+    \b
+    Example:
+      soundnet convert soundnet8_final.t7 soundnet8.safetensors --categories-dir categories/
+    """
+    from ..formats.loading import convert_file
+
+    if categories_dir and category_files:
+        raise click.UsageError("give --categories-dir or --categories, not both")
+    model = convert_file(source, target, fmt, categories_dir or category_files or None)
+    named = " with category names" if model.metadata.get("categories") else ""
+    click.echo(f"{source} -> {target}: {model.name}, widths {list(model.widths)}, classes {list(model.classes)}{named}")
+
+
+@click.command()
+@model_argument
+@click.option("--reference", "-r", required=True, type=click.Path(dir_okay=False, exists=True),
+              help="Reference activations written by reference_outputs/make_reference.lua.")
+@click.option("--tolerance", default=1e-4, show_default=True, help="Max |ours - torch7| / max(1, max |torch7|).")
+def verify(model: str, reference: str, tolerance: float) -> None:
+    """Compare every layer of MODEL with Torch7's activations; exit 1 when any layer fails.
+
+    \b
+    Example:
+      soundnet verify soundnet8.safetensors --reference refs_soundnet8.t7
+    """
+    import convert
+
+    from ..formats.loading import load
+    from ..parity.verify import format_checks, verify_reference
+
+    net = load(model)
+    try:
+        refs = convert.read_t7(reference)
+    except convert.T7FormatError as error:
+        raise ValueError(f"{reference}: not a readable Torch7 file: {error}") from None
+    checks = verify_reference(net, refs, tolerance)
+    click.echo(format_checks(checks))
+    if not all(check.ok for check in checks):
+        sys.exit(1)
+
+
+@click.command()
+@model_argument
+@click.argument("target", metavar="OUT.t7", type=click.Path(dir_okay=False))
+@click.option("--layout", type=click.Choice(["torch", "released"]), default="torch", show_default=True,
+              help="torch: nn.* classes and FloatTensor; released: cudnn.* classes and CudaTensor as the GPU-trained files.")
+@click.option("--ascii", "ascii_format", is_flag=True, help="Write Torch7's ascii format instead of binary.")
+def export(model: str, target: str, layout: str, ascii_format: bool) -> None:
+    """Write MODEL back to a Torch7 .t7 with the original module structure.
+
+    \b
+    Example:
+      soundnet export soundnet8.safetensors soundnet8_roundtrip.t7
+    """
+    from ..formats.loading import load
+    from ..formats.t7_export import export_t7
+
+    net = load(model)
+    export_t7(net, target, layout=layout, fmt="ascii" if ascii_format else "binary")
+    click.echo(f"{model} -> {target}: {net.name}, {len(net.architecture.layers) + len(net.architecture.tail)} top-level modules")
+
+
+@click.command()
+@click.option("--out", "out_dir", default="soundnet-demo", show_default=True, type=click.Path(file_okay=False),
+              help="Folder for the converted model, the generated sound and its outputs.")
+def demo(out_dir: str) -> None:
+    """Convert, verify and predict with the embedded example checkpoint (random weights, no download).
+
+    \b
+    Example:
+      soundnet demo --out /tmp/soundnet-demo
+    """
+    from ..jobs.demo import run_demo
+
+    if not run_demo(out_dir, click.echo):
+        sys.exit(1)

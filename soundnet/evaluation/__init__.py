@@ -1,0 +1,1 @@
+"""The paper's evaluation and visualisations: linear-SVM protocol, conv1 filters, unit pages."""

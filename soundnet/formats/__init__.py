@@ -1,0 +1,1 @@
+"""Model files: .t7 import/export, safetensors/pth/h5 tensors, categories, inspect, load/save."""

@@ -1,0 +1,89 @@
+"""The public entry points for files: load any supported file, save, convert.
+
+`.t7` goes through the format layer (convert.read_t7) and the Torch module mapping (t7_import);
+safetensors, pth and h5 through weights.py. Every failure is a one-line ValueError/OSError.
+"""
+from __future__ import annotations
+
+import hashlib
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+import convert
+
+from .categories import load_categories
+from ..model.examples import resolve_model_path
+from ..model.network import SoundNet
+from .t7_export import export_t7
+from .t7_import import model_from_t7
+from .tensor_files import format_of, model_from_weights, read_weights, save_weights
+
+CategorySource = str | Path | tuple[str | Path, str | Path]
+
+
+def sha256_of(path: str | Path) -> str:
+    """The file's sha256, read in large blocks into one reused buffer (hashlib releases the GIL)."""
+    digest, buffer = hashlib.sha256(), bytearray(1 << 22)
+    view = memoryview(buffer)
+    with open(path, "rb", buffering=0) as handle:
+        while count := handle.readinto(buffer):
+            digest.update(view[:count])
+    return digest.hexdigest()
+
+
+def load(path: str | Path, *, categories: CategorySource | None = None) -> SoundNet:
+    """A ready SoundNet in eval mode from .t7, .safetensors, .pth or .h5 (architecture detected).
+
+    `"example"` names the embedded example checkpoint (random weights), here and so in every command.
+    """
+    path = resolve_model_path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no such model file: {path}")
+    fmt = format_of(path)
+    if fmt == "t7":
+        with ThreadPoolExecutor(1) as pool:  # hashing overlaps parsing (hashlib releases the GIL)
+            digest = pool.submit(sha256_of, path)
+            try:
+                model = model_from_t7(convert.read_t7(path))  # the tree (and its gradient storage) dies here
+            except convert.T7FormatError as error:
+                raise ValueError(f"{path}: not a readable Torch7 file: {error}") from None
+            model.metadata.update(source_file=path.name, source_sha256=digest.result())
+    else:
+        model = model_from_weights(*read_weights(path, fmt), source=path)
+    if categories is not None:
+        attach_categories(model, categories)
+    return model
+
+
+def file_sha256(model: SoundNet, path: str | Path) -> str:
+    """The sha256 of the file `model` was loaded from: already known for a .t7, hashed otherwise."""
+    path = resolve_model_path(path)
+    if format_of(path) == "t7" and model.metadata.get("source_sha256"):
+        return model.metadata["source_sha256"]
+    return sha256_of(path)
+
+
+def attach_categories(model: SoundNet, source: CategorySource) -> None:
+    """Attach category names (checked against the head sizes) so they travel inside converted files."""
+    if model.architecture.is_classifier:
+        raise ValueError("category files name the object and scene heads; a fine-tuned model has neither")
+    model.metadata["categories"] = list(load_categories(source, model.classes))
+
+
+def save(model: SoundNet, path: str | Path, fmt: str | None = None) -> Path:
+    """Write the model as safetensors (default for unknown suffixes is an error), pth, h5 or t7, atomically."""
+    path = Path(path)
+    fmt = format_of(path, fmt)
+    if fmt == "t7":
+        export_t7(model, path)
+    else:
+        save_weights(model, path, fmt)
+    return path
+
+
+def convert_file(source: str | Path, target: str | Path, fmt: str | None = None,
+                 categories: CategorySource | None = None) -> SoundNet:
+    """Load `source` (any format), attach categories if given, write `target`; returns the model."""
+    model = load(source, categories=categories)
+    save(model, target, fmt)
+    return model
+

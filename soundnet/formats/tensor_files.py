@@ -1,0 +1,151 @@
+"""Converted weights on disk: safetensors (default, with metadata), .pth state_dict, HDF5.
+
+Every format holds the model's state_dict under its PyTorch names (conv1.weight, bn1.running_var,
+object_head.weight, ...). safetensors and HDF5 also carry metadata (architecture, class counts, sample
+rate, input scale, the Torch index map, the source file's sha256, the package version and, when given,
+the category names); a .pth is a plain state_dict and the architecture is read back from its shapes.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import h5py
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+
+from ..model.architecture import INPUT_SCALE, SAMPLE_RATE
+from ..atomic import atomic_path
+from ..errors import one_line
+from ..model.network import SoundNet
+
+SUFFIX_FORMATS = {".safetensors": "safetensors", ".pth": "pth", ".pt": "pth", ".h5": "h5", ".hdf5": "h5",
+                  ".t7": "t7"}
+FORMATS = ("safetensors", "pth", "h5", "t7")
+
+
+def format_of(path: str | Path, fmt: str | None = None) -> str:
+    """The file format, from an explicit name or the suffix; a clear error for anything else."""
+    if fmt:
+        if fmt not in FORMATS:
+            raise ValueError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
+        return fmt
+    suffix = Path(path).suffix.lower()
+    if suffix not in SUFFIX_FORMATS:
+        raise ValueError(f"cannot tell the format of {path} from its suffix; use one of "
+                         f"{', '.join(sorted(SUFFIX_FORMATS))}")
+    return SUFFIX_FORMATS[suffix]
+
+
+def torch_index_map(model: SoundNet) -> dict[str, list[str]]:
+    """Torch top-level index -> the PyTorch module names it became (the heads index has two)."""
+    mapping = {str(layer.index): [layer.name] for layer in model.architecture.body}
+    head = model.architecture.head
+    mapping[str(head.index)] = ["classifier"] if model.architecture.is_classifier else ["object_head", "scene_head"]
+    return mapping
+
+
+def model_metadata(model: SoundNet) -> dict[str, str]:
+    """String metadata describing the model (safetensors metadata must be str -> str)."""
+    from .. import __version__
+
+    meta = {
+        "format": "soundnet-t7",
+        "architecture": model.name,
+        "widths": json.dumps(list(model.widths)),
+        "classes": json.dumps(list(model.classes)),
+        "sample_rate": str(SAMPLE_RATE),
+        "input_scale": str(INPUT_SCALE),
+        "torch_index_map": json.dumps(torch_index_map(model)),
+        "bn_eps": json.dumps(model.bn_eps()),
+        "soundnet_t7_version": __version__,
+    }
+    for key in ("source_sha256", "source_file"):
+        if key in model.metadata:
+            meta[key] = str(model.metadata[key])
+    if model.metadata.get("categories"):
+        meta["categories"] = json.dumps(model.metadata["categories"])
+    return meta
+
+
+def _state(model: SoundNet) -> dict[str, torch.Tensor]:
+    return {key: value.detach().cpu().contiguous() for key, value in model.state_dict().items()
+            if not key.endswith("num_batches_tracked")}
+
+
+def save_weights(model: SoundNet, path: str | Path, fmt: str) -> None:
+    """Write the model as safetensors, pth or h5, atomically."""
+    state, meta = _state(model), model_metadata(model)
+    with atomic_path(path) as tmp:
+        if fmt == "safetensors":
+            save_file(state, str(tmp), metadata=meta)
+        elif fmt == "pth":
+            torch.save(state, tmp)
+        elif fmt == "h5":
+            with h5py.File(tmp, "w") as h5:
+                for key, value in state.items():
+                    h5.create_dataset(key, data=value.numpy())
+                h5.attrs.update(meta)
+        else:
+            raise ValueError(f"save_weights does not write {fmt!r}")
+
+
+def read_weights(path: str | Path, fmt: str) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """(state_dict, metadata) from a safetensors, pth or h5 file; one-line ValueError when unreadable."""
+    try:
+        if fmt == "safetensors":
+            with safe_open(str(path), framework="pt") as handle:
+                return {key: handle.get_tensor(key) for key in handle.keys()}, dict(handle.metadata() or {})
+        if fmt == "pth":
+            state = torch.load(path, map_location="cpu", weights_only=True)
+            if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+                raise ValueError("not a state_dict of tensors")
+            return dict(state), {}
+        with h5py.File(path, "r") as h5:
+            state = {}
+            h5.visititems(lambda name, item: state.__setitem__(name.replace("/", "."), torch.from_numpy(item[()]))
+                          if isinstance(item, h5py.Dataset) else None)
+            return state, {key: str(value) for key, value in h5.attrs.items()}
+    except FileNotFoundError:
+        raise
+    except Exception as error:  # each backend has its own exception types; all mean "unreadable"
+        raise ValueError(f"cannot read {path} as {fmt}: {one_line(error)}") from None
+
+
+def infer_architecture(state: dict[str, torch.Tensor]) -> tuple[str, list[int], Any]:
+    """(architecture, widths, classes) from state-dict names and shapes, for files without metadata."""
+    if "classifier.weight" in state:
+        name, classes = "soundnet8-finetuned", state["classifier.weight"].shape[0]
+    elif "object_head.weight" in state and "scene_head.weight" in state:
+        name = "soundnet8" if "conv7.weight" in state else "soundnet5"
+        classes = [state["object_head.weight"].shape[0], state["scene_head.weight"].shape[0]]
+    else:
+        raise ValueError("not SoundNet weights: no object_head/scene_head or classifier parameters")
+    widths, block = [], 1
+    while f"conv{block}.weight" in state:
+        widths.append(state[f"conv{block}.weight"].shape[0])
+        block += 1
+    return name, widths, classes
+
+
+def model_from_weights(state: dict[str, torch.Tensor], meta: dict[str, str], source: str | Path) -> SoundNet:
+    """Build the model the metadata (or, lacking it, the shapes) describe and load the state strictly."""
+    name, widths, classes = infer_architecture(state)
+    if meta.get("architecture") and meta["architecture"] != name:
+        raise ValueError(f"{source}: metadata says {meta['architecture']} but the parameters are {name}")
+    try:
+        model = SoundNet.from_state_dict(name, widths, classes, state)
+    except ValueError as error:
+        raise ValueError(f"{source}: {error}") from None
+    if "bn_eps" in meta:
+        try:
+            model.set_bn_eps(json.loads(meta["bn_eps"]))
+        except (ValueError, TypeError, AttributeError) as error:
+            raise ValueError(f"{source}: bad bn_eps metadata: {error}") from None
+    model.metadata.update({key: value for key, value in meta.items()
+                           if key in ("source_sha256", "source_file")})
+    if "categories" in meta:
+        model.metadata["categories"] = [list(names) for names in json.loads(meta["categories"])]
+    return model

@@ -1,0 +1,1 @@
+"""Running a model on waveforms: exact chunked inference, features, predictions, reports."""

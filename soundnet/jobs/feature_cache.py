@@ -1,0 +1,113 @@
+"""Features of one layer for clips tiled to 10 s, cached in one HDF5 file.
+
+Extraction is the slow part of the evaluation protocol; the SVM's C and the time window are cheap to
+vary. So each clip's whole C x T feature map is cached under a key of everything it depends on (the
+model file's sha256, layer, input scale, the clip's absolute path, size and mtime): a rerun with another
+C or window reads them back, a changed model or clip is recomputed. The cache is rewritten atomically
+every FLUSH_EVERY new clips, so a killed run keeps what it finished and never leaves a broken file.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import h5py
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from ..model.architecture import SAMPLE_RATE, Layer
+from ..atomic import atomic_path
+from ..audio import load_audio
+from .clip_lists import tile
+from ..model.network import SoundNet
+
+CLIP_SECONDS = 10
+FLUSH_EVERY = 256
+
+
+@dataclass(frozen=True)
+class CacheStats:
+    computed: int
+    reused: int
+
+
+def feature_key(model_sha256: str, layer: Layer, scale: float, path: Path) -> dict:
+    """What a cached feature map depends on; its JSON's sha1 names the HDF5 dataset."""
+    stat = path.stat()
+    return {"model_sha256": model_sha256, "layer": layer.index, "scale": float(scale), "seconds": CLIP_SECONDS,
+            "path": str(path.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+
+
+def _dataset_name(key: dict) -> str:
+    return hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()
+
+
+class FeatureCache:
+    """An HDF5 file with one float32 C x T dataset per key; the key's fields are its attributes."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        if self.path.exists() and not h5py.is_hdf5(self.path):
+            raise ValueError(f"feature cache {self.path} is not an HDF5 file; remove it or pass another --cache")
+
+    def read(self, keys: Sequence[dict]) -> dict[str, np.ndarray]:
+        """The cached maps among `keys`, by dataset name."""
+        if not self.path.exists():
+            return {}
+        names = {_dataset_name(key) for key in keys}
+        with h5py.File(self.path, "r") as handle:
+            return {name: handle[name][()] for name in names if name in handle}
+
+    def write(self, entries: Sequence[tuple[dict, np.ndarray]]) -> None:
+        """Add entries: copy the old file and the new maps into a temporary file, then rename it over."""
+        with atomic_path(self.path, suffix=".h5.tmp") as tmp, h5py.File(tmp, "w") as out:
+            if self.path.exists():
+                with h5py.File(self.path, "r") as old:
+                    for name in old:
+                        old.copy(old[name], out, name)
+            for key, features in entries:
+                name = _dataset_name(key)
+                if name in out:
+                    del out[name]
+                out.create_dataset(name, data=features.astype(np.float32))
+                out[name].attrs.update(key)
+
+
+def extract_batch(model: SoundNet, waveforms: Sequence[torch.Tensor], layer: Layer) -> np.ndarray:
+    """B x C x T features of equally long waveforms; the two heads of index 25 are concatenated."""
+    with torch.inference_mode():
+        output = model.extract(torch.stack(list(waveforms))[:, None, :], layer.index)
+    if isinstance(output, tuple):
+        output = torch.cat(output, dim=1)
+    return output.float().numpy()
+
+
+def clip_features(model: SoundNet, model_sha256: str, paths: Sequence[Path], layer: Layer, scale: float,
+                  cache: FeatureCache, batch_size: int = 16) -> tuple[np.ndarray, CacheStats]:
+    """N x C x T features of each clip tiled (or cut) to 10 s, read from the cache where possible."""
+    keys = [feature_key(model_sha256, layer, scale, path) for path in paths]
+    names = [_dataset_name(key) for key in keys]
+    found = cache.read(keys)
+    missing = [i for i, name in enumerate(names) if name not in found]
+    length = CLIP_SECONDS * SAMPLE_RATE
+    pending: list[tuple[dict, np.ndarray]] = []
+    with tqdm(total=len(missing), desc=f"features of layer {layer.index} ({layer.name})", unit="clip",
+              disable=None, leave=False) as progress:
+        for start in range(0, len(missing), batch_size):
+            batch = missing[start:start + batch_size]
+            waves = [tile(load_audio(paths[i], scale=scale), length) for i in batch]
+            for i, features in zip(batch, extract_batch(model, waves, layer)):
+                found[names[i]] = features
+                pending.append((keys[i], features))
+            if len(pending) >= FLUSH_EVERY:
+                cache.write(pending)
+                pending = []
+            progress.update(len(batch))
+    if pending:
+        cache.write(pending)
+    features = np.stack([found[name] for name in names]) if names else np.zeros((0, 0, 0), np.float32)
+    return features, CacheStats(computed=len(missing), reused=len(paths) - len(missing))

@@ -1,0 +1,127 @@
+"""Data-parallel training with PyTorch DDP, launched by torchrun (gloo on CPU, nccl on GPU).
+
+Each rank computes the same global batch of clip indices for a step and decodes only its contiguous
+share. BatchNorm statistics are synchronised over the ranks (PyTorch's SyncBatchNorm is GPU-only), so a
+run on W ranks computes what one process computes on the global batch.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+from torch import nn
+
+from ..model.layers import TorchBatchNorm1d
+
+
+@dataclass(frozen=True)
+class Context:
+    rank: int
+    world: int
+    device: torch.device
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def setup(device: str = "cpu") -> Context:
+    """Join the process group torchrun describes (WORLD_SIZE > 1), else run alone."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world == 1:
+        return Context(0, 1, torch.device(device))
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
+    rank = dist.get_rank()
+    if device.startswith("cuda"):
+        device = f"cuda:{int(os.environ.get('LOCAL_RANK', rank))}"
+        torch.cuda.set_device(device)
+    return Context(rank, dist.get_world_size(), torch.device(device))
+
+
+def teardown(context: Context) -> None:
+    if context.world > 1 and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def share(keys: list, context: Context) -> list:
+    """This rank's contiguous share of a global batch (the batch size must divide by the world size)."""
+    if len(keys) % context.world:
+        raise ValueError(f"batch size {len(keys)} does not divide over {context.world} processes")
+    size = len(keys) // context.world
+    return keys[context.rank * size:(context.rank + 1) * size]
+
+
+def mean_over_ranks(value: float, context: Context) -> float:
+    if context.world == 1:
+        return value
+    tensor = torch.tensor([value], dtype=torch.float64, device=context.device)
+    dist.all_reduce(tensor)
+    return tensor.item() / context.world
+
+
+def sum_over_ranks(value: int, context: Context) -> int:
+    if context.world == 1:
+        return value
+    tensor = torch.tensor([value], dtype=torch.int64, device=context.device)
+    dist.all_reduce(tensor)
+    return int(tensor.item())
+
+
+class _SumOverRanks(torch.autograd.Function):
+    """all_reduce(SUM) whose gradient is the all_reduce(SUM) of the gradients: every rank's loss counts."""
+
+    @staticmethod
+    def forward(ctx, tensor: torch.Tensor, group) -> torch.Tensor:
+        ctx.group = group
+        tensor = tensor.clone()
+        dist.all_reduce(tensor, group=group)
+        return tensor
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        grad = grad.clone()
+        dist.all_reduce(grad, group=ctx.group)
+        return grad, None
+
+
+class SyncedBatchNorm1d(TorchBatchNorm1d):
+    """Training-mode BN with mean and biased variance over all ranks' samples (differentiable all-reduce)."""
+
+    group = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training:
+            return super().forward(x)
+        dims = (0, 2)
+        count = torch.tensor([float(x.shape[0] * x.shape[2])], device=x.device, dtype=x.dtype)
+        total = _SumOverRanks.apply(torch.cat([x.sum(dims), count]), self.group)
+        n = total[-1].detach()
+        mean = total[:-1] / n
+        centred = x - mean[None, :, None]
+        var = _SumOverRanks.apply((centred * centred).sum(dims), self.group) / n
+        with torch.no_grad():
+            self.running_mean.mul_(1 - self.momentum).add_(mean.detach(), alpha=self.momentum)
+            self.running_var.mul_(1 - self.momentum).add_(var.detach() * n / (n - 1), alpha=self.momentum)
+            self.num_batches_tracked.add_(1)
+        scale = torch.rsqrt(var + self.eps) * self.weight
+        return centred * scale[None, :, None] + self.bias[None, :, None]
+
+
+def synchronise_batchnorm(model: nn.Module) -> nn.Module:
+    """Make every TorchBatchNorm1d of `model` a SyncedBatchNorm1d (same parameters and buffers)."""
+    SyncedBatchNorm1d.group = dist.new_group() if dist.is_initialized() else None
+    for module in model.modules():
+        if type(module) is TorchBatchNorm1d:
+            module.__class__ = SyncedBatchNorm1d
+    return model
+
+
+def restore_batchnorm(model: nn.Module) -> nn.Module:
+    """Undo synchronise_batchnorm (before saving or evaluating alone)."""
+    for module in model.modules():
+        if type(module) is SyncedBatchNorm1d:
+            module.__class__ = TorchBatchNorm1d
+    return model

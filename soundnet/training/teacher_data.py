@@ -1,0 +1,190 @@
+"""Student-teacher training data: audio clips and the teacher's object/scene distributions per 5 s frame.
+
+Two layouts are read. (a) The original's: a text list with one line per video frame (first token: the
+frame path; consecutive lines of one video, at most 4), plus raw float32 files with one row per frame
+(1000 object, 401 scene probabilities). (b) HDF5: one group per clip holding `objects` (T x 1000) and
+`scenes` (T x 401), T = 1..4, and optionally an `audio` attribute (default: the group path) naming the
+audio file relative to the audio root. Videos shorter than 4 frames are tiled as donkey_audio.lua did.
+"""
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import h5py
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from ..model.architecture import OBJECT_CLASSES, SAMPLE_RATE, SCENE_CLASSES
+from ..audio import AudioError, load_audio
+
+FRAMES = 4
+FRAME_SECONDS = 5
+DISTRIBUTION_TOLERANCE = 1e-3
+
+
+@dataclass(frozen=True)
+class TeacherClip:
+    """One video: its audio file and the teacher's rows for its L <= 4 frames (L x 1000, L x 401)."""
+
+    name: str
+    audio: Path
+    objects: np.ndarray
+    scenes: np.ndarray
+
+
+def check_distributions(rows: np.ndarray, where: Callable[[int], str]) -> None:
+    """Reject rows that are not probability distributions (finite, >= 0, summing to 1 +- 1e-3)."""
+    sums = rows.sum(axis=1, dtype=np.float64)
+    bad = ~np.isfinite(rows).all(axis=1) | (rows < 0).any(axis=1) | (np.abs(sums - 1) > DISTRIBUTION_TOLERANCE)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        reason = "has a negative value" if (rows[row] < 0).any() else f"sums to {sums[row]:.6g}"
+        raise ValueError(f"{where(row)} is not a probability distribution: it {reason}")
+
+
+def video_key(spec: str) -> Callable[[str], str]:
+    """How a frame path names its video: 'dirname', or a Python slice 'START:END' of the path.
+
+    donkey_audio.lua used frame:sub(63, -14), i.e. '62:-13'.
+    """
+    if spec == "dirname":
+        return os.path.dirname
+    try:
+        start, end = (int(part) if part else None for part in spec.split(":"))
+    except ValueError:
+        raise ValueError(f"video key must be 'dirname' or 'START:END' (e.g. 62:-13), got {spec!r}") from None
+    return lambda frame: frame[start:end]
+
+
+def _read_rows(path: Path, count: int, dim: int) -> np.ndarray:
+    data = np.fromfile(path, dtype=np.float32)
+    if data.size != count * dim:
+        raise ValueError(f"{path} holds {data.size} float32 values; the frame list needs {count} rows of {dim}")
+    return data.reshape(count, dim)
+
+
+def read_frame_list(list_path: str | os.PathLike, objects_path: str | os.PathLike, scenes_path: str | os.PathLike,
+                    audio_root: str | os.PathLike | None = None, key: str = "dirname",
+                    audio_ext: str = ".mp3") -> list[TeacherClip]:
+    """The original layout: the frame list and the two raw float32 files; audio at <root>/<video><ext>."""
+    list_path = Path(list_path)
+    root = Path(audio_root) if audio_root is not None else list_path.parent
+    name_of = video_key(key)
+    frames: list[tuple[int, str, str]] = []  # (line number, frame, video)
+    with open(list_path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            tokens = line.split()
+            if not tokens:
+                continue
+            video = name_of(tokens[0])
+            if not video:
+                raise ValueError(f"{list_path}:{number}: cannot take a video name from frame {tokens[0]!r} "
+                                 f"with video key {key!r}")
+            frames.append((number, tokens[0], video))
+    if not frames:
+        raise ValueError(f"{list_path} lists no frames")
+    objects = _read_rows(Path(objects_path), len(frames), OBJECT_CLASSES)
+    scenes = _read_rows(Path(scenes_path), len(frames), SCENE_CLASSES)
+    for path, rows in ((objects_path, objects), (scenes_path, scenes)):
+        check_distributions(rows, lambda r, p=path: f"{p} row {r + 1} (frame {frames[r][1]}, line {frames[r][0]})")
+    clips, start = [], 0
+    for row in range(1, len(frames) + 1):
+        if row < len(frames) and frames[row][2] == frames[start][2]:
+            if row - start >= FRAMES:
+                raise ValueError(f"{list_path}:{frames[row][0]}: video {frames[row][2]!r} has more than {FRAMES} frames")
+            continue
+        video = frames[start][2]
+        clips.append(TeacherClip(video, root / f"{video}{audio_ext}", objects[start:row], scenes[start:row]))
+        start = row
+    return clips
+
+
+def read_teacher_hdf5(path: str | os.PathLike, audio_root: str | os.PathLike | None = None) -> list[TeacherClip]:
+    """The HDF5 layout: every group holding `objects` and `scenes` is one clip."""
+    path = Path(path)
+    root = Path(audio_root) if audio_root is not None else path.parent
+    clips: list[TeacherClip] = []
+
+    def visit(name: str, group) -> None:
+        if not isinstance(group, h5py.Group) or "objects" not in group:
+            return
+        if "scenes" not in group:
+            raise ValueError(f"{path}:/{name} has objects but no scenes dataset")
+        objects, scenes = np.asarray(group["objects"], np.float32), np.asarray(group["scenes"], np.float32)
+        if objects.ndim != 2 or objects.shape[1] != OBJECT_CLASSES or scenes.ndim != 2 or scenes.shape[1] != SCENE_CLASSES \
+                or len(objects) != len(scenes) or not 1 <= len(objects) <= FRAMES:
+            raise ValueError(f"{path}:/{name}: objects {objects.shape} and scenes {scenes.shape} must be "
+                             f"T x {OBJECT_CLASSES} and T x {SCENE_CLASSES} with 1 <= T <= {FRAMES}")
+        for field, rows in (("objects", objects), ("scenes", scenes)):
+            check_distributions(rows, lambda r, f=field: f"{path}:/{name}/{f} row {r + 1}")
+        audio = group.attrs.get("audio", name)
+        audio = audio.decode() if isinstance(audio, bytes) else str(audio)
+        clips.append(TeacherClip(name, root / audio, objects, scenes))
+
+    try:
+        with h5py.File(path, "r") as handle:
+            handle.visititems(visit)
+    except (OSError, KeyError) as error:
+        raise ValueError(f"{path}: not a readable HDF5 teacher file ({error})") from None
+    if not clips:
+        raise ValueError(f"{path} holds no group with objects and scenes datasets")
+    return clips
+
+
+def write_teacher_hdf5(path: str | os.PathLike, clips: Mapping[str, tuple[np.ndarray, np.ndarray, str]]) -> None:
+    """Write the HDF5 layout: {group name: (objects T x 1000, scenes T x 401, audio path)}."""
+    with h5py.File(path, "w") as handle:
+        for name, (objects, scenes, audio) in clips.items():
+            group = handle.create_group(name)
+            group.create_dataset("objects", data=np.asarray(objects, np.float32))
+            group.create_dataset("scenes", data=np.asarray(scenes, np.float32))
+            group.attrs["audio"] = str(audio)
+
+
+def tile_example(waveform: torch.Tensor | None, objects: np.ndarray, scenes: np.ndarray,
+                 rate: int = SAMPLE_RATE) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """donkey_audio.lua's trainHook: a 20 s waveform and the teacher targets C x 4 of each head.
+
+    Audio shorter than its frames is zero-padded (the original's fill also zeroes the last real sample);
+    a video of L < 4 frames keeps its first 5L s, repeated to 20 s, and its rows cycle to 4. A missing
+    clip (None) is 20 s of silence.
+    """
+    frames = len(objects)
+    needed, length = frames * FRAME_SECONDS * rate, FRAMES * FRAME_SECONDS * rate
+    x = torch.zeros(length) if waveform is None else waveform.float()
+    if len(x) < needed:
+        x = torch.cat([x[:-1], x.new_zeros(needed - len(x) + 1)])
+    if frames < FRAMES:
+        x = x[:needed].repeat(math.ceil(length / needed))
+    rows = [i % frames for i in range(FRAMES)]
+    return (x[:length].contiguous(), torch.from_numpy(np.ascontiguousarray(objects[rows].T)),
+            torch.from_numpy(np.ascontiguousarray(scenes[rows].T)))
+
+
+def load_or_silence(path: Path) -> torch.Tensor | None:
+    """The clip's waveform, or None when it is missing or undecodable (the caller counts it)."""
+    try:
+        return load_audio(path)
+    except (AudioError, OSError):
+        return None
+
+
+class TeacherDataset(Dataset):
+    """Items keyed (clip index, step, slot) as the loop's sampler yields them; decoding runs in workers."""
+
+    def __init__(self, clips: list[TeacherClip]):
+        self.clips = clips
+
+    def __len__(self) -> int:
+        return len(self.clips)
+
+    def __getitem__(self, key: tuple[int, int, int]) -> dict:
+        clip = self.clips[key[0]]
+        waveform = load_or_silence(clip.audio)
+        x, objects, scenes = tile_example(waveform, clip.objects, clip.scenes)
+        return {"waveform": x, "objects": objects, "scenes": scenes, "missing": waveform is None}

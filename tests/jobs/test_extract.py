@@ -1,0 +1,216 @@
+"""soundnet.extract and the extraction job: features, pooling, HDF5 layouts, batching, resume, shards, merge."""
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+import h5py
+import numpy as np
+import pytest
+import torch
+
+import soundnet
+import soundnet.jobs.extraction as extract_job
+from audio_fixtures import small_soundnet8, truncate, write_audio
+from soundnet.jobs.extraction import extract_files, parse_shard, read_path_list, select_shard, shard_target
+from soundnet.jobs.feature_files import (CATEGORY_SUFFIX, FEATURE_SUFFIX, clip_key, merge_consolidated, output_path,
+                                    read_index, torch7_squeeze, write_categories_file, write_consolidated,
+                                    write_layer_file)
+from soundnet.jobs.feature_sinks import ConsolidatedSink, consolidated_attrs
+
+MODEL = small_soundnet8()
+
+
+def features_of(path, layer=24, pool="none") -> np.ndarray:
+    return soundnet.extract(MODEL, soundnet.load_audio(path), layer, pool=pool).numpy()
+
+
+def test_extract_layers_pooling_and_batches():
+    x = torch.randn(7 * 22050) * 40
+    features = soundnet.extract(MODEL, x)
+    with torch.no_grad():
+        expected = MODEL.extract(x, 24)[0]
+    assert features.shape == expected.shape == (16, MODEL.architecture.output_length(len(x), MODEL.architecture.layer(24)))
+    assert torch.allclose(features, expected, atol=1e-6)
+    assert torch.equal(soundnet.extract(MODEL, x, "relu7"), features)
+    assert torch.allclose(soundnet.extract(MODEL, x, pool="mean"), features.mean(-1), atol=1e-6)
+    assert torch.equal(soundnet.extract(MODEL, x, pool="max"), features.amax(-1))
+    batch = soundnet.extract(MODEL, torch.stack([x, -x]), 18)
+    assert batch.shape[0] == 2 and torch.allclose(batch[1], soundnet.extract(MODEL, -x, 18), atol=1e-6)
+    objects, scenes = soundnet.extract(MODEL, torch.randn(10 * 22050), 25)
+    assert objects.shape[0] == 10 and scenes.shape[0] == 6
+    with pytest.raises(ValueError, match="pool must be"):
+        soundnet.extract(MODEL, x, pool="sum")
+    with pytest.raises(ValueError, match="no layer 26"):
+        soundnet.extract(MODEL, x, 26)
+
+
+def test_layer_file_layouts_as_the_original(tmp_path):
+    features = np.random.rand(16, 5).astype(np.float64)
+    with h5py.File(write_layer_file(tmp_path / "a.h5", 24, features), "r") as handle:
+        assert list(handle) == ["layer24"]
+        assert handle["layer24"].shape == (16, 5) and handle["layer24"].dtype == np.float32
+    with h5py.File(write_layer_file(tmp_path / "b.h5", 18, features[:, :1]), "r") as handle:
+        assert handle["layer18"].shape == (16,)  # Torch's squeeze() drops T = 1 too
+    assert torch7_squeeze(np.ones((1, 1))).shape == (1,)
+    with h5py.File(write_categories_file(tmp_path / "c.h5", np.ones((10, 3)), np.ones((6, 3))), "r") as handle:
+        assert sorted(handle) == ["object", "scene"]
+        assert handle["object"].shape == (1, 10, 3, 1) and handle["scene"].shape == (1, 6, 3, 1)
+        assert handle["object"].dtype == np.float32
+
+
+def test_output_paths(tmp_path):
+    assert output_path("dir/a.mp3", FEATURE_SUFFIX) == output_path("dir/./a.mp3", FEATURE_SUFFIX)
+    assert str(output_path("dir/a.mp3", FEATURE_SUFFIX)) == "dir/a.mp3.soundnet.h5"
+    assert output_path("dir/a.mp3", CATEGORY_SUFFIX, tmp_path) == tmp_path / "dir/a.mp3.soundnet_categories.h5"
+    assert output_path("/data/a.wav", FEATURE_SUFFIX, tmp_path) == tmp_path / "data/a.wav.soundnet.h5"
+    assert output_path("../a.wav", FEATURE_SUFFIX, tmp_path).is_relative_to(tmp_path)
+
+
+@pytest.fixture
+def clips(tmp_path):
+    """Formats, rates and channel counts the original met, plus a mix of lengths for batching."""
+    specs = [("a.wav", 5.0, 22050, 1), ("b.wav", 5.0, 22050, 1), ("c.flac", 5.0, 44100, 2),
+             ("d.ogg", 3.0, 48000, 1), ("e.mp3", 4.0, 22050, 2), ("f.wav", 0.6, 22050, 1), ("g.wav", 5.0, 22050, 1)]
+    return [str(write_audio(tmp_path / name, seconds, rate, channels, seed=i))
+            for i, (name, seconds, rate, channels) in enumerate(specs)]
+
+
+def test_per_file_outputs_skip_and_force(clips):
+    report = extract_files(MODEL, clips, batch_size=2, workers=0)
+    assert (report.written, report.skipped, report.failures) == (len(clips), 0, [])
+    for path in clips:
+        with h5py.File(path + FEATURE_SUFFIX, "r") as handle:
+            assert np.allclose(handle["layer24"][()], features_of(path), atol=1e-5)
+    stamp = clips[0] + FEATURE_SUFFIX
+    before = os.stat(stamp).st_mtime_ns
+    again = extract_files(MODEL, clips, workers=0)
+    assert (again.written, again.skipped) == (0, len(clips))
+    assert os.stat(stamp).st_mtime_ns == before
+    forced = extract_files(MODEL, clips[:2], workers=0, force=True, layer=18, pool="max")
+    assert forced.written == 2
+    with h5py.File(stamp, "r") as handle:
+        assert list(handle) == ["layer18"] and handle["layer18"].shape == (8,) and handle.attrs["pool"] == "max"
+
+
+def test_workers_and_streaming_give_the_same_features(clips, tmp_path, monkeypatch):
+    extract_files(MODEL, clips, workers=2, out_dir=tmp_path / "workers", batch_size=3)
+    monkeypatch.setattr(extract_job, "STREAM_SECONDS", 1.0)  # every clip over 1 s is streamed in blocks
+    extract_files(MODEL, clips, workers=0, out_dir=tmp_path / "streamed")
+    for path in clips:
+        expected = features_of(path)
+        for folder in ("workers", "streamed"):
+            with h5py.File(output_path(path, FEATURE_SUFFIX, tmp_path / folder), "r") as handle:
+                assert np.allclose(handle["layer24"][()], expected, atol=1e-5), (folder, path)
+
+
+def test_broken_files_are_reported_and_skipped(clips, tmp_path):
+    silent = write_audio(tmp_path / "silent.wav", 2.0)
+    silent.write_bytes(silent.read_bytes()[:44] + bytes(len(silent.read_bytes()) - 44))
+    bad = [str(truncate(write_audio(tmp_path / "cut.flac", 3.0))), str(tmp_path / "missing.wav"),
+           str(tmp_path / "text.wav"), str(write_audio(tmp_path / "tiny.wav", 0.05))]
+    (tmp_path / "text.wav").write_text("not audio")
+    paths = [clips[0], *bad, str(silent), str(truncate(write_audio(tmp_path / "cut.wav", 3.0)))]
+    report = extract_files(MODEL, paths, workers=1)
+    failed = dict(report.failures)
+    assert sorted(failed) == sorted(bad) and report.written == 3
+    assert "too short" in failed[bad[3]] and "no such file" in failed[bad[1]]
+    assert all("\n" not in reason for reason in failed.values())
+    assert np.isfinite(h5py.File(str(silent) + FEATURE_SUFFIX, "r")["layer24"][()]).all()
+    for path in bad:
+        assert not output_path(path, FEATURE_SUFFIX).exists()
+    assert not list(tmp_path.glob(".*tmp"))
+
+
+def test_strict_aborts_at_the_first_failure(clips, tmp_path):
+    (tmp_path / "text.wav").write_text("not audio")
+    with pytest.raises(ValueError, match="text.wav"):
+        extract_files(MODEL, [str(tmp_path / "text.wav"), *clips], workers=0, strict=True)
+    assert not any(output_path(path, FEATURE_SUFFIX).exists() for path in clips)
+
+
+def test_shards_cover_the_list_once_and_merge(clips, tmp_path, monkeypatch):
+    assert sorted(sum((select_shard(clips + clips[:2], k, 3) for k in range(3)), [])) == sorted(clips)
+    assert parse_shard(None, {}) == (0, 1)
+    assert parse_shard(None, {"RANK": "2", "WORLD_SIZE": "4"}) == (2, 4)
+    assert parse_shard("1/2", {"RANK": "3", "WORLD_SIZE": "4"}) == (1, 2)
+    for spec in ("2/2", "a/b", "1", "-1/2"):
+        with pytest.raises(ValueError, match="K/N"):
+            parse_shard(spec, {})
+    target = tmp_path / "all.h5"
+    for k in range(3):
+        extract_files(MODEL, clips, h5=target, shard=(k, 3), workers=0, pool="mean", model_id="m")
+    parts = [shard_target(target, k, 3) for k in range(3)]
+    assert parts[1].name == "all.shard-1-of-3.h5"
+    assert merge_consolidated(target, parts) == len(clips)
+    index = read_index(target)
+    assert sorted(index) == sorted(clips)
+    with h5py.File(target, "r") as handle:
+        assert handle.attrs["layer"] == 24 and handle.attrs["pool"] == "mean"
+        for path in clips:
+            stored = handle["features"][index[path]][()]
+            assert stored.dtype == np.float32 and np.allclose(stored, features_of(path, pool="mean"), atol=1e-5)
+    other = tmp_path / "other.h5"
+    extract_files(MODEL, clips[:1], h5=other, workers=0, pool="max", model_id="m")
+    with pytest.raises(ValueError, match="pool=max"):
+        merge_consolidated(tmp_path / "new.h5", [target, other])
+    with pytest.raises(ValueError, match="exists"):
+        merge_consolidated(other, [target])
+    with pytest.raises(ValueError, match="not a consolidated"):
+        merge_consolidated(tmp_path / "new.h5", [target, clips[0]])
+    assert not (tmp_path / "new.h5").exists()
+
+
+def test_consolidated_resumes_from_parts_after_a_kill(clips, tmp_path):
+    target = tmp_path / "features.h5"
+    attrs = consolidated_attrs("m", 24, "relu7", "none", 256.0, "first")
+    # a killed run leaves complete part files (written atomically) and no target
+    write_consolidated(target.with_name("features.h5.parts") / "part-1.h5", [(clips[0], features_of(clips[0]))], attrs)
+    assert ConsolidatedSink(target, attrs).done(clips[0])
+    report = extract_files(MODEL, clips, h5=target, workers=0, model_id="m")
+    assert (report.written, report.skipped) == (len(clips) - 1, 1)
+    assert sorted(read_index(target)) == sorted(clips)
+    assert not target.with_name("features.h5.parts").exists()
+    assert extract_files(MODEL, clips, h5=target, workers=0, model_id="m").skipped == len(clips)
+    with pytest.raises(ValueError, match=r"layer=24 \(not 18\)"):
+        extract_files(MODEL, clips, h5=target, workers=0, model_id="m", layer=18)
+
+
+def test_job_options_are_checked(clips, tmp_path):
+    with pytest.raises(ValueError, match="predict"):
+        extract_files(MODEL, clips, layer=25)
+    with pytest.raises(ValueError, match="not both"):
+        extract_files(MODEL, clips, out_dir=tmp_path, h5=tmp_path / "x.h5")
+    (tmp_path / "list.txt").write_text(f"# clips\n{clips[0]}\n\n{clips[1]}\n")
+    assert read_path_list(tmp_path / "list.txt") == clips[:2]
+    (tmp_path / "empty.txt").write_text("\n# nothing\n")
+    with pytest.raises(ValueError, match="names no audio"):
+        read_path_list(tmp_path / "empty.txt")
+    with pytest.raises(ValueError, match="cannot read list"):
+        read_path_list(tmp_path / "absent.txt")
+    assert clip_key("a/./b.wav") == clip_key("a/b.wav")
+
+
+def test_prefetching_thread_passes_errors_and_stops_early():
+    def numbers():
+        n = 0
+        while True:
+            n += 1
+            yield n
+
+    threads = threading.active_count()
+    stream = extract_job._prefetched(numbers())
+    assert [next(stream) for _ in range(3)] == [1, 2, 3]
+    stream.close()  # the consumer stops: the thread must not run on forever
+    deadline = time.monotonic() + 5
+    while threading.active_count() > threads and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert threading.active_count() == threads
+
+    def broken():
+        yield 1
+        raise ValueError("decoder lost sync")
+
+    with pytest.raises(ValueError, match="lost sync"):
+        list(extract_job._prefetched(broken()))
