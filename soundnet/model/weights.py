@@ -46,6 +46,10 @@ class PackageSource:
     def file_name(self) -> str:
         return self.member.rsplit("/", 1)[-1]
 
+    @property
+    def is_sdist(self) -> bool:
+        return not self.archive.endswith(".whl")
+
 
 @dataclass(frozen=True)
 class Weights:
