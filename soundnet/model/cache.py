@@ -9,7 +9,6 @@ only complete (atomic rename). Offline, a file put into the cache folder by hand
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import shutil
 import subprocess
@@ -40,6 +39,8 @@ def soundnet_home() -> Path:
 @contextlib.contextmanager
 def file_lock(path: Path) -> Iterator[None]:
     """An exclusive advisory lock held while the block runs (released by the OS if the process dies)."""
+    import fcntl  # POSIX only; imported here so that `import soundnet` works everywhere
+
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a+b") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
@@ -96,7 +97,6 @@ def _convert(source_file: Path, weights: Weights, target: Path) -> None:
     model = load(source_file)
     if model.weights is not weights:
         raise ValueError(f"{source_file} has the right sha256 but does not convert to {weights.name}")
-    model.metadata["categories"] = [list(names) for names in weights.meta["categories"]]
     save(model, target)
 
 
