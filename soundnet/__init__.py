@@ -2,13 +2,16 @@
 
     import soundnet
     model = soundnet.load("soundnet8_final.t7")      # or .safetensors / .pth / .h5
-    objects, scenes = model(waveform)                  # logits B x 1000 x T, B x 401 x T
+    objects, scenes = model(waveform)                  # HeadOutputs: logits B x 1000 x T, B x 401 x T
+    pool5 = model.forward_features(waveform, "pool5")  # any layer, B x C x T
+    conv7 = soundnet.extract_features(model, "long.wav", 24)  # any length, exact, bounded memory
     soundnet.save(model, "soundnet8.safetensors")
 """
 from .model.architecture import ARCHITECTURES, INPUT_SCALE, SAMPLE_RATE, get_architecture
 from .audio import AudioError, load_audio
-from .inference.features import extract
+from .inference.features import extract_features
 from .formats.loading import attach_categories, convert_file, load, save
+from .model.heads import HeadOutputs
 from .model.network import SoundNet, SoundNet5, SoundNet8, SoundNet8Finetuned
 from .inference.predict import predict
 from .formats.t7_export import export_t7
@@ -17,7 +20,7 @@ from .formats.t7_import import NotSoundNetError
 __version__ = "0.1.0"
 
 __all__ = [
-    "ARCHITECTURES", "INPUT_SCALE", "SAMPLE_RATE", "get_architecture", "AudioError", "load_audio", "extract",
+    "ARCHITECTURES", "INPUT_SCALE", "SAMPLE_RATE", "get_architecture", "AudioError", "load_audio", "extract_features", "HeadOutputs",
     "attach_categories", "convert_file", "load", "save", "SoundNet", "SoundNet5", "SoundNet8",
     "SoundNet8Finetuned", "predict", "export_t7", "NotSoundNetError",
 ]

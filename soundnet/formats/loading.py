@@ -35,31 +35,42 @@ def load(path: str | Path, *, categories: CategorySource | None = None) -> Sound
 
     `"example"` names the embedded example checkpoint (random weights), here and so in every command.
     """
+    name = str(path)
     path = resolve_model_path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no such model file: {path}")
     fmt = format_of(path)
-    if fmt == "t7":
-        with ThreadPoolExecutor(1) as pool:  # hashing overlaps parsing (hashlib releases the GIL)
-            digest = pool.submit(sha256_of, path)
+    with ThreadPoolExecutor(1) as pool:  # hashing overlaps parsing (hashlib releases the GIL)
+        digest = pool.submit(sha256_of, path)
+        if fmt == "t7":
             try:
                 model = model_from_t7(convert.read_t7(path))  # the tree (and its gradient storage) dies here
             except convert.T7FormatError as error:
                 raise ValueError(f"{path}: not a readable Torch7 file: {error}") from None
             model.metadata.update(source_file=path.name, source_sha256=digest.result())
-    else:
-        model = model_from_weights(*read_weights(path, fmt), source=path)
+        else:
+            model = model_from_weights(*read_weights(path, fmt), source=path)
+        model.metadata.update(file=name, file_sha256=digest.result())
     if categories is not None:
         attach_categories(model, categories)
     return model
 
 
-def file_sha256(model: SoundNet, path: str | Path) -> str:
-    """The sha256 of the file `model` was loaded from: already known for a .t7, hashed otherwise."""
-    path = resolve_model_path(path)
-    if format_of(path) == "t7" and model.metadata.get("source_sha256"):
-        return model.metadata["source_sha256"]
-    return sha256_of(path)
+def model_sha256(model: SoundNet) -> str:
+    """What identifies a model in outputs and caches: the sha256 of the file it was loaded from, or of its
+    tensors (names, dtypes, shapes, bytes) for a model built in memory."""
+    if model.metadata.get("file_sha256"):
+        return model.metadata["file_sha256"]
+    digest = hashlib.sha256()
+    for key, tensor in sorted(model.state_dict().items()):
+        digest.update(f"{key} {tensor.dtype} {tuple(tensor.shape)}".encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def model_label(model: SoundNet) -> str:
+    """How outputs name a model: the file it was loaded from (as given), else its architecture."""
+    return str(model.metadata.get("file") or model.name)
 
 
 def attach_categories(model: SoundNet, source: CategorySource) -> None:

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from ..model.architecture import ARCHITECTURES, Architecture, Layer
+from ..model.heads import head_module_names
 from ..model.network import SoundNet
 
 # Torch class names (without the nn./cudnn./cunn. prefix) and the layer kind they implement.
@@ -214,7 +215,7 @@ def model_from_t7(root: Any) -> SoundNet:
                                        f"the conv before gives {in_channels}")
             state.update({f"{layer.name}.{name}": value for name, value in bn.items()})
             bn_eps[layer.name] = float(_number(module, "eps", where, 1e-5))
-    head_names = ["classifier"] if arch.is_classifier else ["object_head", "scene_head"]
+    head_names = head_module_names(arch)
     classes = []
     for name, conv in zip(head_names, _head_convs(modules[arch.head.index - 1], arch)):
         weight, bias = _conv_params(conv, f"module {arch.head.index} ({name})", in_channels)

@@ -263,7 +263,7 @@ def extract_files(model: SoundNet, paths: list[str], *, layer: int | str = DEFAU
     if target == model.architecture.head and not model.architecture.is_classifier:
         raise ValueError(f"layer {target.index} is the object and scene heads; use soundnet predict for them")
     if out_dir is not None and h5 is not None:
-        raise ValueError("give --out or --h5, not both")
+        raise ValueError("give an output folder or one consolidated file, not both")
     if pool not in POOLS:
         raise ValueError(f"pool must be one of {', '.join(POOLS)}, got {pool!r}")
     if h5 is None:

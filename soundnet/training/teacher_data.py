@@ -8,7 +8,6 @@ audio file relative to the audio root. Videos shorter than 4 frames are tiled as
 """
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -19,11 +18,10 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ..model.architecture import OBJECT_CLASSES, SAMPLE_RATE, SCENE_CLASSES
+from ..model.architecture import OBJECT_CLASSES, SCENE_CLASSES
 from ..audio import AudioError, load_audio
+from ..inference.tiling import TRAIN_FRAMES as FRAMES, main_train
 
-FRAMES = 4
-FRAME_SECONDS = 5
 DISTRIBUTION_TOLERANCE = 1e-3
 
 
@@ -146,26 +144,6 @@ def write_teacher_hdf5(path: str | os.PathLike, clips: Mapping[str, tuple[np.nda
             group.attrs["audio"] = str(audio)
 
 
-def tile_example(waveform: torch.Tensor | None, objects: np.ndarray, scenes: np.ndarray,
-                 rate: int = SAMPLE_RATE) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """donkey_audio.lua's trainHook: a 20 s waveform and the teacher targets C x 4 of each head.
-
-    Audio shorter than its frames is zero-padded (the original's fill also zeroes the last real sample);
-    a video of L < 4 frames keeps its first 5L s, repeated to 20 s, and its rows cycle to 4. A missing
-    clip (None) is 20 s of silence.
-    """
-    frames = len(objects)
-    needed, length = frames * FRAME_SECONDS * rate, FRAMES * FRAME_SECONDS * rate
-    x = torch.zeros(length) if waveform is None else waveform.float()
-    if len(x) < needed:
-        x = torch.cat([x[:-1], x.new_zeros(needed - len(x) + 1)])
-    if frames < FRAMES:
-        x = x[:needed].repeat(math.ceil(length / needed))
-    rows = [i % frames for i in range(FRAMES)]
-    return (x[:length].contiguous(), torch.from_numpy(np.ascontiguousarray(objects[rows].T)),
-            torch.from_numpy(np.ascontiguousarray(scenes[rows].T)))
-
-
 def load_or_silence(path: Path) -> torch.Tensor | None:
     """The clip's waveform, or None when it is missing or undecodable (the caller counts it)."""
     try:
@@ -186,5 +164,5 @@ class TeacherDataset(Dataset):
     def __getitem__(self, key: tuple[int, int, int]) -> dict:
         clip = self.clips[key[0]]
         waveform = load_or_silence(clip.audio)
-        x, objects, scenes = tile_example(waveform, clip.objects, clip.scenes)
+        x, objects, scenes = main_train(waveform, clip.objects, clip.scenes)
         return {"waveform": x, "objects": objects, "scenes": scenes, "missing": waveform is None}
