@@ -57,7 +57,20 @@ def list_folds(pairs: Sequence[tuple[str | Path, str | Path]], root: str | Path 
     """One fold per (train list, test list) pair of `path label` files, as the original splits/trainK.txt."""
     if not pairs:
         raise ValueError("give at least one train/test list pair")
-    return [Fold(str(k), read_list(train, root), read_list(test, root)) for k, (train, test) in enumerate(pairs, 1)]
+    return [Fold(str(k), read_list(train, root, labels="required"), read_list(test, root, labels="required"))
+            for k, (train, test) in enumerate(pairs, 1)]
+
+
+def folds_of(esc50_dir: str | Path | None, train_lists: Sequence[str | Path], test_lists: Sequence[str | Path],
+             root: str | Path | None = None) -> tuple[list[Fold], dict[str, str]]:
+    """The folds to evaluate: an ESC-50 folder's (leave one fold out), or one per (train, test) list pair."""
+    if bool(esc50_dir) == bool(train_lists):
+        raise ValueError("give either an ESC-50 folder or train/test lists, not both or neither")
+    if len(train_lists) != len(test_lists):
+        raise ValueError(f"train and test lists must pair up: got {len(train_lists)} and {len(test_lists)}")
+    if esc50_dir:
+        return esc50_folds(esc50_dir)
+    return list_folds(list(zip(train_lists, test_lists)), root), {}
 
 
 def window_steps(architecture: Architecture, layer: Layer, seconds: float) -> tuple[int, int]:
@@ -189,3 +202,12 @@ def write_report(results: dict, out_dir: str | Path) -> tuple[Path, Path]:
     out_dir = Path(out_dir)
     return (write_json(out_dir / "evaluation.json", results),
             save_figure(confusion_figure(results), out_dir / "confusion.png"))
+
+
+def summary_lines(results: dict) -> list[str]:
+    """Per-fold and mean accuracy, and how many features were computed or reused."""
+    lines = [f"fold {fold['fold']}: accuracy {fold['accuracy']:.4f} ({fold['test_clips']} test clips)"
+             for fold in results["folds"]]
+    lines.append(f"mean accuracy {results['mean_accuracy']:.4f} over {len(results['folds'])} fold(s); "
+                 f"features computed {results['features']['computed']}, reused {results['features']['reused']}")
+    return lines

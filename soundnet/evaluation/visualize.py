@@ -24,6 +24,9 @@ from ..model.architecture import SAMPLE_RATE, Layer
 from ..model.network import SoundNet
 
 MIN_SEGMENT_SECONDS = 0.5
+DEFAULT_UNITS_LAYER = "conv7"  # the deepest conv, whose units the paper's visualisation figure shows
+DEFAULT_UNITS = "0-5"
+DEFAULT_TOP = 9
 STREAM_BLOCK = 10 * SAMPLE_RATE  # samples decoded at a time
 
 

@@ -8,13 +8,12 @@ from __future__ import annotations
 import hashlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-import convert
 
 from .categories import load_categories
 from ..model.examples import resolve_model_path
 from ..model.network import SoundNet
 from .t7_export import export_t7
-from .t7_import import model_from_t7
+from .t7_import import model_from_t7, read_torch7
 from .tensor_files import format_of, model_from_weights, read_weights, save_weights
 
 CategorySource = str | Path | tuple[str | Path, str | Path]
@@ -43,10 +42,7 @@ def load(path: str | Path, *, categories: CategorySource | None = None) -> Sound
     with ThreadPoolExecutor(1) as pool:  # hashing overlaps parsing (hashlib releases the GIL)
         digest = pool.submit(sha256_of, path)
         if fmt == "t7":
-            try:
-                model = model_from_t7(convert.read_t7(path))  # the tree (and its gradient storage) dies here
-            except convert.T7FormatError as error:
-                raise ValueError(f"{path}: not a readable Torch7 file: {error}") from None
+            model = model_from_t7(read_torch7(path))  # the tree (and its gradient storage) dies here
             model.metadata.update(source_file=path.name, source_sha256=digest.result())
         else:
             model = model_from_weights(*read_weights(path, fmt), source=path)

@@ -6,10 +6,13 @@ layer are treated alike, and fields a layer does not need (cudnn's iSize, groups
 """
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
 import torch
+
+import convert
 
 from ..model.architecture import ARCHITECTURES, Architecture, Layer
 from ..model.heads import head_module_names
@@ -227,3 +230,11 @@ def model_from_t7(root: Any) -> SoundNet:
     model = SoundNet.from_state_dict(arch, widths, classes[0] if arch.is_classifier else classes, state)
     model.set_bn_eps(bn_eps)
     return model
+
+
+def read_torch7(path: str | os.PathLike) -> Any:
+    """convert.read_t7 with its format errors as one ValueError line naming the file."""
+    try:
+        return convert.read_t7(path)
+    except convert.T7FormatError as error:
+        raise ValueError(f"{path}: not a readable Torch7 file: {error}") from None
