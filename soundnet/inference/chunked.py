@@ -63,13 +63,13 @@ def _select(output: Output, first: int, count: int) -> Output:
     return output[..., first:first + count]
 
 
-def run_as_original(model: SoundNet, x: torch.Tensor, layer: Layer) -> Output:
+def run_as_original(model: SoundNet, x: torch.Tensor, layer: Layer | int | str) -> Output:
     """forward_features as the original scripts ran it: eval-mode BN whatever the mode, no autograd."""
     was_training = model.training
     model.eval()
     try:
         with torch.inference_mode():
-            return model.forward_features(x, layer.index)
+            return model.forward_features(x, layer.index if isinstance(layer, Layer) else layer)
     finally:
         model.train(was_training)
 
