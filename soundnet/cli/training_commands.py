@@ -7,6 +7,8 @@ from pathlib import Path
 import click
 
 from ..model.architecture import SOUNDNET5, SOUNDNET8
+from ..training.losses import HEAD_SOFTMAX_MODES
+from ..training.optim import OPTIMIZERS
 from .options import MODEL_HELP, load_model, model_option
 
 TEACHER_ARCHITECTURES = (SOUNDNET8.name, SOUNDNET5.name)
@@ -21,7 +23,7 @@ def loop_options(steps: bool):
         click.option("--seed", default=0, show_default=True, help="Seeds initialisation, sampling and crops."),
         click.option("--lr", default=1e-3, show_default=True),
         click.option("--beta1", default=0.9, show_default=True),
-        click.option("--optimizer", type=click.Choice(["adam", "adam-pytorch"]), default="adam", show_default=True,
+        click.option("--optimizer", type=click.Choice(OPTIMIZERS), default=OPTIMIZERS[0], show_default=True,
                      help="adam: Torch7's optim.adam formula; adam-pytorch: torch.optim.Adam."),
         click.option("--checkpoint-every", default=0, show_default=True,
                      help="Write checkpoint.pt every K steps (and always at the end)."),
@@ -73,7 +75,7 @@ def _report(result) -> None:
 @click.option("--scratch", type=click.Choice(TEACHER_ARCHITECTURES),
               help="Start from scratch with main_train.lua's initialisation instead of --model.")
 @click.option("--widths", help="Conv widths for --scratch, comma-separated (default: full width).")
-@click.option("--head-softmax", type=click.Choice(["classes", "torch7-cpu"]), default="classes", show_default=True,
+@click.option("--head-softmax", type=click.Choice(HEAD_SOFTMAX_MODES), default=HEAD_SOFTMAX_MODES[0], show_default=True,
               help="Student log-softmax: over classes (the paper), or over the batch as Torch7's CPU nn did.")
 @loop_options(steps=True)
 def train(frame_list, objects, scenes, video_key, audio_ext, teacher_h5, audio_root, model_path, scratch, widths,
@@ -132,5 +134,5 @@ def finetune(label_list, classes, model_path, root, epochs, freeze, held_out, **
     from ..training.finetune import finetune as run_finetune
     from ..training.finetune_data import labeled_clips
 
-    clips, names = labeled_clips(read_list(label_list, root, labels="required"), classes)
+    clips, names = labeled_clips(read_list(label_list, root, labels="required", check_files=False), classes)
     _report(run_finetune(load_model(model_path), clips, names, _settings(options), epochs, freeze, held_out))

@@ -37,7 +37,11 @@ def labeled_clips(clips: list[Clip], classes: int | None = None) -> tuple[list[L
     missing = next((clip for clip in clips if clip.label is None), None)
     if missing is not None:
         raise ValueError(f"{missing.where or missing.path}: expected 'audio-path label'")
-    if all(clip.label.isdigit() for clip in clips):
+    numeric = [clip.label.isdigit() for clip in clips]
+    if any(numeric) and not all(numeric):
+        clip = clips[numeric.index(not numeric[0])]
+        raise ValueError(f"{clip.where or clip.path}: label {clip.label!r}: the list mixes class numbers and names")
+    if all(numeric):
         count = classes if classes is not None else max(int(clip.label) for clip in clips) + 1
         for clip in clips:
             if int(clip.label) >= count:

@@ -21,6 +21,9 @@ from torch.utils.data import Dataset
 from ..model.architecture import OBJECT_CLASSES, SCENE_CLASSES
 from ..audio import AudioError, load_audio
 from ..inference.tiling import TRAIN_FRAMES as FRAMES, main_train
+from ..model.heads import HEAD_FIELDS
+
+OBJECTS, SCENES = HEAD_FIELDS  # the HDF5 layout's dataset names are the heads' output names
 
 DISTRIBUTION_TOLERANCE = 1e-3
 
@@ -109,16 +112,16 @@ def read_teacher_hdf5(path: str | os.PathLike, audio_root: str | os.PathLike | N
     clips: list[TeacherClip] = []
 
     def visit(name: str, group) -> None:
-        if not isinstance(group, h5py.Group) or "objects" not in group:
+        if not isinstance(group, h5py.Group) or OBJECTS not in group:
             return
-        if "scenes" not in group:
-            raise ValueError(f"{path}:/{name} has objects but no scenes dataset")
-        objects, scenes = np.asarray(group["objects"], np.float32), np.asarray(group["scenes"], np.float32)
+        if SCENES not in group:
+            raise ValueError(f"{path}:/{name} has {OBJECTS} but no {SCENES} dataset")
+        objects, scenes = np.asarray(group[OBJECTS], np.float32), np.asarray(group[SCENES], np.float32)
         if objects.ndim != 2 or objects.shape[1] != OBJECT_CLASSES or scenes.ndim != 2 or scenes.shape[1] != SCENE_CLASSES \
                 or len(objects) != len(scenes) or not 1 <= len(objects) <= FRAMES:
             raise ValueError(f"{path}:/{name}: objects {objects.shape} and scenes {scenes.shape} must be "
                              f"T x {OBJECT_CLASSES} and T x {SCENE_CLASSES} with 1 <= T <= {FRAMES}")
-        for field, rows in (("objects", objects), ("scenes", scenes)):
+        for field, rows in zip(HEAD_FIELDS, (objects, scenes)):
             check_distributions(rows, lambda r, f=field: f"{path}:/{name}/{f} row {r + 1}")
         audio = group.attrs.get("audio", name)
         audio = audio.decode() if isinstance(audio, bytes) else str(audio)
@@ -139,8 +142,8 @@ def write_teacher_hdf5(path: str | os.PathLike, clips: Mapping[str, tuple[np.nda
     with h5py.File(path, "w") as handle:
         for name, (objects, scenes, audio) in clips.items():
             group = handle.create_group(name)
-            group.create_dataset("objects", data=np.asarray(objects, np.float32))
-            group.create_dataset("scenes", data=np.asarray(scenes, np.float32))
+            group.create_dataset(OBJECTS, data=np.asarray(objects, np.float32))
+            group.create_dataset(SCENES, data=np.asarray(scenes, np.float32))
             group.attrs["audio"] = str(audio)
 
 
