@@ -10,7 +10,8 @@
   list merge without clashes.
 Every file records its settings as attributes (npz: 0-d arrays): the model (name and sha256), layer,
 input scale, channel, pool, the hop in samples and seconds, and a `times` dataset with each step's time
-(the centre of its receptive field, seconds) in the original file's timeline; a tiled clip says so
+(the centre of its receptive field clipped to the audio, seconds) in the original file's timeline; a tiled
+clip says so
 (`tiled`, `tile_repeats`, and its times folded back onto the clip).
 """
 from __future__ import annotations
@@ -51,10 +52,15 @@ def step_geometry(model: SoundNet, layer: Layer) -> dict:
 
 
 def step_times(geometry: dict, steps: int, samples: int | None = None, repeats: int = 1) -> np.ndarray:
-    """Each step's time in seconds: the centre of its window, folded onto the clip when it was tiled."""
-    centres = np.arange(steps) * geometry["hop_samples"] - geometry["offset_samples"] + geometry["window_samples"] / 2
+    """Each step's time in seconds: the centre of its window (clipped to the audio when its length is
+    known), folded back onto the clip when it was tiled `repeats` times."""
+    starts = np.arange(steps) * geometry["hop_samples"] - geometry["offset_samples"]
+    ends = starts + geometry["window_samples"]
+    if samples:
+        starts, ends = np.clip(starts, 0, samples * repeats), np.clip(ends, 0, samples * repeats)
+    centres = (starts + ends) / 2
     if repeats > 1 and samples:
-        centres = np.mod(np.clip(centres, 0, samples * repeats - 1), samples)
+        centres = np.mod(centres, samples)
     return centres / geometry["sample_rate"]
 
 
@@ -112,7 +118,7 @@ def write_layer_file(path: str | os.PathLike, layer_index: int, features: np.nda
     if samples is not None:
         attrs["samples"] = int(samples)
     if attrs.get("pool", "none") == "none" and "hop_samples" in attrs:
-        datasets["times"] = step_times(attrs, features.shape[-1])
+        datasets["times"] = step_times(attrs, features.shape[-1], samples)
     return _write(Path(path), datasets, attrs)
 
 
@@ -181,7 +187,7 @@ def write_consolidated(target: str | os.PathLike, entries: Iterable[tuple[str, n
                 group.create_dataset(key, data=np.asarray(features, dtype=np.float32))
                 group[key].attrs["samples"] = int(samples)
                 if attrs.get("pool", "none") == "none" and "hop_samples" in attrs:
-                    times.create_dataset(key, data=step_times(attrs, np.shape(features)[-1]))
+                    times.create_dataset(key, data=step_times(attrs, np.shape(features)[-1], samples))
                 paths.append(path)
         out.create_dataset("paths", data=np.array(paths, dtype=object), dtype=_STRING)
         out.create_dataset("keys", data=np.array([clip_key(p) for p in paths], dtype=object), dtype=_STRING)
