@@ -6,7 +6,8 @@ import click
 from ..audio import CHANNEL_MODES
 from ..model.architecture import INPUT_SCALE
 
-MODEL_HELP = "Model file (.t7/.safetensors/.pth/.h5), or 'example' for the embedded random-weight example."
+MODEL_HELP = ("Model file (.t7/.safetensors/.pth/.h5/sound8.npy), 'soundnet8' for the released weights "
+              "(fetched once), or 'example' for the embedded random-weight example.")
 model_option = click.option("--model", "model_path", required=True, metavar="MODEL", help=MODEL_HELP)
 audio_options = [
     click.option("--channel", type=click.Choice(CHANNEL_MODES), default=CHANNEL_MODES[0], show_default=True,

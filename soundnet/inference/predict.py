@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from ..audio import iter_audio_blocks
-from ..formats.categories import display_name, load_categories, read_category_file
+from ..formats.categories import default_categories, display_name, load_categories, read_category_file
 from ..model.architecture import INPUT_SCALE, SAMPLE_RATE, ReceptiveField
 from ..model.heads import HEAD_LABELS
 from ..model.network import AudioInput, SoundNet, as_waveform_batch, is_clip_list
@@ -127,11 +127,13 @@ def _ranked(probabilities: torch.Tensor, names: Sequence[str], k: int) -> list[R
 
 
 def category_names(model: SoundNet, categories: str | Path | None = None) -> tuple[Sequence[str], ...]:
-    """Teacher heads: names from a categories folder if given, else from the model file, else index labels."""
+    """Teacher heads: names from a categories folder if given, else the model file's, else the shipped lists."""
     if categories is not None:
         return load_categories(categories, model.classes)
     if model.metadata.get("categories"):
         return tuple(model.metadata["categories"])
+    if shipped := default_categories(model.classes):
+        return shipped
     return tuple([f"#{i}" for i in range(count)] for count in model.classes)
 
 
