@@ -25,7 +25,8 @@ from .model.weights import SoundNet8_Weights, Weights, WeightsEnum
 __version__ = "0.1.0"
 
 __all__ = [
-    "ARCHITECTURES", "INPUT_SCALE", "SAMPLE_RATE", "get_architecture", "AudioError", "load_audio", "extract_features", "HeadOutputs",
+    "ARCHITECTURES", "INPUT_SCALE", "SAMPLE_RATE", "get_architecture", "AudioError", "load_audio",
+    "extract_features", "HeadOutputs",
     "attach_categories", "convert_file", "load", "save", "SoundNet", "SoundNet5", "SoundNet8",
     "SoundNet8Finetuned", "predict", "export_t7", "NotSoundNetError", "WeightsUnavailable", "cached_weights",
     "soundnet_home", "get_model", "get_model_weights", "get_weight", "list_models", "SoundNet8_Weights", "Weights",

@@ -32,7 +32,9 @@ from ..model.network import SoundNet
 FEATURE_SUFFIX = ".soundnet.h5"
 FEATURE_FORMATS = {"h5": FEATURE_SUFFIX, "npz": ".soundnet.npz"}
 CATEGORY_SUFFIX = ".soundnet_categories.h5"
-KIND_FEATURES, KIND_PREDICTIONS, KIND_CONSOLIDATED = "soundnet-features", "soundnet-predictions", "soundnet-consolidated"
+KIND_FEATURES = "soundnet-features"
+KIND_PREDICTIONS = "soundnet-predictions"
+KIND_CONSOLIDATED = "soundnet-consolidated"
 SETTING_KEYS = ("model_sha256", "layer", "pool", "scale", "channel")  # what a feature's values depend on
 _STRING = h5py.string_dtype("utf-8")
 

@@ -74,6 +74,7 @@ def build_student(model: SoundNet | None, architecture: str = "soundnet8", width
     return init_original(SoundNet(architecture, widths), torch.Generator().manual_seed(seed))
 
 
-def train(model: SoundNet, clips: list[TeacherClip], settings: LoopSettings, head_softmax: str = "classes") -> RunResult:
+def train(model: SoundNet, clips: list[TeacherClip], settings: LoopSettings,
+          head_softmax: str = "classes") -> RunResult:
     """Student-teacher training of `model` on `clips`; checkpoints, log and model go to settings.out_dir."""
     return run(TeacherTask(model, TeacherDataset(clips), head_softmax), settings)

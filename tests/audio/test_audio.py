@@ -215,7 +215,8 @@ def test_prepare_waveform_recognises_channels_first():
     wave = prepare_waveform(stereo, 44100)
     assert wave.shape == (22050,)  # not 1 sample of 44,100 channels
     assert torch.equal(wave, prepare_waveform(stereo.T, 44100))
-    assert torch.equal(prepare_waveform(stereo, 44100, channel="mean"), prepare_waveform(stereo.T, 44100, channel="mean"))
+    mean = prepare_waveform(stereo, 44100, channel="mean")
+    assert torch.equal(mean, prepare_waveform(stereo.T, 44100, channel="mean"))
     assert prepare_waveform(np.zeros((3, 4)), RATE, channels_first=False).shape == (3,)
     with pytest.raises(ValueError, match="pass channels_first"):
         prepare_waveform(np.zeros((2, 2)), RATE)

@@ -115,7 +115,8 @@ def test_units_option():
 
 
 def test_filters_png(tmp_path):
-    result = CliRunner().invoke(cli, ["visualize", "filters", "--model", "example", "--out", str(tmp_path / "conv1.png")])
+    result = CliRunner().invoke(cli, ["visualize", "filters", "--model", "example", "--out",
+                                      str(tmp_path / "conv1.png")])
     assert result.exit_code == 0, result.output
     image = imread(tmp_path / "conv1.png")
     assert image.shape[0] > 150 and image.shape[1] > 600 and image[..., :3].std() > 0.05
@@ -160,7 +161,8 @@ def test_units_errors_are_one_line(clips, tmp_path, args, message):
     folder, _ = clips
     (tmp_path / "bad.txt").write_text("nothing.wav\n")
     args = [a.format(missing=tmp_path / "bad.txt") for a in args]
-    base = ["visualize", "units", "--model", "example", "--list", str(folder / "clips.txt"), "--out", str(tmp_path / "o")]
+    base = ["visualize", "units", "--model", "example", "--list", str(folder / "clips.txt"),
+            "--out", str(tmp_path / "o")]
     result = CliRunner().invoke(cli, base + args)
     assert result.exit_code == 1 and len(result.output.strip().splitlines()) == 1, result.output
     assert message in result.output and not (tmp_path / "o").exists()

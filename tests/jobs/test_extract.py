@@ -1,4 +1,4 @@
-"""soundnet.extract_features and the extraction job: features, pooling, file layouts, batching, resume, shards, merge."""
+"""extract_features and the extraction job: features, pooling, file layouts, batching, resume, shards, merge."""
 from __future__ import annotations
 
 import os

@@ -48,7 +48,8 @@ def test_verify_reads_the_script_layout(tmp_path):
     model = soundnet.load(EXAMPLE_MODEL)
     model.conv4.bias.data += 0.5
     soundnet.save(model, tmp_path / "off.safetensors")
-    result = CliRunner().invoke(cli, ["verify", "--model", str(tmp_path / "off.safetensors"), "--reference", str(tmp_path / "refs.t7")])
+    result = CliRunner().invoke(cli, ["verify", "--model", str(tmp_path / "off.safetensors"),
+                                      "--reference", str(tmp_path / "refs.t7")])
     assert result.exit_code == 1 and "12 (conv4)" in result.output
 
 
