@@ -16,19 +16,9 @@ from torch import nn
 from .architecture import (OBJECT_CLASSES, SAMPLE_RATE, SCENE_CLASSES, Architecture, Layer,
                            get_architecture)
 from ..errors import one_line
+from .inference import TimeMajorPlan, time_major_forward
 from .layers import TorchBatchNorm1d, TorchConv1d
 
-
-
-def eval_batch_norm_(module: nn.BatchNorm1d, x: torch.Tensor) -> torch.Tensor:
-    """Eval-mode BN written over x: (x - mean) / sqrt(var + eps) * w + b as one fused multiply-add.
-
-    A fresh output per BN made BN slower than the convolutions on CPU (large fresh allocations are
-    page-faulted on first touch); x is a conv output nobody else holds.
-    """
-    scale = torch.rsqrt(module.running_var + module.eps) * module.weight
-    shift = module.bias - module.running_mean * scale
-    return torch.addcmul(shift[:, None], x, scale[:, None], out=x)
 
 
 def as_waveform_batch(x: torch.Tensor | np.ndarray) -> torch.Tensor:
@@ -67,6 +57,7 @@ class SoundNet(nn.Module):
         else:
             self.classes = tuple(classes or (OBJECT_CLASSES, SCENE_CLASSES))
         self.metadata: dict[str, Any] = {}
+        self._time_major = TimeMajorPlan()
         for layer in self.architecture.body:
             self.add_module(layer.name, self._build(layer))
         head = self.architecture.head
@@ -147,13 +138,15 @@ class SoundNet(nn.Module):
         As the original feature script, the net is truncated after that layer: index 23 (bn7) is the BN
         output before the ReLU, 24 after it. The head index returns the tuple of head outputs.
 
-        Two rewrites keep the results and save time: a ReLU followed by a max-pool runs after the pool
-        (the two commute exactly), and in eval mode without autograd BN works in place (`infer`).
+        In eval mode without autograd (`infer`) the exact, faster path of soundnet/model/inference.py runs
+        (time-major layout, BN folded into the convolutions); otherwise the modules run one by one, with a
+        ReLU followed by a max-pool moved after the pool (the two commute exactly).
         """
         target = self.architecture.layer(layer)
         x = as_waveform_batch(x)
         self.check_length(x.shape[-1], target)
-        in_place = not self.training and not torch.is_grad_enabled()
+        if not self.training and not torch.is_grad_enabled():
+            return time_major_forward(self, x, target, self._time_major)
         body = [spec for spec in self.architecture.body if spec.index <= target.index]
         deferred_relu = None
         for position, spec in enumerate(body):
@@ -162,7 +155,7 @@ class SoundNet(nn.Module):
                 deferred_relu = getattr(self, spec.name)
                 continue
             module = getattr(self, spec.name)
-            x = eval_batch_norm_(module, x) if in_place and spec.kind == "bn" else module(x)
+            x = module(x)
             if deferred_relu is not None and spec.kind == "pool":
                 x, deferred_relu = deferred_relu(x), None
         if target.index < self.architecture.head.index:
