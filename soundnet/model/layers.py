@@ -31,7 +31,9 @@ def polyphase_conv1d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor |
     needed = (out_length - 1 + phase_kernel) * stride
     right = needed - length - padding
     x = F.pad(x, (padding, right)) if right >= 0 else F.pad(x, (padding, 0))[..., :needed]
-    phases = x.reshape(batch, channels, -1, stride).transpose(2, 3).reshape(batch, channels * stride, -1)
+    # contiguous: for one input channel the reshape is a channels-last view, which makes oneDNN return a
+    # channels-last output that BN and max-pooling then process several times slower.
+    phases = x.reshape(batch, channels, -1, stride).transpose(2, 3).reshape(batch, channels * stride, -1).contiguous()
     w = F.pad(weight, (0, phase_kernel * stride - kernel))
     w = w.reshape(out_channels, -1, phase_kernel, stride).transpose(2, 3).reshape(out_channels, -1, phase_kernel)
     return F.conv1d(phases, w, bias)
