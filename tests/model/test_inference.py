@@ -124,3 +124,25 @@ def test_time_major_pooling_is_max_pool1d(kernel):
     x = torch.randn(2, 101, 5)
     expected = torch.nn.functional.max_pool1d(x.transpose(1, 2), kernel, kernel).transpose(1, 2)
     assert torch.equal(max_pool_time_major(x, kernel), expected)
+
+
+@pytest.mark.parametrize("channels, kernel, length", [(1, 64, 5000), (4, 32, 5001)])
+def test_polyphase_gradients_match_conv1d(channels, kernel, length):
+    """The blocked weight gradient (and the input and bias gradients) of the polyphase conv, vs F.conv1d's.
+
+    Tolerance 1e-5 relative: both sum the same products in float32 in a different order (~1e-7 per
+    rounding, over up to ~2e4 terms per weight, partially cancelling)."""
+    from soundnet.model.layers import GRAD_WEIGHT_BLOCK, polyphase_conv1d
+
+    generator = torch.Generator().manual_seed(4)
+    x = torch.randn(3, channels, length, generator=generator, requires_grad=True)
+    weight = torch.randn(5, channels, kernel, generator=generator, requires_grad=True)
+    bias = torch.randn(5, generator=generator, requires_grad=True)
+    expected_out = torch.nn.functional.conv1d(x, weight, bias, 2, kernel // 2)
+    assert expected_out.shape[-1] > GRAD_WEIGHT_BLOCK  # more than one block per sample
+    grad = torch.randn(expected_out.shape, generator=generator)
+    expected = torch.autograd.grad(expected_out, (x, weight, bias), grad)
+    got = torch.autograd.grad(polyphase_conv1d(x, weight, bias, 2, kernel // 2), (x, weight, bias), grad)
+    for ours, theirs in zip(got, expected):
+        assert ours.shape == theirs.shape
+        assert (ours - theirs).abs().max() <= 1e-5 * theirs.abs().max()
