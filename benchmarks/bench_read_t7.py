@@ -127,7 +127,7 @@ def measure(path: Path, runs: int, torch7) -> dict[str, list[dict]]:
     for _ in range(runs):
         for which, results in samples.items():
             if which.startswith("Torch7"):
-                results.append({"time": torch7.seconds(f"load {path}")})
+                results.append({"time": torch7.seconds(f"load {path}")[0]})
                 continue
             out = subprocess.run([sys.executable, "-c", _CHILD, which, str(path)], capture_output=True, text=True,
                                  env=env, check=True)

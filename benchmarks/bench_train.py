@@ -16,6 +16,7 @@ import os
 import socket
 import statistics
 import sys
+import time
 from pathlib import Path
 
 import torch
@@ -23,7 +24,7 @@ import torch.multiprocessing as mp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from side_by_side import CLIP_SAMPLES, cpu_description, interleaved, ratio, spread, start_torch7, timed  # noqa: E402
+from side_by_side import CLIP_SAMPLES, both, cpu_description, interleaved, start_torch7, timed, wall  # noqa: E402
 from soundnet.cli.allocator import tune  # noqa: E402
 from soundnet.model.network import SoundNet8  # noqa: E402
 from soundnet.training import distributed  # noqa: E402
@@ -59,11 +60,10 @@ def _rank(rank: int, port: int, batch: int, commands, done) -> None:
     tune()
     context = distributed.setup("cpu")
     try:
-        step = training_step(batch, 1, context, seed=rank)
-        done.put(rank)
+        step = timed(training_step(batch, 1, context, seed=rank))
+        done.put(0.0)
         while commands.get() is not None:
-            step()
-            done.put(rank)
+            done.put(step()[1])
     finally:
         distributed.teardown(context)
 
@@ -84,14 +84,16 @@ class DDPRanks:
             process.start()
         self._wait()
 
-    def _wait(self) -> None:
-        for _ in range(2):
-            self.done.get(timeout=600)
+    def _wait(self) -> float:
+        """The CPU seconds both ranks spent on their step."""
+        return sum(self.done.get(timeout=1200) for _ in range(2))
 
-    def step(self) -> None:
+    def step(self) -> tuple[float, float]:
+        start = time.perf_counter()
         for queue in self.commands:
             queue.put("step")
-        self._wait()
+        cpu_seconds = self._wait()
+        return time.perf_counter() - start, cpu_seconds
 
     def close(self) -> None:
         for queue in self.commands:
@@ -117,22 +119,20 @@ def main() -> None:
             measures["Torch7, 1 thread"] = lambda: torch7.seconds(f"train {args.batch}")
         measures["ours, 1 process, 1 thread"] = timed(training_step(args.batch, 1))
         measures["ours, 1 process, 2 threads"] = timed(training_step(args.batch, 2))
-        measures["ours, 2 DDP ranks x 1 thread"] = timed(ranks.step)
+        measures["ours, 2 DDP ranks x 1 thread"] = ranks.step
         samples = interleaved(measures, args.rounds)
     finally:
         ranks.close()
         if torch7:
             torch7.close()
-    one_process = samples["ours, 1 process, 1 thread"]
+    theirs = samples.get("Torch7, 1 thread")
     for name, seconds in samples.items():
-        line = f"{name + ':':31s} {spread(seconds, 1, 's')} per step, {args.batch / statistics.median(seconds):5.2f} clips/s"
-        if torch7 and not name.startswith("Torch7"):
-            line += f" | {ratio(samples['Torch7, 1 thread'], seconds)}"
-        print(line)
-    ddp = samples["ours, 2 DDP ranks x 1 thread"]
-    print(f"2 DDP ranks vs 1 process on 1 thread: {statistics.median(one_process) / statistics.median(ddp):.2f}x faster; "
-          f"vs 1 process on 2 threads: "
-          f"{statistics.median(samples['ours, 1 process, 2 threads']) / statistics.median(ddp):.2f}x (target > 1x)")
+        clips = args.batch / statistics.median(wall(seconds))
+        print(f"{both(name, seconds, None if name.startswith('Torch7') else theirs, 1, 's')}; {clips:.2f} clips/s")
+    one_process, two_threads, ddp = (statistics.median(wall(samples[f"ours, {name}"]))
+                                     for name in ("1 process, 1 thread", "1 process, 2 threads", "2 DDP ranks x 1 thread"))
+    print(f"2 DDP ranks, wall time: {one_process / ddp:.2f}x faster than 1 process on 1 thread, "
+          f"{two_threads / ddp:.2f}x than 1 process on 2 threads (target > 1x)")
 
 
 if __name__ == "__main__":

@@ -2,6 +2,9 @@
 
 Ratios are only meaningful side by side: the machine is shared and noisy, so every benchmark alternates
 Torch7 and ours round by round and prints medians with their spread, never a figure from another run.
+Every measure gives wall time and CPU time (user + system, all threads of the process): on a machine
+whose cores are oversubscribed, wall time mostly measures waiting for a core, and single-thread CPU
+time is the figure that still compares the work done.
 Torch7 runs in torch7_server.lua (one long-lived luajit per thread count; the runtime's env.sh is sourced
 only in that subprocess, as its libtorch.so would shadow PyTorch's).
 """
@@ -39,13 +42,15 @@ class Torch7:
             self.close()
             raise RuntimeError(f"Torch7 benchmark server did not start (said {first!r})")
 
-    def seconds(self, command: str) -> float:
+    def seconds(self, command: str) -> tuple[float, float]:
+        """(wall, CPU) seconds of one command in the server."""
         self.process.stdin.write(command + "\n")
         self.process.stdin.flush()
         answer = self.process.stdout.readline().strip()
         if not answer.startswith("ok "):
             raise RuntimeError(f"Torch7 {command!r}: {answer or 'no answer (server exited)'}")
-        return float(answer[3:])
+        wall, cpu = answer[3:].split()
+        return float(wall), float(cpu)
 
     def close(self) -> None:
         if self.process.stdin:
@@ -84,19 +89,30 @@ def cpu_description() -> str:
             f"load average {load}")
 
 
-def interleaved(measures: dict[str, Callable[[], float]], rounds: int) -> dict[str, list[float]]:
-    """Seconds per call of each measure: one warm-up call each, then `rounds` rounds taking turns.
+Sample = tuple[float, float]  # (wall, CPU) seconds
+
+
+def interleaved(measures: dict[str, Callable[[], Sample]], rounds: int) -> dict[str, list[Sample]]:
+    """(wall, CPU) seconds per call of each measure: one warm-up call each, then `rounds` rounds taking turns.
 
     The order flips every round so that a burst of load from other processes hits every measure alike.
     """
     names = list(measures)
     for name in names:
         measures[name]()
-    samples: dict[str, list[float]] = {name: [] for name in names}
+    samples: dict[str, list[Sample]] = {name: [] for name in names}
     for round_number in range(rounds):
         for name in names if round_number % 2 == 0 else reversed(names):
             samples[name].append(measures[name]())
     return samples
+
+
+def wall(samples: list[Sample]) -> list[float]:
+    return [sample[0] for sample in samples]
+
+
+def cpu(samples: list[Sample]) -> list[float]:
+    return [sample[1] for sample in samples]
 
 
 def spread(seconds: list[float], unit: float = 1e3, suffix: str = "ms") -> str:
@@ -112,13 +128,24 @@ def ratio(torch7: list[float], ours: list[float]) -> str:
     return f"{statistics.median(torch7) / statistics.median(ours):5.1f}x Torch7 (per round {pairs[0]:.1f}-{pairs[-1]:.1f})"
 
 
-def timed(call: Callable[[], object]) -> Callable[[], float]:
-    """A measure: the wall time of one call."""
+def timed(call: Callable[[], object]) -> Callable[[], Sample]:
+    """A measure: the wall and CPU time of one call in this process."""
     import time
 
-    def measure() -> float:
-        start = time.perf_counter()
+    def measure() -> Sample:
+        start, start_cpu = time.perf_counter(), time.process_time()
         call()
-        return time.perf_counter() - start
+        return time.perf_counter() - start, time.process_time() - start_cpu
 
     return measure
+
+
+def both(name: str, samples: list[Sample], torch7: list[Sample] | None, unit: float = 1e3, suffix: str = "ms") -> str:
+    """One figure's line: wall and CPU medians with spreads, and the ratios to Torch7 when it ran."""
+    line = f"{name}: wall {spread(wall(samples), unit, suffix)}"
+    if torch7:
+        line += f" vs Torch7 {spread(wall(torch7), unit, suffix)} = {ratio(wall(torch7), wall(samples))}"
+    line += f"; CPU {spread(cpu(samples), unit, suffix)}"
+    if torch7:
+        line += f" vs Torch7 {spread(cpu(torch7), unit, suffix)} = {ratio(cpu(torch7), cpu(samples))}"
+    return line

@@ -1,7 +1,8 @@
 -- torch7_server.lua: times Torch7 on request, so that a Python benchmark can interleave it with its own runs.
 --
 -- Started by benchmarks/side_by_side.py (luajit, env.sh sourced, OMP/OpenBLAS threads fixed per process).
--- Reads one command per line on stdin and answers one line on stdout: "ok <seconds>" or "error <message>".
+-- Reads one command per line on stdin and answers one line on stdout: "ok <wall seconds> <CPU seconds>"
+-- (CPU = user + system of all threads) or "error <message>".
 --   forward B   net:evaluate(), one net:forward of B random 20 s clips (B x 1 x 441000 x 1)
 --   train B     net:training(), one step of main_train.lua on B clips: forward, 8 DistKLDiv terms
 --               (x 250 / 8), backward, optim.adam (lr 0.001, beta1 0.9)
@@ -71,7 +72,7 @@ local function train_step(count)
   end
   local start = torch.Timer()
   optim.adam(evaluate, parameters, adam)
-  return start:time().real
+  return start:time()
 end
 
 local commands = {
@@ -80,13 +81,13 @@ local commands = {
     net:evaluate()
     local start = torch.Timer()
     net:forward(input)
-    return start:time().real
+    return start:time()
   end,
   train = function(count) return train_step(tonumber(count)) end,
   load = function(path)
     local start = torch.Timer()
     local loaded = torch.load(path)
-    local seconds = start:time().real
+    local seconds = start:time()
     loaded = nil
     collectgarbage()
     return seconds
@@ -102,6 +103,10 @@ for line in io.lines() do
     print('error unknown command: ' .. line)
   else
     local ok, result = pcall(command, argument)
-    print(ok and string.format('ok %.6f', result) or ('error ' .. tostring(result):gsub('\n', ' ')))
+    if ok then
+      print(string.format('ok %.6f %.6f', result.real, result.user + result.sys))
+    else
+      print('error ' .. tostring(result):gsub('\n', ' '))
+    end
   end
 end
