@@ -5,9 +5,10 @@ Three exact rewrites, chosen from a per-layer profile on AVX2 and AVX-512 CPUs
 
 - Time-major activations (B x T x C, i.e. channels-last). A stride-s convolution's polyphase split is then
   a free view (s consecutive time steps of C channels are s*C channels of one step), oneDNN's
-  convolutions read and write this layout natively, and a deep layer's unfolded windows (k steps of C
-  channels) are contiguous rows of one matrix product. The channel-major layout made oneDNN return
-  channels-last anyway, after which max-pooling and BN ran 5-10x slower than on contiguous data.
+  convolutions read and write this layout natively (as a channels-last 2-D image of height 1), and a
+  deep layer's unfolded windows (k steps of C channels) are contiguous rows of one matrix product. The
+  channel-major path had oneDNN return channels-last output for conv1, after which max-pooling and BN ran
+  5-10x slower than on contiguous data.
 - Batch norm folded into the preceding convolution: w' = w * s, b' = (b - mean) * s + beta with
   s = gamma / sqrt(var + eps). See `fold_batch_norm` for the rounding bound; BN then costs nothing.
 - ReLU after max-pooling (both are monotone, so they commute exactly), on 4-8x fewer values; max-pooling
@@ -78,7 +79,8 @@ class TimeMajorConv:
                 phase_kernel = -(-self.kernel // self.stride)
                 weight = F.pad(weight, (0, phase_kernel * self.stride - self.kernel))
                 weight = weight.reshape(self.out_channels, self.in_channels, phase_kernel, self.stride)
-                self.weight = weight.permute(0, 3, 1, 2).reshape(self.out_channels, -1, phase_kernel).contiguous()
+                weight = weight.permute(0, 3, 1, 2).reshape(self.out_channels, -1, 1, phase_kernel)
+                self.weight = weight.contiguous(memory_format=torch.channels_last)
             else:
                 # (k C) x O: row j*C + c multiplies channel c of window step j.
                 self.weight = weight.permute(2, 1, 0).reshape(-1, self.out_channels).contiguous()
@@ -93,8 +95,14 @@ class TimeMajorConv:
             needed = (out_steps - 1 + phase_kernel) * self.stride
             right = needed - steps - self.padding
             x = F.pad(x, (0, 0, self.padding, right)) if right >= 0 else F.pad(x, (0, 0, self.padding, 0))[:, :needed]
-            phases = x.reshape(batch, needed // self.stride, self.stride * channels)
-            return F.conv1d(phases.transpose(1, 2), self.weight, self.bias).transpose(1, 2).contiguous()
+            phases = x.reshape(batch, needed // self.stride, self.stride * channels).contiguous()
+            # B x T x sC memory read as a channels-last B x sC x 1 x T image: oneDNN then convolves and
+            # writes channels-last with no layout conversion. Through conv1d it converted the input to
+            # channel-major and back (3-7x the convolution's own time).
+            steps, width = phases.shape[1], phases.shape[2]
+            image = phases.as_strided((batch, width, 1, steps), (steps * width, 1, steps * width, width))
+            out = F.conv2d(image, self.weight, self.bias)
+            return out.squeeze(2).transpose(1, 2).contiguous()
         x = F.pad(x, (0, 0, self.padding, self.padding)) if self.padding else x.contiguous()
         rows = x.as_strided((batch, out_steps, self.kernel * channels), (x.stride(0), self.stride * channels, 1))
         out = torch.addmm(self.bias, rows.reshape(batch * out_steps, -1), self.weight)
