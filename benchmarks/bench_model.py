@@ -22,10 +22,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from side_by_side import (CLIP_SAMPLES, both, cpu_description, interleaved, spread, start_torch7, timed,  # noqa: E402
-                          wall)
-from soundnet.cli.allocator import tune  # noqa: E402
-from soundnet.model.network import SoundNet8  # noqa: E402
+from side_by_side import CLIP_SAMPLES, both, cpu_description, interleaved, spread, start_torch7, timed, wall
+
+from soundnet.cli.allocator import tune
+from soundnet.model.network import SoundNet8
 
 CLIP_SECONDS = 20.0
 THREADS = (1, 2)
@@ -70,7 +70,7 @@ def gpu_figures(model, batch: int, rounds: int) -> None:
     for mode in ("fp32", "tf32", "bf16"):
         torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = mode == "tf32"
 
-        def forward():
+        def forward(mode=mode):
             with torch.inference_mode(), torch.autocast("cuda", torch.bfloat16, enabled=mode == "bf16"):
                 out = gpu_model(on_gpu)
             torch.cuda.synchronize()

@@ -24,13 +24,14 @@ import torch.multiprocessing as mp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from side_by_side import CLIP_SAMPLES, both, cpu_description, interleaved, start_torch7, timed, wall  # noqa: E402
-from soundnet.cli.allocator import tune  # noqa: E402
-from soundnet.model.network import SoundNet8  # noqa: E402
-from soundnet.training import distributed  # noqa: E402
-from soundnet.training.losses import teacher_loss  # noqa: E402
-from soundnet.training.optim import TorchAdam  # noqa: E402
-from soundnet.training.train import init_original  # noqa: E402
+from side_by_side import CLIP_SAMPLES, both, cpu_description, interleaved, start_torch7, timed, wall
+
+from soundnet.cli.allocator import tune
+from soundnet.model.network import SoundNet8
+from soundnet.training import distributed
+from soundnet.training.losses import teacher_loss
+from soundnet.training.optim import TorchAdam
+from soundnet.training.train import init_original
 
 
 def training_step(batch: int, threads: int, context: distributed.Context | None = None, seed: int = 0):
@@ -129,8 +130,8 @@ def main() -> None:
     for name, seconds in samples.items():
         clips = args.batch / statistics.median(wall(seconds))
         print(f"{both(name, seconds, None if name.startswith('Torch7') else theirs, 1, 's')}; {clips:.2f} clips/s")
-    one_process, two_threads, ddp = (statistics.median(wall(samples[f"ours, {name}"]))
-                                     for name in ("1 process, 1 thread", "1 process, 2 threads", "2 DDP ranks x 1 thread"))
+    names = ("1 process, 1 thread", "1 process, 2 threads", "2 DDP ranks x 1 thread")
+    one_process, two_threads, ddp = (statistics.median(wall(samples[f"ours, {name}"])) for name in names)
     print(f"2 DDP ranks, wall time: {one_process / ddp:.2f}x faster than 1 process on 1 thread, "
           f"{two_threads / ddp:.2f}x than 1 process on 2 threads (target > 1x)")
 

@@ -20,10 +20,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from side_by_side import CLIP_SAMPLES, cpu_description  # noqa: E402
-from soundnet.cli.allocator import tune  # noqa: E402
-from soundnet.model.inference import time_major_stages  # noqa: E402
-from soundnet.model.network import SoundNet8  # noqa: E402
+from side_by_side import CLIP_SAMPLES, cpu_description
+
+from soundnet.cli.allocator import tune
+from soundnet.model.inference import time_major_stages
+from soundnet.model.network import SoundNet8
 
 
 def benchmark_model() -> torch.nn.Module:

@@ -125,7 +125,8 @@ def spread(seconds: list[float], unit: float = 1e3, suffix: str = "ms") -> str:
 def ratio(torch7: list[float], ours: list[float]) -> str:
     """Torch7's median over ours, with the range of round-by-round ratios."""
     pairs = sorted(t / o for t, o in zip(torch7, ours))
-    return f"{statistics.median(torch7) / statistics.median(ours):5.1f}x Torch7 (per round {pairs[0]:.1f}-{pairs[-1]:.1f})"
+    times = statistics.median(torch7) / statistics.median(ours)
+    return f"{times:5.1f}x Torch7 (per round {pairs[0]:.1f}-{pairs[-1]:.1f})"
 
 
 def timed(call: Callable[[], object]) -> Callable[[], Sample]:

@@ -141,7 +141,7 @@ class TimeMajorPlan:
 Stage = Callable[[torch.Tensor], Any]
 
 
-def time_major_stages(model: "SoundNet", target: Layer, plan: TimeMajorPlan) -> list[tuple[str, Stage]]:
+def time_major_stages(model: SoundNet, target: Layer, plan: TimeMajorPlan) -> list[tuple[str, Stage]]:
     """The forward up to `target` as named steps over B x T x C tensors (benchmarks time them one by one).
 
     The last step returns B x C x T (contiguous), or the tuple of head outputs.
@@ -177,7 +177,7 @@ def time_major_stages(model: "SoundNet", target: Layer, plan: TimeMajorPlan) -> 
     return stages
 
 
-def time_major_forward(model: "SoundNet", x: torch.Tensor, target: Layer,
+def time_major_forward(model: SoundNet, x: torch.Tensor, target: Layer,
                        plan: TimeMajorPlan) -> torch.Tensor | tuple[torch.Tensor, ...]:
     """model.extract(x, target) for a B x 1 x N waveform in eval mode without autograd."""
     h = x.reshape(x.shape[0], x.shape[-1], 1)

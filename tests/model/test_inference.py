@@ -58,9 +58,9 @@ def test_every_layer_matches_the_module_path(architecture, samples):
 
 
 def test_folded_conv_within_the_stated_rounding_bound(torch7_refs):
-    """On Torch7's own conv inputs (refs of soundnet8_quarter, clip2: every module stored), per element of every conv+BN block:
-    |folded - exact| <= (K + 4) u (sum |s w x| + |s| (|b| + |mean|) + |beta|), exact computed in float64,
-    and the folded output is within 1e-4 of the BN output Torch7 stored."""
+    """On Torch7's own conv inputs (refs of soundnet8_quarter, clip2: every module stored), per element of
+    every conv+BN block: |folded - exact| <= (K + 4) u (sum |s w x| + |s| (|b| + |mean|) + |beta|), with
+    `exact` computed in float64, and the folded output is within 1e-4 of the BN output Torch7 stored."""
     model = soundnet.load(torch7_refs / "soundnet8_quarter.t7")
     reference = convert.read_t7(torch7_refs / "refs_soundnet8_quarter.t7")
     stored = reference["outputs"]["clip2"]
