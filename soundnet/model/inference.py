@@ -179,7 +179,7 @@ def time_major_stages(model: SoundNet, target: Layer, plan: TimeMajorPlan) -> li
 
 def time_major_forward(model: SoundNet, x: torch.Tensor, target: Layer,
                        plan: TimeMajorPlan) -> torch.Tensor | tuple[torch.Tensor, ...]:
-    """model.extract(x, target) for a B x 1 x N waveform in eval mode without autograd."""
+    """model.forward_features(x, target) for a B x 1 x N waveform in eval mode without autograd."""
     h = x.reshape(x.shape[0], x.shape[-1], 1)
     for _, stage in time_major_stages(model, target, plan):
         h = stage(h)

@@ -16,9 +16,9 @@ U = 2.0 ** -24
 
 
 def module_path(model: soundnet.SoundNet, x: torch.Tensor, layer: int):
-    """extract() through the modules one by one (the training path), with autograd on but unused."""
+    """forward_features() through the modules one by one (the training path), with autograd on but unused."""
     with torch.enable_grad():
-        out = model.extract(x, layer)
+        out = model.forward_features(x, layer)
     return tuple(o.detach() for o in out) if isinstance(out, tuple) else out.detach()
 
 
@@ -49,7 +49,7 @@ def test_every_layer_matches_the_module_path(architecture, samples):
     x = torch.randn(2, 1, samples, generator=torch.Generator().manual_seed(1)) * 50
     for layer in model.architecture.layers:
         with torch.inference_mode():
-            fast = model.extract(x, layer.index)
+            fast = model.forward_features(x, layer.index)
         slow = module_path(model, x, layer.index)
         for ours, theirs in zip(*(o if isinstance(o, tuple) else (o,) for o in (fast, slow))):
             assert ours.shape == theirs.shape and ours.is_contiguous()
@@ -98,17 +98,17 @@ def test_weights_changed_in_place_are_picked_up():
     model = small_model()
     x = torch.randn(1, 1, 209_374, generator=torch.Generator().manual_seed(2)) * 50
     with torch.inference_mode():
-        before = model.extract(x, 24)
+        before = model.forward_features(x, 24)
     with torch.no_grad():
         model.bn3.running_var.mul_(4)
         model.conv7.weight.mul_(-1)
     with torch.inference_mode():
-        after = model.extract(x, 24)
+        after = model.forward_features(x, 24)
     assert not torch.allclose(before, after)
     assert torch.allclose(after, module_path(model, x, 24), atol=1e-5 * max(1.0, after.abs().max().item()))
     model.load_state_dict(small_model(seed=3).state_dict())
     with torch.inference_mode():
-        reloaded = model.extract(x, 24)
+        reloaded = model.forward_features(x, 24)
     assert torch.allclose(reloaded, module_path(model, x, 24), atol=1e-5 * max(1.0, reloaded.abs().max().item()))
 
 
