@@ -5,6 +5,8 @@ from pathlib import Path
 
 import click
 
+from ..model.architecture import SAMPLE_RATE
+
 
 @click.command()
 @click.argument("esc50_dir", required=False, type=click.Path(file_okay=False, path_type=Path))
@@ -67,15 +69,17 @@ def visualize() -> None:
     \b
     Examples:
       soundnet visualize filters example --out conv1.png
-      soundnet visualize units example --list clips.txt --layer conv7 --top 9 --out units/
+      soundnet visualize units example --list clips.txt --layer relu7 --top 9 --out units/
     """
 
 
 @visualize.command()
 @click.argument("model_path", metavar="MODEL")
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path), help="PNG to write.")
-def filters(model_path, out_path) -> None:
-    """conv1's kernels in the time domain (a grid) and their frequency responses.
+@click.option("--dpi", default=100, show_default=True, type=click.IntRange(min=20, max=600),
+              help="Pixels per inch of the 12 in wide figure.")
+def filters(model_path, out_path, dpi) -> None:
+    """conv1's kernels sorted by peak frequency: a heatmap of the bank, each kernel beside its magnitude response.
 
     \b
     Example:
@@ -86,42 +90,53 @@ def filters(model_path, out_path) -> None:
     from ..outputs import save_figure
     from ..evaluation.visualize import filters_figure
 
-    click.echo(f"wrote {save_figure(filters_figure(load(model_path)), out_path)}")
+    click.echo(f"wrote {save_figure(filters_figure(load(model_path)), out_path, dpi)}")
 
 
 @visualize.command()
 @click.argument("model_path", metavar="MODEL")
 @click.option("--list", "list_file", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="Clips, one path per line (a label column is ignored).")
+              help="Clips, one path per line, optionally followed by a label (shown, and scored as purity).")
 @click.option("--root", type=click.Path(file_okay=False, path_type=Path),
               help="Folder the list paths are relative to (default: the list's folder).")
 @click.option("--layer", default="conv7", show_default=True, help="Torch index or name of the layer.")
-@click.option("--units", "unit_text", default="0-5", show_default=True, help="0-based units, e.g. '3,17,40-42'.")
-@click.option("--top", default=9, show_default=True, type=click.IntRange(min=1), help="Clips kept per unit.")
+@click.option("--units", "unit_text", default="all", show_default=True,
+              help="0-based units, e.g. '3,17,40-42', or 'all'.")
+@click.option("--top", default=9, show_default=True, type=click.IntRange(min=1), help="Segments kept per unit.")
 @click.option("--scale", default=256.0, show_default=True, help="Input scale (the original scripts' 2^-23).")
+@click.option("--categories-dir", type=click.Path(file_okay=False, exists=True),
+              help="Folder with categories_imagenet.txt and categories_places2.txt (default: names in the model file).")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Folder for index.html, ranking.json and segments/.")
-def units(model_path, list_file, root, layer, unit_text, top, scale, out_dir) -> None:
-    """The clips and time offsets that excite chosen units most: an HTML page to listen, and a JSON ranking.
+def units(model_path, list_file, root, layer, unit_text, top, scale, categories_dir, out_dir) -> None:
+    """A page of the sounds that excite each unit most: spectrograms, players, concepts, a sortable index.
 
-    One pass over the clips with a running top-k per unit, so thousands of clips need little memory.
+    One chunked pass over the clips keeps a running top-k per unit, so thousands of clips need little
+    memory; then the clips that made a top list are decoded again to cut their segments.
 
     \b
     Example:
-      soundnet visualize units soundnet8.safetensors --list clips.txt --layer conv7 --top 9 --out units/
+      soundnet visualize units soundnet8.safetensors --list clips.txt --layer conv7 --out units/
     """
-    from ..jobs.clip_lists import read_list
+    from ..evaluation.unit_page import write_unit_page
+    from ..evaluation.unit_segments import write_segments
+    from ..evaluation.visualize import informative, layer_channels, parse_units, rank_units
     from ..formats.loading import load
-    from ..evaluation.unit_page import write_unit_report
-    from ..evaluation.visualize import layer_channels, parse_units, rank_units
+    from ..inference.predict import category_names
+    from ..jobs.clip_lists import read_list
 
     model = load(model_path)
     spec = model.architecture.layer(layer)
-    chosen = parse_units(unit_text, layer_channels(model, spec))
-    paths = [clip.path for clip in read_list(list_file, root, need_labels=False)]
-    ranking = rank_units(model, paths, spec, chosen, top, scale)
+    channels = layer_channels(model, spec)
+    chosen = parse_units(unit_text, channels)
+    clips = read_list(list_file, root, need_labels=False)
+    names = None if model.architecture.is_classifier else category_names(model, categories_dir)
+    ranking, stats = rank_units(model, [clip.path for clip in clips], spec, chosen, top, scale)
+    field = model.architecture.receptive_field(spec)
+    hits = write_segments(informative(ranking, stats), clips, model, field, scale, out_dir, names)
     summary = {"model": str(model_path), "architecture": model.name, "layer": {"index": spec.index, "name": spec.name},
-               "scale": scale, "top": top, "units": chosen, "clips": len(paths)}
-    report, html_page = write_unit_report(ranking, paths, model.architecture.receptive_field(spec), scale,
-                                          out_dir, summary, spec)
-    click.echo(f"ranked {len(paths)} clips for {len(chosen)} units; wrote {html_page} and {report}")
+               "channels": channels, "scale": scale, "top": top, "units": chosen, "clips": len(clips),
+               "receptive_field": vars(field),
+               "receptive_field_s": {"size": field.size / SAMPLE_RATE, "stride": field.stride / SAMPLE_RATE}}
+    report, html_page = write_unit_page(summary, hits, stats, out_dir)
+    click.echo(f"ranked {len(clips)} clips for {len(chosen)} units; wrote {html_page} and {report}")
