@@ -96,6 +96,7 @@ def train(frame_list, objects, scenes, video_key, audio_ext, teacher_h5, audio_r
         raise click.UsageError(f"--widths must be comma-separated integers, got {widths!r}") from None
     clips = (read_teacher_hdf5(teacher_h5, audio_root) if teacher_h5 else
              read_frame_list(frame_list, objects, scenes, audio_root, video_key, audio_ext))
+    options["source"] = f"{init or 'from scratch'} on {teacher_h5 or frame_list}"
     _report(run_training(clips, _settings(options), init, scratch or "soundnet8", width_list, head_softmax))
 
 
@@ -122,4 +123,5 @@ def finetune(label_list, classes, init, root, epochs, freeze, held_out, **option
     from ..training.finetune_data import read_label_list
 
     clips = read_label_list(label_list, classes, root)
+    options["source"] = f"{init} on {label_list}"
     _report(run_finetune(clips, classes, _settings(options), init, epochs, freeze, held_out))
