@@ -8,7 +8,6 @@
 set -euo pipefail
 out=$(realpath -m "${1:-recordings}")
 work=$(mktemp -d)
-chmod 755 "$work"  # apt-get download runs as _apt when it can
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$out/licences"
 cd "$work"

@@ -196,8 +196,9 @@ def _explanation(concepts: bool, labels: bool) -> str:
            "of the time step where the unit peaks in that clip (steps that would hear the zero padding beyond the "
            "input are left out, and so are clips at the unit's lowest peak). Times are in the original file (a "
            "segment of a tiled short clip may wrap around its end). The bar is the activation as a fraction of "
-           "the unit's maximum over the collection. Selectivity is (max &minus; mean) / (max &minus; min) of each "
-           "clip's peak: near 1 when few clips excite the unit.")
+           "the unit's maximum over the collection. Selectivity is how far the mean of the unit's top peaks lies "
+           "above the mean of all clips' peaks, in standard deviations of those peaks: high when a few clips "
+           "drive the unit well above the rest.")
     if concepts:
         how += (" Objects and scenes are the teacher heads' most likely classes on a window centred on each top "
                 "segment, counted over the unit's top segments.")

@@ -156,33 +156,38 @@ def network_input(path: Path, scale: float) -> torch.Tensor:
 
 
 class PeakStats:
-    """Per unit, the sum, minimum and maximum of each clip's peak activation, and how many clips rise above 0.
-
-    O(units) memory whatever the number of clips.
+    """Per unit, the sum, sum of squares, minimum and maximum of each clip's peak activation, how many clips
+    rise above 0, and (once ranked) the mean of the top-k peaks. O(units) memory whatever the number of clips.
     """
 
     def __init__(self, units: Sequence[int]):
         self.count = 0
         self.active = np.zeros(len(units), dtype=np.int64)
         self.total = np.zeros(len(units))
+        self.squares = np.zeros(len(units))
         self.low = np.full(len(units), np.inf)
         self.high = np.full(len(units), -np.inf)
+        self.top_mean = np.zeros(len(units))
 
     def update(self, peaks: np.ndarray) -> None:
         self.count += 1
         self.active += peaks > 0
         self.total += peaks
+        self.squares += peaks.astype(np.float64) ** 2
         np.minimum(self.low, peaks, out=self.low)
         np.maximum(self.high, peaks, out=self.high)
 
-    def selectivity(self) -> list[float | None]:
-        """(max - mean) / (max - min) of the clip peaks: near 1 when few clips stand out; None for a flat unit."""
-        mean = self.total / max(self.count, 1)
-        spread = self.high - self.low
-        return [float((high - m) / s) if s > 0 else None for high, m, s in zip(self.high, mean, spread)]
-
     def means(self) -> list[float]:
         return (self.total / max(self.count, 1)).tolist()
+
+    def selectivity(self) -> list[float | None]:
+        """How far the mean of the top-k clip peaks lies above the mean of all clip peaks, in their standard
+        deviations: high for a unit that a few clips (k of them, not one) drive well above the rest; None for
+        a unit with the same peak on every clip."""
+        mean = self.total / max(self.count, 1)
+        spread = np.sqrt(np.maximum(self.squares / max(self.count, 1) - mean**2, 0))
+        return [float((top - m) / s) if high > low else None
+                for top, m, s, high, low in zip(self.top_mean, mean, spread, self.high, self.low)]
 
 
 def unpadded_steps(field: ReceptiveField, steps: int, samples: int) -> range:
@@ -216,7 +221,9 @@ def rank_units(model: SoundNet, paths: Sequence[Path], layer: Layer, units: Sequ
     for clip, (activations, first_step) in enumerate(layer_activations(model, progress, layer, scale)):
         ranking.update(clip, activations, first_step)
         stats.update(activations[list(units)].max(axis=1))
-    return ranking.ranking(), stats
+    ranked = ranking.ranking()
+    stats.top_mean = np.array([np.mean([hit.activation for hit in hits]) for hits in ranked.values()])
+    return ranked, stats
 
 
 def informative(ranking: dict[int, list[Hit]], stats: PeakStats) -> dict[int, list[Hit]]:
