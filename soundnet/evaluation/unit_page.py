@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import html
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 from urllib.parse import quote
 
 from ..atomic import atomic_path
@@ -20,6 +20,8 @@ from ..outputs import write_json
 from .visualize import PeakStats
 
 CONCEPTS_SHOWN = 3
+SORT_KEYS = (("unit", "unit"), ("selectivity", "selectivity"), ("active", "active_clips"), ("purity", "purity"),
+             ("peak", "max_activation"))  # index columns a click sorts: (data attribute, summary field)
 UNITS_PER_PAGE = 32  # 288 players and thumbnails a page: opens at once
 
 STYLE = """
@@ -160,9 +162,7 @@ def _index(summaries: list[dict], labels: bool, concepts: bool, href: dict[int, 
             cells += [html.escape(s["object"][0][0]) if s.get("object") else "",
                       html.escape(s["scene"][0][0]) if s.get("scene") else ""]
         cells.append(f'{s["max_activation"]:.4g}')
-        data = " ".join(f'data-{name}="{"" if s[field] is None else s[field]}"' for name, field in
-                        (("unit", "unit"), ("selectivity", "selectivity"), ("active", "active_clips"), ("purity", "purity"),
-                         ("peak", "max_activation")))
+        data = " ".join(f'data-{name}="{"" if s[field] is None else s[field]}"' for name, field in SORT_KEYS)
         rows.append(f"<tr {data}>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>")
     heads = ['<th data-key="unit">unit</th>', '<th data-key="selectivity">selectivity</th>',
              '<th data-key="active">clips above 0</th>']
@@ -179,9 +179,9 @@ def settings_line(summary: dict) -> str:
     layer, field = summary["layer"], summary["receptive_field_s"]
     return (f'<b>model</b> {html.escape(summary["model"])} ({summary["architecture"]}) · '
             f'<b>layer</b> {layer["name"]} (Torch index {layer["index"]}, {len(summary["units"])} of '
-            f'{summary["channels"]} units) · <b>receptive field</b> {field["size"]:.2f} s every {field["stride"]:.3f} s'
-            f' · <b>collection</b> {summary["clips"]} clips, shorter ones tiled to 10 s · <b>input scale</b> '
-            f'{summary["scale"]:g} · <b>top</b> {summary["top"]} per unit')
+            f'{summary["channels"]} units) · <b>receptive field</b> {field["size"]:.2f} s every '
+            f'{field["stride"]:.3f} s · <b>collection</b> {summary["clips"]} clips, shorter ones tiled to 10 s · '
+            f'<b>input scale</b> {summary["scale"]:g} · <b>top</b> {summary["top"]} per unit')
 
 
 def _document(title: str, body: str, script: str = "") -> str:

@@ -12,17 +12,17 @@ ranking is decoded once more here; only clips that made some unit's top list are
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import soundfile as sf
 import torch
 
 from ..atomic import atomic_path
-from ..formats.categories import display_name
 from ..audio import load_audio
+from ..formats.categories import display_name
 from ..inference.features import extract
 from ..jobs.clip_lists import Clip
 from ..model.architecture import SAMPLE_RATE, ReceptiveField
