@@ -1,8 +1,9 @@
 """What SoundNet's units respond to, as the paper showed it: conv1's kernels, and the sounds that excite a unit most.
 
-`filters_figure` draws conv1's kernels in time and their magnitude responses. `rank_units` streams clips
-through the net once and keeps, per unit, a running top-k heap of (peak activation, clip, time step):
-memory is O(units x k) however many clips there are, never all activations.
+`filters_figure` draws conv1's kernels, sorted by peak frequency, beside their magnitude responses and as
+a heatmap of the bank. `rank_units` streams clips through the net once (chunked) and keeps, per unit, a
+running top-k heap of (peak activation, clip, time step) and running statistics of the clip peaks: memory
+is O(units x k) however many clips there are, never all activations.
 """
 from __future__ import annotations
 
@@ -25,8 +26,6 @@ from ..inference.features import extract
 from ..model.network import SoundNet
 
 MIN_SEGMENT_SECONDS = 0.5
-
-
 FFT_POINTS = 1024
 FLOOR_DB = -40.0  # the magnitude plots and the heatmap show this far below each kernel's peak
 PAIRS_PER_ROW = 4
@@ -152,6 +151,7 @@ def as_heard(waveform: torch.Tensor) -> torch.Tensor:
 
 
 def network_input(path: Path, scale: float) -> torch.Tensor:
+    """The clip at `path` as the net hears it here."""
     return as_heard(load_audio(path, scale=scale))
 
 
