@@ -16,8 +16,15 @@ from pathlib import Path
 from urllib.parse import quote
 
 from ..atomic import atomic_path
+from ..formats.loading import model_label
+from ..inference.predict import category_names
+from ..jobs.clip_lists import read_list
+from ..model.architecture import INPUT_SCALE, SAMPLE_RATE
+from ..model.network import SoundNet
 from ..outputs import write_json
-from .visualize import PeakStats
+from .unit_segments import write_segments
+from .visualize import (DEFAULT_TOP, DEFAULT_UNITS, DEFAULT_UNITS_LAYER, PeakStats, informative, layer_channels,
+                        parse_units, rank_units)
 
 CONCEPTS_SHOWN = 3
 SORT_KEYS = (("unit", "unit"), ("selectivity", "selectivity"), ("active", "active_clips"), ("purity", "purity"),
@@ -259,3 +266,24 @@ def write_unit_page(summary: dict, hits: list[dict], stats: PeakStats, out_dir: 
         with atomic_path(out_dir / name) as tmp:
             tmp.write_text(text, encoding="utf-8")
     return out_dir / "ranking.json", out_dir / "index.html"
+
+
+def visualize_units(model: SoundNet, list_file: str | Path, out_dir: str | Path, *, root: str | Path | None = None,
+                    layer: int | str = DEFAULT_UNITS_LAYER, units: str = DEFAULT_UNITS, top: int = DEFAULT_TOP,
+                    scale: float = INPUT_SCALE, categories: str | Path | None = None) -> tuple[str, Path, Path]:
+    """Rank the listed clips for the chosen units of `layer`, cut their segments and write the pages;
+    (summary line, json, index html). `categories` names the heads' classes when the model file has none."""
+    spec = model.architecture.layer(layer)
+    channels = layer_channels(model, spec)
+    chosen = parse_units(units, channels)
+    clips = read_list(list_file, root, labels="optional")
+    names = None if model.architecture.is_classifier else category_names(model, categories)
+    ranking, stats = rank_units(model, [clip.path for clip in clips], spec, chosen, top, scale)
+    field = model.architecture.receptive_field(spec)
+    hits = write_segments(informative(ranking, stats), clips, model, field, scale, Path(out_dir), names)
+    summary = {"model": model_label(model), "architecture": model.name,
+               "layer": {"index": spec.index, "name": spec.name}, "channels": channels, "scale": scale, "top": top,
+               "units": chosen, "clips": len(clips), "receptive_field": vars(field),
+               "receptive_field_s": {"size": field.size / SAMPLE_RATE, "stride": field.stride / SAMPLE_RATE}}
+    report, index = write_unit_page(summary, hits, stats, out_dir)
+    return f"ranked {len(clips)} clips for {len(chosen)} units; wrote {index} and {report}", report, index

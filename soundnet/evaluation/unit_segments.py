@@ -23,7 +23,7 @@ import torch
 from ..atomic import atomic_path
 from ..audio import load_audio
 from ..formats.categories import display_name
-from ..inference.features import extract
+from ..inference.features import extract_features
 from ..jobs.clip_lists import Clip
 from ..model.architecture import SAMPLE_RATE, ReceptiveField
 from ..model.network import SoundNet
@@ -100,8 +100,8 @@ def head_concepts(model: SoundNet, clip: torch.Tensor, tiled: bool, centres: Seq
     step = head_input(head)[2]
     concepts = []
     for first in range(0, len(centres), batch):
-        objects, scenes = extract(model, concept_inputs(clip, tiled, centres[first:first + batch], head),
-                                  model.architecture.head.index)
+        windows = concept_inputs(clip, tiled, centres[first:first + batch], head)
+        objects, scenes = extract_features(model, windows, model.architecture.head.index)
         concepts += [Concept(display_name(names[0][int(o)]), display_name(names[1][int(s)]))
                      for o, s in zip(objects[:, :, step].argmax(dim=1), scenes[:, :, step].argmax(dim=1))]
     return concepts

@@ -11,21 +11,24 @@ import heapq
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
 from matplotlib.figure import Figure
 from tqdm import tqdm
 
+from ..audio import iter_audio_blocks
+from ..inference import tiling
+from ..inference.features import extract_features
 from ..model.architecture import SAMPLE_RATE, Layer, ReceptiveField
-from ..audio import load_audio
-from ..jobs.clip_lists import tile
-from ..jobs.feature_cache import CLIP_SECONDS
-from ..inference.features import extract
 from ..model.network import SoundNet
 
 MIN_SEGMENT_SECONDS = 0.5
+DEFAULT_UNITS_LAYER = "conv7"  # the deepest conv, whose units the paper's visualisation figure shows
+DEFAULT_UNITS = "all"
+DEFAULT_TOP = 9  # as the paper's figure
+STREAM_BLOCK = 10 * SAMPLE_RATE  # samples decoded at a time
 FFT_POINTS = 1024
 FLOOR_DB = -40.0  # the magnitude plots and the heatmap show this far below each kernel's peak
 PAIRS_PER_ROW = 4
@@ -146,13 +149,16 @@ def parse_units(text: str, channels: int) -> list[int]:
 
 
 def as_heard(waveform: torch.Tensor) -> torch.Tensor:
-    """The clip as the net hears it here: tiled up to 10 s when shorter (as the prediction script), else whole."""
-    return tile(waveform, max(waveform.shape[-1], CLIP_SECONDS * SAMPLE_RATE))
+    """The clip as the net hears it here: tiled to 10 s when shorter (as the evaluation scripts), else whole."""
+    return waveform if waveform.shape[-1] >= tiling.TILE_SAMPLES else tiling.eval_esc50(waveform)
 
 
-def network_input(path: Path, scale: float) -> torch.Tensor:
-    """The clip at `path` as the net hears it here."""
-    return as_heard(load_audio(path, scale=scale))
+def heard_blocks(path: Path, scale: float, counted: list[int],
+                 block_samples: int = STREAM_BLOCK) -> Iterator[torch.Tensor]:
+    """as_heard in 1 x n blocks, streamed from the file (a long clip is never held whole); counted[0]
+    receives the clip's length."""
+    blocks = iter_audio_blocks(path, block_samples, scale=scale)
+    return tiling.tiled_blocks(blocks, counted, tiling.TILE_SAMPLES, tiling.eval_esc50)
 
 
 class PeakStats:
@@ -206,10 +212,10 @@ def layer_activations(model: SoundNet, paths: Iterable[Path], layer: Layer,
     """Each clip's C x T activations at its unpadded steps, and the first such step; chunked, one clip at a time."""
     field = model.architecture.receptive_field(layer)
     for path in paths:
-        heard = network_input(path, scale)
-        output = extract(model, heard, layer.index)
-        activations = (torch.cat(output) if isinstance(output, tuple) else output).numpy()
-        steps = unpadded_steps(field, activations.shape[-1], heard.shape[-1])
+        counted = [0]
+        output = extract_features(model, heard_blocks(path, scale, counted), layer)
+        activations = torch.cat(tuple(output) if isinstance(output, tuple) else (output,), dim=1)[0].numpy()
+        steps = unpadded_steps(field, activations.shape[-1], max(counted[0], tiling.TILE_SAMPLES))
         yield activations[:, steps.start:steps.stop], steps.start
 
 

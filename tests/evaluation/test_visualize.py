@@ -21,7 +21,7 @@ from soundnet.evaluation import unit_page
 from soundnet.formats.categories import display_name
 from soundnet.inference.predict import category_names
 from soundnet.evaluation.unit_segments import concept_inputs, file_spans, head_input
-from soundnet.evaluation.visualize import TopK, filters_figure, kernel_responses, parse_units
+from soundnet.evaluation.visualize import TopK, as_heard, filters_figure, heard_blocks, kernel_responses, parse_units
 from soundnet.model.network import SoundNet
 from soundnet.outputs import save_figure
 
@@ -45,7 +45,7 @@ def clips(tmp_path_factory):
 def page(clips):
     folder, _ = clips
     out = folder / "units"
-    result = CliRunner().invoke(cli, ["visualize", "units", "example", "--list", str(folder / "clips.txt"),
+    result = CliRunner().invoke(cli, ["visualize", "units", "--model", "example", "--list", str(folder / "clips.txt"),
                                       "--layer", "conv7", "--units", "0,3,7,31", "--top", str(TOP), "--out", str(out)])
     assert result.exit_code == 0, result.output
     return out, json.loads((out / "ranking.json").read_text())
@@ -59,7 +59,7 @@ def all_activations(paths) -> tuple[list[np.ndarray], list[int]]:
         waveform = load_audio(path).numpy()
         tiled = torch.from_numpy(np.resize(waveform, max(len(waveform), 10 * 22050)))  # np.resize repeats
         with torch.inference_mode():
-            maps.append(model.extract(tiled, "conv7")[0].numpy())
+            maps.append(model.forward_features(tiled, "conv7")[0].numpy())
         lengths.append(len(tiled))
     return maps, lengths
 
@@ -166,7 +166,7 @@ def test_concepts_are_the_heads_on_a_window_centred_on_the_segment(clips, page):
         else:  # a tiled clip: the window continues the tiling
             window = np.take(clip, np.arange(start, start + length), mode="wrap")
         with torch.inference_mode():
-            objects, scenes = model.extract(torch.from_numpy(window), "heads")
+            objects, scenes = model.forward_features(torch.from_numpy(window), "heads")
         assert hit["object"] == display_name(names[0][int(objects[0, :, step].argmax())])
         assert hit["scene"] == display_name(names[1][int(scenes[0, :, step].argmax())])
 
@@ -213,6 +213,18 @@ def test_running_top_k_equals_sorting_everything():
         assert [(h.activation, h.clip, h.step) for h in hits] == expected
 
 
+def test_long_clips_stream_through_the_chunked_path(clips):
+    _, paths = clips
+    long, short = paths[-1], paths[0]
+    counted = [0]
+    blocks = list(heard_blocks(long, 256.0, counted, block_samples=22_050))
+    assert max(block.shape[-1] for block in blocks) <= 22_050  # never the whole 11 s clip at once
+    assert torch.equal(torch.cat(blocks, dim=1)[0], load_audio(long)) and counted[0] == len(load_audio(long))
+    tiled = torch.cat(list(heard_blocks(short, 256.0, [0])), dim=1)[0]
+    assert len(tiled) == 10 * 22050  # a short clip is tiled to 10 s as the evaluation scripts did
+    assert torch.equal(tiled, as_heard(load_audio(short)))
+
+
 def test_units_option():
     assert parse_units("3, 0-2,3", 8) == [3, 0, 1, 2]
     for bad in ("8", "a", "2-x", ""):
@@ -221,7 +233,8 @@ def test_units_option():
 
 
 def test_filters_png(tmp_path):
-    result = CliRunner().invoke(cli, ["visualize", "filters", "example", "--out", str(tmp_path / "conv1.png")])
+    result = CliRunner().invoke(cli, ["visualize", "filters", "--model", "example", "--out",
+                                      str(tmp_path / "conv1.png")])
     assert result.exit_code == 0, result.output
     image = imread(tmp_path / "conv1.png")
     assert image.shape[1] == 1200 and image.shape[0] > 250 and image[..., :3].std() > 0.05
@@ -307,7 +320,8 @@ def test_units_errors_are_one_line(clips, tmp_path, args, message):
     folder, _ = clips
     (tmp_path / "bad.txt").write_text("nothing.wav\n")
     args = [a.format(missing=tmp_path / "bad.txt") for a in args]
-    base = ["visualize", "units", "example", "--list", str(folder / "clips.txt"), "--out", str(tmp_path / "o")]
+    base = ["visualize", "units", "--model", "example", "--list", str(folder / "clips.txt"),
+            "--out", str(tmp_path / "o")]
     result = CliRunner().invoke(cli, base + args)
     assert result.exit_code == 1 and len(result.output.strip().splitlines()) == 1, result.output
     assert message in result.output and not (tmp_path / "o").exists()
@@ -315,6 +329,6 @@ def test_units_errors_are_one_line(clips, tmp_path, args, message):
 
 def test_filters_error_is_one_line(tmp_path):
     missing = tmp_path / "none.t7"
-    result = CliRunner().invoke(cli, ["visualize", "filters", str(missing), "--out", str(tmp_path / "x.png")])
+    result = CliRunner().invoke(cli, ["visualize", "filters", "--model", str(missing), "--out", str(tmp_path / "x.png")])
     assert result.exit_code == 1 and len(result.output.strip().splitlines()) == 1
     assert f"no such model file: {missing}" in result.output
