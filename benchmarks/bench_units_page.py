@@ -3,7 +3,7 @@
     python3 benchmarks/bench_units_page.py [--clips 40] [--seconds 4]
 
 Generates N and 2N clips (tones, noise, chirps, clicks; shorter than 10 s, so tiled as the net hears
-them) and runs `soundnet visualize units MODEL --units all --top 9` on each collection in a fresh
+them) and runs `soundnet visualize units --model MODEL --units all --top 9` on each collection in a fresh
 subprocess. Prints, side by side: wall time, peak RSS (VmHWM, /proc) of the whole command, the folder's
 size, the largest HTML file and the number of segment files. Memory should stay flat from N to 2N clips
 (one chunked pass with a running top-k); the page should stay small (thumbnails of a few kB, segments
@@ -56,8 +56,9 @@ def collection(folder: Path, count: int, seconds: float) -> Path:
 
 def run(model: Path, clips: Path, out: Path) -> dict:
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", _RUN, "visualize", "units", str(model), "--list", str(clips),
-                           "--layer", "relu7", "--units", "all", "--top", "9", "--out", str(out)],
+    command = ["visualize", "units", "--model", str(model), "--list", str(clips), "--layer", "relu7",
+               "--units", "all", "--top", "9", "--out", str(out)]
+    done = subprocess.run([sys.executable, "-c", _RUN, *command],
                           capture_output=True, text=True, cwd=REPO, check=False)
     wall = time.perf_counter() - started
     if done.returncode:
