@@ -66,6 +66,8 @@ class LeakyReLU(Pointwise):
 class RReLU(Pointwise):
     """In evaluate() a leaky ReLU with the mean slope (lower + upper) / 2; random in training."""
 
+    scratch = {"noise": "tensor"}
+
     options_spec = {"lower": 1 / 8, "upper": 1 / 3, "inplace": False}
 
     def function(self, x):
@@ -195,6 +197,8 @@ class CMul(TorchModule):
 class Add(TorchModule):
     """A learned bias: one scalar, the input's own shape, or one per feature over a batch."""
 
+    scratch = {"_ones": [1.0]}
+
     options_spec = {"scalar": False}
     learnable = ("bias",)
 
@@ -242,6 +246,8 @@ class StochasticInEval(TorchModule):
 class Dropout(StochasticInEval):
     """Identity in evaluate(); files without v2 (nn before v2 dropout) scale by 1 - p instead."""
 
+    scratch = {"noise": "tensor"}
+
     options_spec = {"p": 0.5, "v2": False, "inplace": False}
 
     def forward(self, x):
@@ -257,6 +263,8 @@ class Dropout(StochasticInEval):
 @register("SpatialDropout", "VolumetricDropout")
 class SpatialDropout(StochasticInEval):
     """Whole feature maps dropped in training; evaluate() scales by 1 - p."""
+
+    scratch = {"noise": "tensor"}
 
     options_spec = {"p": 0.5}
 

@@ -75,7 +75,9 @@ class TorchModule(nn.Module):
 
     Subclasses declare ``options`` (Torch field -> default, REQUIRED when a file must hold it),
     ``aliases`` (older nn field name -> current one), ``learnable`` and ``kept`` tensor fields,
-    ``optional`` (tensors a file may lack), ``storages`` (list options written back as LongStorage), and implement ``forward``.
+    ``optional`` (tensors a file may lack), ``storages`` (list options written back as LongStorage),
+    ``scratch`` (working buffers Torch7's updateOutput expects its constructor to have made: field ->
+    "tensor", "long", a LongStorage size, or a list of numbers for a FloatTensor), and implement ``forward``.
     """
 
     torch_names: ClassVar[tuple[str, ...]] = ()
@@ -85,6 +87,7 @@ class TorchModule(nn.Module):
     kept: ClassVar[tuple[str, ...]] = ()
     optional: ClassVar[tuple[str, ...]] = ("bias",)
     storages: ClassVar[tuple[str, ...]] = ()
+    scratch: ClassVar[dict[str, Any]] = {}
     table_output: ClassVar[bool] = False
     table_input: ClassVar[bool] = False
 
@@ -159,7 +162,19 @@ class TorchModule(nn.Module):
             value = getattr(self, name)
             if value is not None:
                 fields[name] = t7_tensor(value)
+        for name, kind in self.scratch.items():
+            fields[name] = scratch_value(kind)
         return fields
+
+
+def scratch_value(kind: Any) -> Any:
+    if kind == "tensor":
+        return empty_tensor("torch.FloatTensor")
+    if kind == "long":
+        return empty_tensor("torch.LongTensor")
+    if isinstance(kind, int):
+        return long_storage([0] * kind)
+    return t7_tensor(torch.tensor(kind, dtype=torch.float32))
 
 
 def finite_options(options: dict[str, Any]) -> dict[str, Any]:

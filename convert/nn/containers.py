@@ -37,6 +37,8 @@ class Sequential(Container):
 class Concat(Container):
     """Every branch on the same input, joined along ``dimension`` (absolute, no batch shift)."""
 
+    scratch = {"outputSize": 0}
+
     options_spec = {"dimension": REQUIRED}
 
     def forward(self, x: Value) -> torch.Tensor:
@@ -46,6 +48,8 @@ class Concat(Container):
 @register("DepthConcat")
 class DepthConcat(Container):
     """Concat that centres smaller branches in zeros: each starts at floor((max - size) / 2)."""
+
+    scratch = {"outputSize": 0}
 
     options_spec = {"dimension": REQUIRED}
 
@@ -101,6 +105,7 @@ class Identity(TorchModule):
 
 @register("JoinTable")
 class JoinTable(TorchModule):
+    scratch = {"size": 0}
     options_spec = {"dimension": REQUIRED, "nInputDims": None}
     table_input = True
 
@@ -197,6 +202,7 @@ class CDivTable(TorchModule):
 
 @register("CMaxTable")
 class CMaxTable(TorchModule):
+    scratch = {"maxIdx": "tensor", "mask": "tensor", "maxVals": "tensor", "gradMaxVals": "tensor"}
     table_input = True
 
     def forward(self, x: list) -> torch.Tensor:
@@ -208,6 +214,7 @@ class CMaxTable(TorchModule):
 
 @register("CMinTable")
 class CMinTable(TorchModule):
+    scratch = {"minIdx": "tensor", "mask": "tensor", "minVals": "tensor", "gradMaxVals": "tensor"}
     table_input = True
 
     def forward(self, x: list) -> torch.Tensor:

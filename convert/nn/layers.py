@@ -5,7 +5,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .base import REQUIRED, TorchModule, register
+from .base import REQUIRED, TorchModule, register, t7_tensor
 
 
 def batched(x: torch.Tensor, rank: int) -> tuple[torch.Tensor, bool]:
@@ -198,6 +198,23 @@ class SpatialSubtractiveNormalization(TorchModule):
     def refusal(cls, obj):
         kernel = obj.get("kernel")
         return None if isinstance(kernel, np.ndarray) and kernel.ndim == 2 else "only a 2-D kernel is supported"
+
+    def torch_fields(self):
+        """nn builds the mean estimator (pad, conv, replicate) and its helpers in __init__; write them too."""
+        from .containers import CDivTable, CSubTable, Sequential
+        from .pooling import SpatialZeroPadding
+        from .shapes import Replicate
+        from .tree import to_t7
+
+        planes, (kh, kw) = self.options["nInputPlane"], self.kernel.shape
+        conv = SpatialConvolution({"nInputPlane": planes, "nOutputPlane": 1, "kW": kw, "kH": kh, "dW": 1, "dH": 1,
+                                   "padW": 0, "padH": 0}, {"weight": self.kernel.expand(1, planes, kh, kw).clone(),
+                                                           "bias": self.kernel.new_zeros(1)})
+        estimator = Sequential({}, {}, [
+            SpatialZeroPadding({"pad_l": kw // 2, "pad_r": kw // 2, "pad_t": kh // 2, "pad_b": kh // 2}, {}),
+            conv, Replicate({"nfeatures": planes, "dim": 1, "ndim": 3}, {})])
+        return {**super().torch_fields(), "meanestimator": to_t7(estimator), "subtractor": to_t7(CSubTable({}, {})),
+                "divider": to_t7(CDivTable({}, {})), "coef": t7_tensor(self.kernel.new_ones(1, 1, 1))}
 
     def local_mean(self, x: torch.Tensor) -> torch.Tensor:
         kh, kw = self.kernel.shape

@@ -183,6 +183,7 @@ class SpatialReplicationPadding(Padding2d):
 
 @register("SpatialUpSamplingNearest")
 class SpatialUpSamplingNearest(TorchModule):
+    scratch = {"inputSize": 4, "outputSize": 4}
     options_spec = {"scale_factor": REQUIRED}
 
     def forward(self, x):
@@ -194,6 +195,8 @@ class SpatialUpSamplingNearest(TorchModule):
 @register("SpatialUpSamplingBilinear")
 class SpatialUpSamplingBilinear(TorchModule):
     """Output scale * H x scale * W (or oheight x owidth), corners aligned."""
+
+    scratch = {"inputSize": 4, "outputSize": 4}
 
     options_spec = {"scale_factor": None, "oheight": None, "owidth": None}
 

@@ -142,6 +142,8 @@ class Select(TorchModule):
 class Padding(TorchModule):
     """`pad` entries of `value` inserted along `dim` before entry `index` (after, counted back, when pad > 0)."""
 
+    scratch = {"outputSize": 0}
+
     options_spec = {"dim": REQUIRED, "pad": REQUIRED, "nInputDim": None, "value": 0, "index": 1}
 
     def forward(self, x):
