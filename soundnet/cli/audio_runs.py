@@ -14,7 +14,7 @@ from ..inference.chunked import default_chunk_samples
 from ..errors import one_line
 from ..jobs.extraction import Decoding, JobReport, extract_files, parse_shard, read_path_list, shard_target
 from ..jobs.feature_files import CATEGORY_SUFFIX, output_path, write_categories_file
-from ..formats.loading import file_sha256, load
+from ..formats.loading import file_sha256, load_soundnet
 from ..inference.predict import predict_blocks
 from ..inference.report import CSV_HEADER, csv_rows, format_table, prediction_record
 
@@ -22,7 +22,7 @@ from ..inference.report import CSV_HEADER, csv_rows, format_table, prediction_re
 def run_predict(audio: tuple[str, ...], model_path: str, categories_dir: str | None, top_k: int, fmt: str,
                 write_h5: bool, channel: str, scale: float) -> bool:
     """Predict every file in turn; print table/CSV as it goes and JSON at the end."""
-    model = load(model_path)
+    model = load_soundnet(model_path)
     block = default_chunk_samples(model, model.architecture.head)
     records, ok = [], True
     if fmt == "csv":
@@ -57,7 +57,7 @@ def run_extract(audio: tuple[str, ...], list_file: str | None, model_path: str, 
         raise ValueError("give audio files or --list FILE (not both)")
     paths = list(audio) if audio else read_path_list(list_file)
     k, n = parse_shard(shard)
-    model = load(model_path)
+    model = load_soundnet(model_path)
     report = extract_files(model, paths, layer=layer, pool=pool, out_dir=out_dir, h5=h5_path, force=force,
                            batch_size=batch_size, workers=workers, shard=(k, n), strict=strict,
                            decoding=Decoding(channel, scale), model_id=file_sha256(model, model_path))

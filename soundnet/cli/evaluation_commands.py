@@ -82,11 +82,11 @@ def filters(model_path, out_path) -> None:
       soundnet visualize filters soundnet8.safetensors --out conv1.png
       soundnet visualize filters example --out conv1.png
     """
-    from ..formats.loading import load
+    from ..formats.loading import load_soundnet
     from ..outputs import save_figure
     from ..evaluation.visualize import filters_figure
 
-    click.echo(f"wrote {save_figure(filters_figure(load(model_path)), out_path)}")
+    click.echo(f"wrote {save_figure(filters_figure(load_soundnet(model_path)), out_path)}")
 
 
 @visualize.command()
@@ -111,11 +111,11 @@ def units(model_path, list_file, root, layer, unit_text, top, scale, out_dir) ->
       soundnet visualize units soundnet8.safetensors --list clips.txt --layer conv7 --top 9 --out units/
     """
     from ..jobs.clip_lists import read_list
-    from ..formats.loading import load
+    from ..formats.loading import load_soundnet
     from ..evaluation.unit_page import write_unit_report
     from ..evaluation.visualize import layer_channels, parse_units, rank_units
 
-    model = load(model_path)
+    model = load_soundnet(model_path)
     spec = model.architecture.layer(layer)
     chosen = parse_units(unit_text, layer_channels(model, spec))
     paths = [clip.path for clip in read_list(list_file, root, need_labels=False)]

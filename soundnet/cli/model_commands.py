@@ -43,7 +43,13 @@ def convert_command(source: str, target: str, fmt: str | None, categories_dir: s
 
     if categories_dir and category_files:
         raise click.UsageError("give --categories-dir or --categories, not both")
+    from ..formats.networks import summary
+    from ..model.network import SoundNet
+
     model = convert_file(source, target, fmt, categories_dir or category_files or None)
+    if not isinstance(model, SoundNet):
+        click.echo(f"{source} -> {target}: {summary(model)}")
+        return
     named = " with category names" if model.metadata.get("categories") else ""
     click.echo(f"{source} -> {target}: {model.name}, widths {list(model.widths)}, classes {list(model.classes)}{named}")
 
@@ -51,10 +57,13 @@ def convert_command(source: str, target: str, fmt: str | None, categories_dir: s
 @click.command()
 @model_argument
 @click.option("--reference", "-r", required=True, type=click.Path(dir_okay=False, exists=True),
-              help="Reference activations written by reference_outputs/make_reference.lua.")
+              help="Reference activations written by reference_outputs/make_reference.lua (its -input mode for "
+                   "any other Torch7 network).")
 @click.option("--tolerance", default=1e-4, show_default=True, help="Max |ours - torch7| / max(1, max |torch7|).")
 def verify(model: str, reference: str, tolerance: float) -> None:
     """Compare every layer of MODEL with Torch7's activations; exit 1 when any layer fails.
+
+    A generic reference (make_reference.lua -input) checks any converted network module by module.
 
     \b
     Example:
@@ -64,13 +73,15 @@ def verify(model: str, reference: str, tolerance: float) -> None:
 
     from ..formats.loading import load
     from ..parity.verify import format_checks, verify_reference
+    from ..parity.verify_network import is_generic_reference, verify_network_reference
 
     net = load(model)
     try:
         refs = convert.read_t7(reference)
     except convert.T7FormatError as error:
         raise ValueError(f"{reference}: not a readable Torch7 file: {error}") from None
-    checks = verify_reference(net, refs, tolerance)
+    verify_model = verify_network_reference if is_generic_reference(refs) else verify_reference
+    checks = verify_model(net, refs, tolerance)
     click.echo(format_checks(checks))
     if not all(check.ok for check in checks):
         sys.exit(1)
@@ -83,17 +94,26 @@ def verify(model: str, reference: str, tolerance: float) -> None:
               help="torch: nn.* classes and FloatTensor; released: cudnn.* classes and CudaTensor as the GPU-trained files.")
 @click.option("--ascii", "ascii_format", is_flag=True, help="Write Torch7's ascii format instead of binary.")
 def export(model: str, target: str, layout: str, ascii_format: bool) -> None:
-    """Write MODEL back to a Torch7 .t7 with the original module structure.
+    """Write MODEL back to a Torch7 .t7 with the original module structure (any converted Torch7 network too).
 
     \b
     Example:
       soundnet export soundnet8.safetensors soundnet8_roundtrip.t7
     """
     from ..formats.loading import load
+    from ..formats.networks import export_network, summary
     from ..formats.t7_export import export_t7
+    from ..model.network import SoundNet
 
     net = load(model)
-    export_t7(net, target, layout=layout, fmt="ascii" if ascii_format else "binary")
+    fmt = "ascii" if ascii_format else "binary"
+    if not isinstance(net, SoundNet):
+        if layout != "torch":
+            raise ValueError(f"the {layout} layout is SoundNet's; a {net.torch_class} network is written with nn classes")
+        export_network(net, target, fmt)
+        click.echo(f"{model} -> {target}: {summary(net)}")
+        return
+    export_t7(net, target, layout=layout, fmt=fmt)
     click.echo(f"{model} -> {target}: {net.name}, {len(net.architecture.layers) + len(net.architecture.tail)} top-level modules")
 
 

@@ -26,7 +26,7 @@ from sklearn.svm import LinearSVC
 from ..model.architecture import SAMPLE_RATE, Architecture, Layer
 from ..jobs.clip_lists import Clip, read_esc50, read_list, sorted_labels
 from ..jobs.feature_cache import CLIP_SECONDS, FeatureCache, clip_features
-from ..formats.loading import file_sha256, load
+from ..formats.loading import file_sha256, load_soundnet
 from ..outputs import save_figure, write_json
 
 DEFAULT_LAYER = 18  # pool5, the paper's best layer for ESC-50
@@ -118,7 +118,7 @@ def evaluate(model_path: str | Path, folds: Sequence[Fold], *, layer: int | str 
              cache_path: str | Path, batch_size: int = 16, positive_only: bool = True,
              class_names: dict[str, str] | None = None) -> dict:
     """Run the protocol over `folds`; a JSON-ready dict of per-fold and mean accuracy, confusion, predictions."""
-    model = load(model_path)
+    model = load_soundnet(model_path)
     spec = model.architecture.layer(layer)
     total, steps = window_steps(model.architecture, spec, window)
     for fold in folds:

@@ -13,9 +13,13 @@ import convert
 from .categories import load_categories
 from ..model.examples import resolve_model_path
 from ..model.network import SoundNet
+from torch import nn
+
+from .custom_head import soundnet_with_head_from_t7
+from .networks import export_network, is_network, network_from_t7, network_from_weights, network_metadata
 from .t7_export import export_t7
-from .t7_import import model_from_t7
-from .tensor_files import format_of, model_from_weights, read_weights, save_weights
+from .t7_import import NotSoundNetError, model_from_t7
+from .tensor_files import format_of, model_from_weights, read_weights, save_weights, tensors_of, write_tensors
 
 CategorySource = str | Path | tuple[str | Path, str | Path]
 
@@ -30,9 +34,25 @@ def sha256_of(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def load(path: str | Path, *, categories: CategorySource | None = None) -> SoundNet:
-    """A ready SoundNet in eval mode from .t7, .safetensors, .pth or .h5 (architecture detected).
+def model_from_tree(tree: object) -> SoundNet | nn.Module:
+    """A SoundNet; else a SoundNet body with its own (generic) head; else any supported Torch7 network."""
+    try:
+        return model_from_t7(tree)
+    except NotSoundNetError:
+        if not isinstance(tree, convert.TorchObject):
+            raise
+        if tree.typename.partition(".")[2] == "Sequential":
+            model = soundnet_with_head_from_t7(tree)
+            if model is not None:
+                return model
+        return network_from_t7(tree)
 
+
+def load(path: str | Path, *, categories: CategorySource | None = None) -> SoundNet | nn.Module:
+    """A ready model in eval mode from .t7, .safetensors, .pth or .h5 (architecture detected).
+
+    A SoundNet (also one with a custom head) comes back as a SoundNet; any other supported Torch7 network
+    as its convert.nn module (see `load_soundnet` where only a SoundNet will do).
     `"example"` names the embedded example checkpoint (random weights), here and so in every command.
     """
     path = resolve_model_path(path)
@@ -43,14 +63,24 @@ def load(path: str | Path, *, categories: CategorySource | None = None) -> Sound
         with ThreadPoolExecutor(1) as pool:  # hashing overlaps parsing (hashlib releases the GIL)
             digest = pool.submit(sha256_of, path)
             try:
-                model = model_from_t7(convert.read_t7(path))  # the tree (and its gradient storage) dies here
+                model = model_from_tree(convert.read_t7(path))  # the tree (and its gradient storage) dies here
             except convert.T7FormatError as error:
                 raise ValueError(f"{path}: not a readable Torch7 file: {error}") from None
             model.metadata.update(source_file=path.name, source_sha256=digest.result())
     else:
-        model = model_from_weights(*read_weights(path, fmt), source=path)
+        state, meta = read_weights(path, fmt)
+        model = network_from_weights(state, meta, path) if is_network(meta) else model_from_weights(state, meta, path)
     if categories is not None:
         attach_categories(model, categories)
+    return model
+
+
+def load_soundnet(path: str | Path, *, categories: CategorySource | None = None) -> SoundNet:
+    """`load` for the commands that need a SoundNet: a one-line error for any other network."""
+    model = load(path, categories=categories)
+    if not isinstance(model, SoundNet):
+        raise NotSoundNetError(f"not a SoundNet: {path} holds a {model.torch_class} network; "
+                               "inspect, convert, verify and export take it, this needs a SoundNet")
     return model
 
 
@@ -64,6 +94,8 @@ def file_sha256(model: SoundNet, path: str | Path) -> str:
 
 def attach_categories(model: SoundNet, source: CategorySource) -> None:
     """Attach category names (checked against the head sizes) so they travel inside converted files."""
+    if not isinstance(model, SoundNet) or model.architecture.has_custom_head:
+        raise ValueError("category files name the object and scene heads; this model has neither")
     if model.architecture.is_classifier:
         raise ValueError("category files name the object and scene heads; a fine-tuned model has neither")
     model.metadata["categories"] = list(load_categories(source, model.classes))
@@ -73,7 +105,12 @@ def save(model: SoundNet, path: str | Path, fmt: str | None = None) -> Path:
     """Write the model as safetensors (default for unknown suffixes is an error), pth, h5 or t7, atomically."""
     path = Path(path)
     fmt = format_of(path, fmt)
-    if fmt == "t7":
+    if not isinstance(model, SoundNet):
+        if fmt == "t7":
+            export_network(model, path)
+        else:
+            write_tensors(tensors_of(model), network_metadata(model), path, fmt)
+    elif fmt == "t7":
         export_t7(model, path)
     else:
         save_weights(model, path, fmt)

@@ -20,6 +20,8 @@ from ..model.architecture import INPUT_SCALE, SAMPLE_RATE
 from ..atomic import atomic_path
 from ..errors import one_line
 from ..model.network import SoundNet
+from .custom_head import HEAD_KEY, head_metadata, soundnet_with_head_from_weights
+from .networks import is_network
 
 SUFFIX_FORMATS = {".safetensors": "safetensors", ".pth": "pth", ".pt": "pth", ".h5": "h5", ".hdf5": "h5",
                   ".t7": "t7"}
@@ -67,17 +69,24 @@ def model_metadata(model: SoundNet) -> dict[str, str]:
             meta[key] = str(model.metadata[key])
     if model.metadata.get("categories"):
         meta["categories"] = json.dumps(model.metadata["categories"])
+    meta.update(head_metadata(model))
     return meta
 
 
-def _state(model: SoundNet) -> dict[str, torch.Tensor]:
+def tensors_of(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {key: value.detach().cpu().contiguous() for key, value in model.state_dict().items()
             if not key.endswith("num_batches_tracked")}
 
 
 def save_weights(model: SoundNet, path: str | Path, fmt: str) -> None:
     """Write the model as safetensors, pth or h5, atomically."""
-    state, meta = _state(model), model_metadata(model)
+    write_tensors(tensors_of(model), model_metadata(model), path, fmt)
+
+
+def write_tensors(state: dict[str, torch.Tensor], meta: dict[str, str], path: str | Path, fmt: str) -> None:
+    """Write tensors (and, but for pth, the metadata) as safetensors, pth or h5, atomically."""
+    if fmt == "pth" and (HEAD_KEY in meta or is_network(meta)):
+        raise ValueError("a .pth state_dict cannot hold the module tree this model needs; write .safetensors or .h5")
     with atomic_path(path) as tmp:
         if fmt == "safetensors":
             save_file(state, str(tmp), metadata=meta)
@@ -132,6 +141,8 @@ def infer_architecture(state: dict[str, torch.Tensor]) -> tuple[str, list[int], 
 
 def model_from_weights(state: dict[str, torch.Tensor], meta: dict[str, str], source: str | Path) -> SoundNet:
     """Build the model the metadata (or, lacking it, the shapes) describe and load the state strictly."""
+    if HEAD_KEY in meta:
+        return soundnet_with_head_from_weights(state, meta, source)
     name, widths, classes = infer_architecture(state)
     if meta.get("architecture") and meta["architecture"] != name:
         raise ValueError(f"{source}: metadata says {meta['architecture']} but the parameters are {name}")

@@ -60,7 +60,9 @@ class SoundNet(nn.Module):
         if len(self.widths) != len(self.architecture.default_widths):
             raise ValueError(f"{self.architecture.name} has {len(self.architecture.default_widths)} conv blocks, "
                              f"got {len(self.widths)} widths")
-        if self.architecture.is_classifier:
+        if self.architecture.has_custom_head:
+            self.classes = tuple(classes or ())
+        elif self.architecture.is_classifier:
             if not isinstance(classes, int) or classes < 1:
                 raise ValueError("a fine-tuned SoundNet needs classes=N (a positive int)")
             self.classes: tuple[int, ...] = (classes,)
@@ -71,7 +73,9 @@ class SoundNet(nn.Module):
             self.add_module(layer.name, self._build(layer))
         head = self.architecture.head
         make_head = lambda n: TorchConv1d(self.widths[-1], n, head.kernel, head.stride, head.padding)
-        if self.architecture.is_classifier:
+        if self.architecture.has_custom_head:
+            self.head: nn.Module = nn.Identity()  # replaced by the file's generic head (formats/custom_head.py)
+        elif self.architecture.is_classifier:
             self.classifier = make_head(self.classes[0])
         else:
             self.object_head = make_head(self.classes[0])
@@ -129,6 +133,8 @@ class SoundNet(nn.Module):
 
     def head_modules(self) -> list[nn.Module]:
         """The modules of Torch index 25 (SoundNet5: 16), in Torch's ConcatTable order."""
+        if self.architecture.has_custom_head:
+            return [self.head]
         if self.architecture.is_classifier:
             return [self.classifier]
         return [self.object_head, self.scene_head]
@@ -167,6 +173,8 @@ class SoundNet(nn.Module):
                 x, deferred_relu = deferred_relu(x), None
         if target.index < self.architecture.head.index:
             return x
+        if self.architecture.has_custom_head:
+            return (self.head(x[..., None]),)  # in Torch's B x C x T x 1 layout, as the head was built for
         return tuple(module(x) for module in self.head_modules())
 
     def infer(self, x: torch.Tensor | np.ndarray, layer: int | str) -> torch.Tensor | tuple[torch.Tensor, ...]:
@@ -185,6 +193,8 @@ class SoundNet(nn.Module):
         Fine-tuned net: logits B x N, as the original's View(N); that needs exactly one time step.
         """
         heads = self.extract(x, self.architecture.head.index)
+        if self.architecture.has_custom_head:
+            return heads[0]
         if not self.architecture.is_classifier:
             return heads
         logits = heads[0]

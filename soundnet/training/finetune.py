@@ -14,7 +14,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from ..model.architecture import SOUNDNET8, SOUNDNET8_FINETUNED
-from ..formats.loading import load
+from ..formats.loading import load_soundnet
 from .finetune_data import LabeledClip, LabeledDataset, split_held_out
 from .loop import LoopSettings, RunResult, run
 from .losses import classification_loss
@@ -38,10 +38,16 @@ def module_at(model: SoundNet, path: str) -> nn.Module:
 def finetuned_from(model: SoundNet, classes: int, generator: torch.Generator | None = None) -> SoundNet:
     """main_finetune.lua's surgery on a SoundNet8: modules 25-28 replaced by conv 1024 -> classes (k4).
 
-    A fine-tuned model with `classes` outputs is returned as is. The new conv gets nn's default reset,
+    A fine-tuned model with `classes` outputs is returned as is, and so is a SoundNet with a custom head
+    (a Torch7 fine-tune of its own) whose head gives `classes` outputs. The new conv gets nn's default reset,
     uniform(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weights and bias.
     """
     if model.architecture is SOUNDNET8_FINETUNED and model.classes == (classes,):
+        return model
+    if model.architecture.has_custom_head:  # a Torch7 fine-tune with its own head: train it further as it is
+        if model.classes != (classes,):
+            raise ValueError(f"the model's own head gives {list(model.classes) or 'an unknown number of'} "
+                             f"classes, not {classes}")
         return model
     if model.architecture not in (SOUNDNET8, SOUNDNET8_FINETUNED):
         raise ValueError(f"fine-tuning follows main_finetune.lua and needs a SoundNet8, not {model.name}")
@@ -110,7 +116,7 @@ def finetune(clips: list[LabeledClip], classes: int, settings: LoopSettings, ini
     if epochs < 1:
         raise ValueError("epochs must be at least 1")
     train_clips, held_clips = split_held_out(clips, held_out, settings.seed)
-    model = finetuned_from(load(init), classes, torch.Generator().manual_seed(settings.seed))
+    model = finetuned_from(load_soundnet(init), classes, torch.Generator().manual_seed(settings.seed))
     steps_per_epoch = math.ceil(len(train_clips) / settings.batch_size)
     settings = dataclasses.replace(settings, steps=epochs * steps_per_epoch, steps_per_epoch=steps_per_epoch)
     task = FinetuneTask(model, LabeledDataset(train_clips, settings.seed),

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import torch
 
-from ..formats.loading import load
+from ..formats.loading import load_soundnet
 from ..model.layers import TorchBatchNorm1d
 from .loop import LoopSettings, RunResult, run
 from .losses import HEAD_SOFTMAX_MODES, teacher_loss
@@ -71,7 +71,7 @@ def build_student(init: str | os.PathLike | None, architecture: str = "soundnet8
                   widths: Sequence[int] | None = None, seed: int = 0) -> SoundNet:
     """The converted model at `init`, or a new `architecture` with the original initialisation."""
     if init is not None:
-        return load(init)
+        return load_soundnet(init)
     return init_original(SoundNet(architecture, widths), torch.Generator().manual_seed(seed))
 
 
