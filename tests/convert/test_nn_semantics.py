@@ -1,0 +1,107 @@
+"""Torch7 semantics the zoo does not reach: spellings, refusals, old field names, empty ceil-mode windows."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import convert
+import convert.nn
+from zoo_nets import TOLERANCE, clone_value, load_io, relative_error, require_zoo
+
+
+def module(typename: str, **fields) -> convert.TorchObject:
+    return convert.TorchObject(typename, {"train": False, **fields})
+
+
+def tensor(values) -> np.ndarray:
+    return np.asarray(values, dtype=np.float32)
+
+
+def sequential(*modules) -> convert.TorchObject:
+    return module("nn.Sequential", modules=list(modules))
+
+
+def test_cudnn_and_cunn_spellings_convert_like_nn():
+    tree = convert.read_t7(require_zoo("vgg_blocks"))
+    for child in tree["modules"]:
+        package, _, name = child.typename.partition(".")
+        if name in ("SpatialConvolution", "ReLU", "SpatialMaxPooling", "SpatialBatchNormalization"):
+            child.typename = f"cudnn.{name}"
+    x, output, _ = load_io("vgg_blocks")
+    with torch.inference_mode():
+        assert relative_error(convert.nn.from_t7(tree)(clone_value(x)), output) <= TOLERANCE
+
+
+def test_unsupported_module_is_named_with_its_path():
+    tree = sequential(module("nn.Linear", weight=tensor(np.ones((2, 2))), bias=tensor([0, 0])),
+                      module("nn.ConcatTable", modules=[module("nn.Identity"), module("nn.SpatialFractionalMaxPooling")]))
+    with pytest.raises(convert.nn.ModuleConversionError,
+                       match=r"^nn.SpatialFractionalMaxPooling at module 2\.2: unsupported module class$"):
+        convert.nn.from_t7(tree)
+    assert str(convert.nn.first_unsupported(tree)).startswith("nn.SpatialFractionalMaxPooling at module 2.2")
+    assert convert.nn.first_unsupported(sequential(module("nn.Identity"))) is None
+
+
+def test_nngraph_is_refused_as_not_supported_yet():
+    with pytest.raises(convert.nn.ModuleConversionError, match=r"nn.gModule at the root module: .*not supported yet"):
+        convert.nn.from_t7(module("nn.gModule", forwardnodes=[]))
+
+
+@pytest.mark.parametrize("bad, message", [
+    (module("nn.BatchNormalization", running_mean=np.zeros(0, np.float32), eps=1e-5, affine=False),
+     "no running statistics"),
+    (module("nn.Dropout", p=0.5, v2=True, stochastic_inference=True), "stochastic_inference"),
+    (module("nn.SelectTable", index={"a": 1}), "not a non-zero integer"),
+    (module("nn.SpatialCrossMapLRN", size=4), "even size"),
+])
+def test_training_only_or_unsupported_states_are_refused(bad, message):
+    with pytest.raises(convert.nn.ModuleConversionError, match=message) as error:
+        convert.nn.from_t7(sequential(module("nn.Identity"), bad))
+    assert "at module 2" in str(error.value) and "\n" not in str(error.value)
+
+
+def test_old_field_names_and_versions():
+    """Dropout before v2 scales at test time; BN V1 keeps running_std; convolutions before padW had `padding`."""
+    x = torch.linspace(-2, 2, 24).view(2, 3, 2, 2)
+    old_dropout = convert.nn.from_t7(module("nn.Dropout", p=0.25))
+    assert torch.equal(old_dropout(x), x * 0.75)
+    var = tensor([0.5, 2.0, 1.5])
+    legacy = module("nn.SpatialBatchNormalization", eps=1e-5, affine=False, running_mean=tensor([0.1, 0, -0.2]),
+                    running_std=(1 / np.sqrt(var + 1e-5)).astype(np.float32))
+    legacy.version = 1
+    expected = (x - torch.tensor([0.1, 0, -0.2]).view(1, 3, 1, 1)) / torch.sqrt(torch.from_numpy(var) + 1e-5).view(1, 3, 1, 1)
+    assert relative_error(convert.nn.from_t7(legacy)(x), expected) < 1e-6
+    conv = module("nn.SpatialConvolutionMM", nInputPlane=3, nOutputPlane=2, kW=3, kH=3, dW=1, dH=1, padding=1,
+                  weight=tensor(np.ones((2, 27))), bias=tensor([0, 1]))
+    assert convert.nn.from_t7(conv)(x).shape == (2, 2, 2, 2)
+
+
+def test_ceil_mode_empty_windows_match_torch7_not_pytorch():
+    """Stride > kernel, no pad, ceil mode: Torch7 keeps a window past the input (max: lowest float, avg: NaN)."""
+    x = torch.arange(1.0, 6.0).view(1, 1, 1, 5)
+    fields = dict(kW=1, kH=1, dW=3, dH=1, padW=0, padH=0, ceil_mode=True)
+    pooled = convert.nn.from_t7(module("nn.SpatialMaxPooling", **fields))(x)
+    assert pooled.tolist() == [[[[1.0, 4.0, float(np.finfo(np.float32).min)]]]]
+    averaged = convert.nn.from_t7(module("nn.SpatialAveragePooling", **fields, count_include_pad=True, divide=True))(x)
+    assert averaged[..., :2].tolist() == [[[[1.0, 4.0]]]] and torch.isnan(averaged[..., 2]).all()
+
+
+def test_logsoftmax_dimension_rules():
+    """1-D and 3-D inputs normalise over their first dim, 2-D and 4-D over their second (THNN)."""
+    network = convert.nn.from_t7(module("nn.LogSoftMax"))
+    for shape, dim in (((5,), 0), ((2, 5), 1), ((3, 2, 2), 0), ((2, 3, 2, 2), 1)):
+        x = torch.randn(shape)
+        assert torch.allclose(network(x), torch.log_softmax(x, dim))
+    with pytest.raises(ValueError, match="1-D to 4-D"):
+        network(torch.randn(1, 2, 3, 4, 5))
+
+
+def test_in_place_flags_write_over_the_input_as_torch7_does():
+    """ConcatTable{ReLU(true), Identity}: the Identity branch sees the rectified input, as in Torch7."""
+    tree = module("nn.ConcatTable", modules=[module("nn.ReLU", inplace=True, threshold=0, val=0), module("nn.Identity")])
+    x = torch.tensor([-1.0, 2.0])
+    with torch.inference_mode():
+        relu, identity = convert.nn.from_t7(tree)(x)
+    assert identity.tolist() == [0.0, 2.0] and x.tolist() == [0.0, 2.0]
+
