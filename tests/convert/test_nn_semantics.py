@@ -7,7 +7,8 @@ import torch
 
 import convert
 import convert.nn
-from zoo_nets import TOLERANCE, clone_value, load_io, relative_error, require_zoo
+from torch7_runtime import SCRIPTS, run_lua
+from zoo_nets import TOLERANCE, as_value, clone_value, load_io, per_module_errors, relative_error, require_zoo
 
 
 def module(typename: str, **fields) -> convert.TorchObject:
@@ -105,3 +106,35 @@ def test_in_place_flags_write_over_the_input_as_torch7_does():
         relu, identity = convert.nn.from_t7(tree)(x)
     assert identity.tolist() == [0.0, 2.0] and x.tolist() == [0.0, 2.0]
 
+
+
+@pytest.fixture(scope="module")
+def extra_nets(tmp_path_factory):
+    """Nets the zoo lacks, built and run by the real Torch7 (tests/torch7_scripts/extra_nets.lua)."""
+    folder = tmp_path_factory.mktemp("extra_nets")
+    run_lua(SCRIPTS / "extra_nets.lua", "-out", folder)
+    return folder
+
+
+@pytest.mark.parametrize("name", ["volumetric_extras", "dropout_v1_ceil_edge"])
+def test_nets_made_by_torch7_here_match_module_by_module(extra_nets, name):
+    network = convert.nn.from_t7(convert.read_t7(extra_nets / f"{name}.t7"))
+    reference = convert.read_t7(extra_nets / f"{name}_io.t7")
+    x, output = as_value(reference["input"]), as_value(reference["output"])
+    with torch.inference_mode():
+        assert relative_error(network(x.clone()), output) <= TOLERANCE
+    errors = per_module_errors(network, x.clone(), as_value(reference["per_module"]))
+    assert max(errors) <= TOLERANCE, errors
+
+
+def test_torch7_keeps_the_empty_ceil_mode_window(extra_nets):
+    """The last window of SpatialMaxPooling(1,1,1,3):ceil() on 5 rows starts at row 6: lowest float in Torch7."""
+    network = convert.nn.from_t7(convert.read_t7(extra_nets / "dropout_v1_ceil_edge.t7"))
+    reference = convert.read_t7(extra_nets / "dropout_v1_ceil_edge_io.t7")
+    theirs = as_value(reference["output"])
+    with torch.inference_mode():
+        ours = network(as_value(reference["input"]))
+    lowest = float(np.finfo(np.float32).min)
+    assert theirs.shape == (2, 3, 3, 7) and bool((theirs[:, :, 2] == lowest).all())
+    assert torch.equal(ours == lowest, theirs == lowest)
+    assert relative_error(ours[:, :, :2], theirs[:, :, :2]) <= TOLERANCE
