@@ -3,6 +3,12 @@
 # its audio players) and luajit (tests/test_reference_layout.py syntax-checks make_reference.lua).
 # Installs only what is missing; without apt-get it says so and those tests skip with their reason.
 set -euo pipefail
+# The CPU Torch7 runtime (tests that run Torch7 itself: tests/torch7_runtime.py) needs Debian's luajit,
+# OpenBLAS and sox; its setup.sh installs what is missing and checks that Torch7 starts.
+runtime="${SOUNDNET_TORCH7_RUNTIME:-$(cd "$(dirname "$0")/.." && pwd)/../shared/torch7-runtime}"
+if [ -f "$runtime/setup.sh" ]; then
+    if [ "$(id -u)" -eq 0 ]; then bash "$runtime/setup.sh"; else sudo bash "$runtime/setup.sh"; fi
+fi
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v luajit >/dev/null || missing+=(luajit)

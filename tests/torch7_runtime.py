@@ -7,7 +7,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO, shared_dir
 
 MAKE_REFERENCE = REPO / "reference_outputs" / "make_reference.lua"

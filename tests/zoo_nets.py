@@ -8,9 +8,9 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from conftest import torch7_refs_dir
 
 import convert
-from conftest import torch7_refs_dir
 
 # Relative error bound for float32 against Torch7: the converted modules sum in another order than THNN's
 # loops and OpenBLAS (oneDNN/MKL kernels, AVX2 or AVX-512 alike); the zoo's worst is ~4e-6 (fast_style_transformer's

@@ -13,5 +13,15 @@ from .base import TorchModule
 from .errors import ModuleConversionError
 from .tree import DESCRIPTION_FORMAT, describe, first_unsupported, from_t7, rebuild, supported_classes, to_t7, walk_t7
 
-__all__ = ["TorchModule", "ModuleConversionError", "DESCRIPTION_FORMAT", "describe", "first_unsupported", "from_t7",
-           "rebuild", "supported_classes", "to_t7", "walk_t7"]
+__all__ = [
+           "DESCRIPTION_FORMAT",
+           "ModuleConversionError",
+           "TorchModule",
+           "describe",
+           "first_unsupported",
+           "from_t7",
+           "rebuild",
+           "supported_classes",
+           "to_t7",
+           "walk_t7",
+]

@@ -14,11 +14,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..objects import Storage, Tensor as T7Tensor, TorchObject, empty_tensor, make_tensor
+from ..objects import Storage, TorchObject, empty_tensor, make_tensor
+from ..objects import Tensor as T7Tensor
 from .errors import ModuleConversionError
 
 PACKAGES = ("nn", "cunn", "cudnn")
-REGISTRY: dict[str, type["TorchModule"]] = {}
+REGISTRY: dict[str, type[TorchModule]] = {}
 REQUIRED = object()
 
 

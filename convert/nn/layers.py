@@ -145,7 +145,7 @@ class BatchNormalization(TorchModule):
 
     @classmethod
     def refusal(cls, obj):
-        has = lambda name: isinstance(obj.get(name), np.ndarray) and obj.get(name).size  # noqa: E731
+        has = lambda name: isinstance(obj.get(name), np.ndarray) and obj.get(name).size
         if not has("running_mean") or not (has("running_var") or has("running_std")):
             return "no running statistics (a training-only state): evaluate() has nothing to normalise with"
         return None

@@ -5,11 +5,10 @@ themselves are the root module's state_dict. Rebuilding needs both and no pickle
 """
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
-import numpy as np
 import torch
-from torch import nn
 
 from ..objects import TorchObject, empty_tensor
 from .base import REGISTRY, TorchModule, finite_options, restore_options, short_name
@@ -133,10 +132,3 @@ def supported_classes() -> list[str]:
     """Every Torch class name the converter takes (each also under cunn./cudnn. where those exist)."""
     return sorted(REGISTRY)
 
-
-def count_tensors(module: nn.Module) -> int:
-    return sum(t.numel() for t in module.state_dict().values())
-
-
-def as_float32(value: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(value, dtype=np.float32))

@@ -69,7 +69,8 @@ def head_metadata(model: SoundNet) -> dict[str, str]:
     return {HEAD_KEY: json.dumps(convert.nn.describe(model.head))} if model.architecture.has_custom_head else {}
 
 
-def soundnet_with_head_from_weights(state: dict[str, torch.Tensor], meta: dict[str, str], source: str | Path) -> SoundNet:
+def soundnet_with_head_from_weights(state: dict[str, torch.Tensor], meta: dict[str, str],
+                                    source: str | Path) -> SoundNet:
     """Rebuild a custom-head SoundNet from a converted file (its metadata names the body and the head tree)."""
     try:
         arch = get_architecture(meta["architecture"])

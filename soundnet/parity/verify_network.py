@@ -7,7 +7,8 @@ the Torch7 top-level modules it came from.
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch

@@ -4,11 +4,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from torch7_runtime import SCRIPTS, run_lua
+from zoo_nets import TOLERANCE, as_value, clone_value, load_io, per_module_errors, relative_error, require_zoo
 
 import convert
 import convert.nn
-from torch7_runtime import SCRIPTS, run_lua
-from zoo_nets import TOLERANCE, as_value, clone_value, load_io, per_module_errors, relative_error, require_zoo
 
 
 def module(typename: str, **fields) -> convert.TorchObject:
@@ -26,7 +26,7 @@ def sequential(*modules) -> convert.TorchObject:
 def test_cudnn_and_cunn_spellings_convert_like_nn():
     tree = convert.read_t7(require_zoo("vgg_blocks"))
     for child in tree["modules"]:
-        package, _, name = child.typename.partition(".")
+        name = child.typename.partition(".")[2]
         if name in ("SpatialConvolution", "ReLU", "SpatialMaxPooling", "SpatialBatchNormalization"):
             child.typename = f"cudnn.{name}"
     x, output, _ = load_io("vgg_blocks")
@@ -35,8 +35,9 @@ def test_cudnn_and_cunn_spellings_convert_like_nn():
 
 
 def test_unsupported_module_is_named_with_its_path():
+    branches = [module("nn.Identity"), module("nn.SpatialFractionalMaxPooling")]
     tree = sequential(module("nn.Linear", weight=tensor(np.ones((2, 2))), bias=tensor([0, 0])),
-                      module("nn.ConcatTable", modules=[module("nn.Identity"), module("nn.SpatialFractionalMaxPooling")]))
+                      module("nn.ConcatTable", modules=branches))
     with pytest.raises(convert.nn.ModuleConversionError,
                        match=r"^nn.SpatialFractionalMaxPooling at module 2\.2: unsupported module class$"):
         convert.nn.from_t7(tree)
@@ -71,7 +72,8 @@ def test_old_field_names_and_versions():
     legacy = module("nn.SpatialBatchNormalization", eps=1e-5, affine=False, running_mean=tensor([0.1, 0, -0.2]),
                     running_std=(1 / np.sqrt(var + 1e-5)).astype(np.float32))
     legacy.version = 1
-    expected = (x - torch.tensor([0.1, 0, -0.2]).view(1, 3, 1, 1)) / torch.sqrt(torch.from_numpy(var) + 1e-5).view(1, 3, 1, 1)
+    std = torch.sqrt(torch.from_numpy(var) + 1e-5).view(1, 3, 1, 1)
+    expected = (x - torch.tensor([0.1, 0, -0.2]).view(1, 3, 1, 1)) / std
     assert relative_error(convert.nn.from_t7(legacy)(x), expected) < 1e-6
     conv = module("nn.SpatialConvolutionMM", nInputPlane=3, nOutputPlane=2, kW=3, kH=3, dW=1, dH=1, padding=1,
                   weight=tensor(np.ones((2, 27))), bias=tensor([0, 1]))
@@ -81,7 +83,7 @@ def test_old_field_names_and_versions():
 def test_ceil_mode_empty_windows_match_torch7_not_pytorch():
     """Stride > kernel, no pad, ceil mode: Torch7 keeps a window past the input (max: lowest float, avg: NaN)."""
     x = torch.arange(1.0, 6.0).view(1, 1, 1, 5)
-    fields = dict(kW=1, kH=1, dW=3, dH=1, padW=0, padH=0, ceil_mode=True)
+    fields = {"kW": 1, "kH": 1, "dW": 3, "dH": 1, "padW": 0, "padH": 0, "ceil_mode": True}
     pooled = convert.nn.from_t7(module("nn.SpatialMaxPooling", **fields))(x)
     assert pooled.tolist() == [[[[1.0, 4.0, float(np.finfo(np.float32).min)]]]]
     averaged = convert.nn.from_t7(module("nn.SpatialAveragePooling", **fields, count_include_pad=True, divide=True))(x)
@@ -100,10 +102,11 @@ def test_logsoftmax_dimension_rules():
 
 def test_in_place_flags_write_over_the_input_as_torch7_does():
     """ConcatTable{ReLU(true), Identity}: the Identity branch sees the rectified input, as in Torch7."""
-    tree = module("nn.ConcatTable", modules=[module("nn.ReLU", inplace=True, threshold=0, val=0), module("nn.Identity")])
+    relu = module("nn.ReLU", inplace=True, threshold=0, val=0)
+    tree = module("nn.ConcatTable", modules=[relu, module("nn.Identity")])
     x = torch.tensor([-1.0, 2.0])
     with torch.inference_mode():
-        relu, identity = convert.nn.from_t7(tree)(x)
+        _, identity = convert.nn.from_t7(tree)(x)
     assert identity.tolist() == [0.0, 2.0] and x.tolist() == [0.0, 2.0]
 
 

@@ -6,12 +6,20 @@ import io
 
 import pytest
 import torch
+from torch7_runtime import make_reference
+from zoo_nets import (
+    TOLERANCE,
+    as_value,
+    clone_value,
+    load_io,
+    per_module_errors,
+    relative_error,
+    require_zoo,
+    zoo_names,
+)
 
 import convert
 import convert.nn
-from torch7_runtime import make_reference
-from zoo_nets import (TOLERANCE, as_value, clone_value, load_io, per_module_errors, relative_error, require_zoo,
-                      zoo_names)
 
 ZOO = zoo_names()
 
@@ -35,7 +43,7 @@ def test_zoo_net_matches_torch7_output_and_every_module(name):
 @pytest.mark.parametrize("name", ZOO)
 def test_zoo_net_survives_write_read_and_description_round_trips(name):
     network = convert_zoo(name)
-    x, output, _ = load_io(name)
+    x = load_io(name)[0]
     buffer = io.BytesIO()
     convert.write_t7(convert.nn.to_t7(network), buffer)
     reread = convert.nn.from_t7(convert.read_t7(io.BytesIO(buffer.getvalue())))

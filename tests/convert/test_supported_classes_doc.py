@@ -9,5 +9,5 @@ from conftest import REPO
 
 def test_readme_lists_exactly_the_registered_classes():
     done = subprocess.run([sys.executable, str(REPO / "scripts" / "supported_classes.py"), "--check"],
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stdout + done.stderr

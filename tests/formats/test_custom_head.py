@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 import torch
 from click.testing import CliRunner
+from generated_sounds import KINDS, write_clip
+from torch7_runtime import SCRIPTS, make_reference, run_lua
 
 import convert
 import soundnet
-from generated_sounds import KINDS, write_clip
 from soundnet.cli import cli
 from soundnet.inference.chunked import iter_chunked
-from torch7_runtime import SCRIPTS, make_reference, run_lua
 
 CLASSES = 5
 # The body's long convolutions sum thousands of products per output; 1e-5 of the largest value holds

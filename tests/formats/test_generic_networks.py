@@ -6,14 +6,14 @@ import json
 import pytest
 import torch
 from click.testing import CliRunner
+from generated_sounds import KINDS, write_clip
 from safetensors import safe_open
+from torch7_runtime import make_reference
+from zoo_nets import TOLERANCE, as_value, clone_value, load_io, relative_error, require_zoo, zoo_names
 
 import convert
 import soundnet
 from soundnet.cli import cli
-from generated_sounds import KINDS, write_clip
-from torch7_runtime import make_reference
-from zoo_nets import TOLERANCE, as_value, clone_value, load_io, relative_error, require_zoo, zoo_names
 
 ZOO = zoo_names()
 
