@@ -114,7 +114,7 @@ for i = 1, #net.modules do
     break
   end
 end
-assert(head_index, 'no head found: is this a SoundNet?')
+assert(head_index, 'no SoundNet head found: for any other network give the input with -input')
 
 local refs = { inputs = { clip = x }, outputs = { clip = outputs },
                meta = { model = opt.model, mode = 'net:evaluate()', module_typenames = typenames,

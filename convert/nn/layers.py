@@ -97,6 +97,12 @@ class TemporalConvolution(TorchModule):
     options_spec = {"inputFrameSize": REQUIRED, "outputFrameSize": REQUIRED, "kW": REQUIRED, "dW": 1}
     learnable = ("weight", "bias")
 
+    @classmethod
+    def refusal(cls, obj):
+        if obj.typename.startswith("cudnn."):
+            return "cudnn's TemporalConvolution keeps a SpatialConvolution layout (kH, padH), which is not supported"
+        return None
+
     def forward(self, x):
         check_rank(self, x, (2, 3))
         x, added = batched(x, 3)
