@@ -13,9 +13,9 @@ import numpy as np
 
 import convert
 
-from ..model.examples import resolve_model_path
 import convert.nn
 
+from ..model.registry import resolve_model_path
 from .custom_head import describe_body
 from .t7_import import NotSoundNetError, detect_architecture, short_class, top_level_modules
 from .tensor_files import format_of, read_weights
