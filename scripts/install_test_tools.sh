@@ -5,7 +5,7 @@
 set -euo pipefail
 # The CPU Torch7 runtime (tests that run Torch7 itself: tests/torch7_runtime.py) needs Debian's luajit,
 # OpenBLAS and sox; its setup.sh installs what is missing and checks that Torch7 starts.
-runtime="${SOUNDNET_TORCH7_RUNTIME:-$(cd "$(dirname "$0")/.." && pwd)/../shared/torch7-runtime}"
+runtime="$(dirname "${SOUNDNET_TORCH7_REFS:-$(cd "$(dirname "$0")/.." && pwd)/../shared/torch7}")/torch7-runtime"
 if [ -f "$runtime/setup.sh" ]; then
     if [ "$(id -u)" -eq 0 ]; then bash "$runtime/setup.sh"; else sudo bash "$runtime/setup.sh"; fi
 fi

@@ -47,6 +47,11 @@ def as_value(value: Any) -> Any:
     raise TypeError(f"unexpected {type(value).__name__} in reference data")
 
 
+def io_file(name: str) -> Path:
+    """The zoo's {input, output, per_module, meta} file of a net (make_reference.lua -input takes it)."""
+    return require_zoo(name).with_name(f"{name}_io.t7")
+
+
 def load_io(name: str) -> tuple[Any, Any, list]:
     """(input, output, per-module outputs) that Torch7 wrote for a zoo net."""
     io = convert.read_t7(zoo_dir() / f"{name}_io.t7")

@@ -112,10 +112,10 @@ def test_in_place_flags_write_over_the_input_as_torch7_does():
 
 
 @pytest.fixture(scope="module")
-def extra_nets(tmp_path_factory):
+def extra_nets(tmp_path_factory, torch7_runtime):
     """Nets the zoo lacks, built and run by the real Torch7 (tests/torch7_scripts/extra_nets.lua)."""
     folder = tmp_path_factory.mktemp("extra_nets")
-    run_lua(SCRIPTS / "extra_nets.lua", "-out", folder)
+    run_lua(torch7_runtime, SCRIPTS / "extra_nets.lua", "-out", folder)
     return folder
 
 

@@ -11,6 +11,7 @@ from zoo_nets import (
     TOLERANCE,
     as_value,
     clone_value,
+    io_file,
     load_io,
     per_module_errors,
     relative_error,
@@ -55,12 +56,12 @@ def test_zoo_net_survives_write_read_and_description_round_trips(name):
 
 
 @pytest.mark.parametrize("name", ZOO)
-def test_exported_zoo_net_runs_in_torch7_with_the_same_outputs(name, tmp_path):
+def test_exported_zoo_net_runs_in_torch7_with_the_same_outputs(name, tmp_path, torch7_runtime):
     """to_t7 -> Torch7's torch.load -> forward (make_reference.lua's generic mode) equals the zoo's data."""
     network = convert_zoo(name)
     convert.write_t7(convert.nn.to_t7(network), tmp_path / "exported.t7")
-    reference = convert.read_t7(make_reference(tmp_path / "exported.t7", require_zoo(name).with_name(f"{name}_io.t7"),
-                                               tmp_path / "refs.t7"))
+    exported = tmp_path / "exported.t7"
+    reference = convert.read_t7(make_reference(torch7_runtime, exported, io_file(name), tmp_path / "refs.t7"))
     _, output, per_module = load_io(name)
     outputs = reference["outputs"]["input"]
     assert relative_error(as_value(outputs["final"]), output) <= TOLERANCE

@@ -23,10 +23,10 @@ TOLERANCE = 1e-5
 
 
 @pytest.fixture(scope="module")
-def finetuned(torch7_refs, tmp_path_factory) -> tuple[Path, torch.Tensor, torch.Tensor, Path]:
+def finetuned(torch7_refs, torch7_runtime, tmp_path_factory) -> tuple[Path, torch.Tensor, torch.Tensor, Path]:
     """(fine-tuned .t7, input, Torch7's evaluate() output, io file) made by the real Torch7."""
     folder = tmp_path_factory.mktemp("custom_head")
-    run_lua(SCRIPTS / "finetune_custom_head.lua", "-base", torch7_refs / "soundnet8_quarter.t7",
+    run_lua(torch7_runtime, SCRIPTS / "finetune_custom_head.lua", "-base", torch7_refs / "soundnet8_quarter.t7",
             "-out", folder / "ft.t7", "-io", folder / "io.t7", "-classes", CLASSES)
     io = convert.read_t7(folder / "io.t7")
     return folder / "ft.t7", torch.from_numpy(io["input"]), torch.from_numpy(io["output"]), folder / "io.t7"
@@ -49,19 +49,19 @@ def test_loads_as_a_soundnet_with_a_generic_head_and_predicts_like_torch7(finetu
     assert "soundnet8 body (modules 1-18) + a custom head (modules 19-24)" in report
 
 
-def test_converts_verifies_and_exports_back_to_torch7(finetuned, tmp_path):
+def test_converts_verifies_and_exports_back_to_torch7(finetuned, tmp_path, torch7_runtime):
     path, x, expected, io_file = finetuned
     runner = CliRunner()
     assert runner.invoke(cli, ["convert", str(path), str(tmp_path / "ft.safetensors")]).exit_code == 0
     converted = soundnet.load(tmp_path / "ft.safetensors")
     with torch.inference_mode():
         assert relative(converted(x), expected) <= TOLERANCE
-    refs = make_reference(path, io_file, tmp_path / "refs.t7")
+    refs = make_reference(torch7_runtime, path, io_file, tmp_path / "refs.t7")
     verified = runner.invoke(cli, ["verify", str(tmp_path / "ft.safetensors"), "--reference", str(refs),
                                    "--tolerance", str(TOLERANCE)])
     assert verified.exit_code == 0 and "25 of 25 arrays within tolerance" in verified.output, verified.output
     assert runner.invoke(cli, ["export", str(tmp_path / "ft.safetensors"), str(tmp_path / "back.t7")]).exit_code == 0
-    torch7 = convert.read_t7(make_reference(tmp_path / "back.t7", io_file, tmp_path / "back_refs.t7"))
+    torch7 = convert.read_t7(make_reference(torch7_runtime, tmp_path / "back.t7", io_file, tmp_path / "back_refs.t7"))
     assert relative(torch.from_numpy(torch7["outputs"]["input"]["final"]), expected) <= TOLERANCE
 
 

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from generated_sounds import KINDS, write_clip
 from safetensors import safe_open
 from torch7_runtime import make_reference
-from zoo_nets import TOLERANCE, as_value, clone_value, load_io, relative_error, require_zoo, zoo_names
+from zoo_nets import TOLERANCE, as_value, clone_value, io_file, load_io, relative_error, require_zoo, zoo_names
 
 import convert
 import soundnet
@@ -47,12 +47,12 @@ def test_convert_then_load_gives_back_the_network(name, tmp_path):
 
 
 @pytest.mark.parametrize("name", ZOO)
-def test_export_runs_in_torch7_and_verify_passes_module_by_module(name, tmp_path):
+def test_export_runs_in_torch7_and_verify_passes_module_by_module(name, tmp_path, torch7_runtime):
     """export -> Torch7 (make_reference -input on the exported file) matches the zoo; verify passes on it."""
     assert run("convert", require_zoo(name), tmp_path / "net.h5").exit_code == 0
     result = run("export", tmp_path / "net.h5", tmp_path / "back.t7")
     assert result.exit_code == 0, result.output
-    refs = make_reference(tmp_path / "back.t7", require_zoo(name).with_name(f"{name}_io.t7"), tmp_path / "refs.t7")
+    refs = make_reference(torch7_runtime, tmp_path / "back.t7", io_file(name), tmp_path / "refs.t7")
     outputs = convert.read_t7(refs)["outputs"]["input"]
     _, output, per_module = load_io(name)
     assert relative_error(as_value(outputs["final"]), output) <= TOLERANCE
@@ -62,9 +62,9 @@ def test_export_runs_in_torch7_and_verify_passes_module_by_module(name, tmp_path
     assert verified.exit_code == 0 and "FAIL" not in verified.output, verified.output
 
 
-def test_verify_fails_on_a_changed_module(tmp_path):
+def test_verify_fails_on_a_changed_module(tmp_path, torch7_runtime):
     name = "lenet"
-    refs = make_reference(require_zoo(name), require_zoo(name).with_name(f"{name}_io.t7"), tmp_path / "refs.t7")
+    refs = make_reference(torch7_runtime, require_zoo(name), io_file(name), tmp_path / "refs.t7")
     network = soundnet.load(require_zoo(name))
     network.submodules[0].weight.data.mul_(1.01)
     soundnet.save(network, tmp_path / "changed.safetensors")
