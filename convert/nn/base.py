@@ -45,9 +45,8 @@ def plain(value: Any) -> Any:
         return value.tolist()
     if isinstance(value, list):
         return [plain(v) for v in value]
-    if isinstance(value, dict):
-        keys = sorted(k for k in value if isinstance(k, int))
-        return [plain(value[k]) for k in keys]
+    if isinstance(value, dict) and all(isinstance(k, int) or k == "_n" for k in value):  # a Lua sequence
+        return [plain(value[k]) for k in sorted(k for k in value if isinstance(k, int))]
     return value
 
 
@@ -126,7 +125,11 @@ class TorchModule(nn.Module):
                 if default is REQUIRED:
                     raise ModuleConversionError(obj.typename, path, f"the file has no {name} field")
                 value = default
-            options[name] = plain(value)
+            value = plain(value)
+            problem = option_problem(value, default)
+            if problem:
+                raise ModuleConversionError(obj.typename, path, f"field {name} {problem}")
+            options[name] = value
         return options
 
     @classmethod
@@ -176,6 +179,18 @@ def scratch_value(kind: Any) -> Any:
     if isinstance(kind, int):
         return long_storage([0] * kind)
     return t7_tensor(torch.tensor(kind, dtype=torch.float32))
+
+
+def option_problem(value: Any, default: Any) -> str | None:
+    """Why a field's value cannot be that option (a number where a number belongs...), or None."""
+    if isinstance(value, list):
+        return None if all(option_problem(v, None) is None for v in value) else "holds a non-numeric entry"
+    if value is not None and not isinstance(value, (bool, int, float)):
+        return f"is a {type(value).__name__}, expected a number or a boolean"
+    number = isinstance(default, (int, float)) and not isinstance(default, bool)
+    if number and (isinstance(value, bool) or not isinstance(value, (int, float))):
+        return f"is {value!r}, expected a number"
+    return None
 
 
 def finite_options(options: dict[str, Any]) -> dict[str, Any]:

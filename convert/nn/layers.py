@@ -1,6 +1,8 @@
 """Layers with weights: linear maps, convolutions, batch normalisation, lookup tables, distances."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -11,6 +13,12 @@ from .base import REQUIRED, TorchModule, register, t7_tensor
 def batched(x: torch.Tensor, rank: int) -> tuple[torch.Tensor, bool]:
     """(x with a batch dim, whether one was added): a module of `rank`-D batches also takes rank-1 inputs."""
     return (x.unsqueeze(0), True) if x.dim() == rank - 1 else (x, False)
+
+
+def check_size(weight: torch.Tensor | None, shape: list[int]) -> None:
+    """A weight must hold exactly the elements of `shape` (files keep 2-D or 4-D layouts of the same data)."""
+    if weight is not None and weight.numel() != math.prod(shape):
+        raise ValueError(f"weight of {weight.numel()} elements does not fit {'x'.join(map(str, shape))}")
 
 
 def check_rank(module: TorchModule, x: torch.Tensor, ranks: tuple[int, ...]) -> None:
@@ -49,6 +57,10 @@ class Convolution(TorchModule):
             options["padH"] = obj.get("padding")
         return options
 
+    def setup(self):
+        o = self.options
+        check_size(self.weight, [o["nOutputPlane"], o["nInputPlane"] // o.get("groups", 1), o["kH"], o["kW"]])
+
     def kernel(self) -> torch.Tensor:
         o = self.options
         return self.weight.view(o["nOutputPlane"], o["nInputPlane"] // o.get("groups", 1), o["kH"], o["kW"])
@@ -81,6 +93,10 @@ class SpatialFullConvolution(TorchModule):
                     "dW": 1, "dH": 1, "padW": 0, "padH": 0, "adjW": 0, "adjH": 0}
     learnable = ("weight", "bias")
 
+    def setup(self):
+        o = self.options
+        check_size(self.weight, [o["nInputPlane"], o["nOutputPlane"], o["kH"], o["kW"]])
+
     def forward(self, x):
         check_rank(self, x, (3, 4))
         x, added = batched(x, 4)
@@ -103,6 +119,10 @@ class TemporalConvolution(TorchModule):
             return "cudnn's TemporalConvolution keeps a SpatialConvolution layout (kH, padH), which is not supported"
         return None
 
+    def setup(self):
+        o = self.options
+        check_size(self.weight, [o["outputFrameSize"], o["kW"], o["inputFrameSize"]])
+
     def forward(self, x):
         check_rank(self, x, (2, 3))
         x, added = batched(x, 3)
@@ -117,6 +137,10 @@ class VolumetricConvolution(TorchModule):
     options_spec = {"nInputPlane": REQUIRED, "nOutputPlane": REQUIRED, "kT": REQUIRED, "kW": REQUIRED,
                     "kH": REQUIRED, "dT": 1, "dW": 1, "dH": 1, "padT": 0, "padW": 0, "padH": 0}
     learnable = ("weight", "bias")
+
+    def setup(self):
+        o = self.options
+        check_size(self.weight, [o["nOutputPlane"], o["nInputPlane"], o["kT"], o["kH"], o["kW"]])
 
     def forward(self, x):
         check_rank(self, x, (4, 5))

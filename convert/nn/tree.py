@@ -76,8 +76,13 @@ def from_t7(obj: Any, path: str = "") -> TorchModule:
     """The PyTorch module (evaluate mode) of a Torch7 module tree as convert.read_t7 returns it."""
     cls = _class_of(obj, path)
     children = [from_t7(child, child_path(path, n)) for n, child in enumerate(_children(obj, cls), 1)]
-    module = cls(cls.read_options(obj, path), cls.read_tensors(obj, path),
-                 children if issubclass(cls, Container) else None)
+    try:
+        module = cls(cls.read_options(obj, path), cls.read_tensors(obj, path),
+                     children if issubclass(cls, Container) else None)
+    except (ValueError, RuntimeError) as error:  # options and tensors that do not fit together
+        if isinstance(error, ModuleConversionError):
+            raise
+        raise ModuleConversionError(obj.typename, path, str(error)) from None
     module.torch_class = "nn." + short_name(obj.typename)
     for name in cls.learnable + cls.kept:
         if name not in cls.optional and getattr(module, name) is None:

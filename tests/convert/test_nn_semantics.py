@@ -141,3 +141,15 @@ def test_torch7_keeps_the_empty_ceil_mode_window(extra_nets):
     assert theirs.shape == (2, 3, 3, 7) and bool((theirs[:, :, 2] == lowest).all())
     assert torch.equal(ours == lowest, theirs == lowest)
     assert relative_error(ours[:, :, :2], theirs[:, :, :2]) <= TOLERANCE
+
+
+@pytest.mark.parametrize("bad, message", [
+    (module("nn.SpatialMaxPooling", kW="2", kH=2), "field kW is a str, expected a number"),
+    (module("nn.Dropout", p=0.5, v2={"x": 1}), "field v2 is a dict"),
+    (module("nn.SpatialConvolution", nInputPlane=3, nOutputPlane=2, kW=3, kH=3, weight=tensor(np.ones((2, 26))),
+            bias=tensor([0, 0])), "weight of 52 elements does not fit 2x3x3x3"),
+    (module("nn.Linear", bias=tensor([0, 0])), "no weight tensor"),
+])
+def test_malformed_fields_are_refused_at_conversion(bad, message):
+    with pytest.raises(convert.nn.ModuleConversionError, match=message):
+        convert.nn.from_t7(bad)
