@@ -5,7 +5,10 @@ import sys
 
 import click
 
-from .options import model_argument
+from ..formats.t7_export import LAYOUTS
+from ..formats.tensor_files import FORMATS
+from ..parity.verify import TOLERANCE
+from .options import load_model, model_option
 
 
 @click.command()
@@ -30,11 +33,13 @@ def fetch(name: str, quiet: bool) -> None:
 @click.command()
 @click.argument("path", type=click.Path(dir_okay=False))
 def inspect(path: str) -> None:
-    """Show a model file: module tree with Torch indices, classes, tensor types, storages, architecture.
+    """Describe a file: a model (module tree with Torch indices, tensors, architecture), a feature file
+    (<audio>.soundnet.h5/.npz, a consolidated --h5 file) or a prediction file (.soundnet_categories.h5).
 
     \b
-    Example:
+    Examples:
       soundnet inspect soundnet8_final.t7
+      soundnet inspect clip.wav.soundnet.h5
     """
     from ..formats.inspection import describe
 
@@ -44,7 +49,7 @@ def inspect(path: str) -> None:
 @click.command(name="convert")
 @click.argument("source", metavar="IN")
 @click.argument("target", metavar="OUT", type=click.Path(dir_okay=False))
-@click.option("--format", "fmt", type=click.Choice(["safetensors", "pth", "h5", "t7"]),
+@click.option("--format", "fmt", type=click.Choice(FORMATS),
               help="Output format (default: from OUT's suffix).")
 @click.option("--categories-dir", type=click.Path(file_okay=False, exists=True),
               help="Folder with categories_imagenet.txt and categories_places2.txt to embed.")
@@ -59,12 +64,11 @@ def convert_command(source: str, target: str, fmt: str | None, categories_dir: s
       soundnet convert soundnet8_final.t7 soundnet8.safetensors --categories-dir categories/
     """
     from ..formats.loading import convert_file
-
-    if categories_dir and category_files:
-        raise click.UsageError("give --categories-dir or --categories, not both")
     from ..formats.networks import summary
     from ..model.network import SoundNet
 
+    if categories_dir and category_files:
+        raise click.UsageError("give --categories-dir or --categories, not both")
     model = convert_file(source, target, fmt, categories_dir or category_files or None)
     if not isinstance(model, SoundNet):
         click.echo(f"{source} -> {target}: {summary(model)}")
@@ -74,42 +78,33 @@ def convert_command(source: str, target: str, fmt: str | None, categories_dir: s
 
 
 @click.command()
-@model_argument
+@model_option
 @click.option("--reference", "-r", required=True, type=click.Path(dir_okay=False, exists=True),
               help="Reference activations written by reference_outputs/make_reference.lua (its -input mode for "
                    "any other Torch7 network).")
-@click.option("--tolerance", default=1e-4, show_default=True, help="Max |ours - torch7| / max(1, max |torch7|).")
-def verify(model: str, reference: str, tolerance: float) -> None:
+@click.option("--tolerance", default=TOLERANCE, show_default=True, help="Max |ours - torch7| / max(1, max |torch7|).")
+def verify(model_path: str, reference: str, tolerance: float) -> None:
     """Compare every layer of MODEL with Torch7's activations; exit 1 when any layer fails.
 
     A generic reference (make_reference.lua -input) checks any converted network module by module.
 
     \b
     Example:
-      soundnet verify soundnet8.safetensors --reference refs_soundnet8.t7
+      soundnet verify --model soundnet8.safetensors --reference refs_soundnet8.t7
     """
-    import convert
-
     from ..formats.loading import load
-    from ..parity.verify import format_checks, verify_reference
-    from ..parity.verify_network import is_generic_reference, verify_network_reference
+    from ..parity.verify import format_checks, verify_file
 
-    net = load(model)
-    try:
-        refs = convert.read_t7(reference)
-    except convert.T7FormatError as error:
-        raise ValueError(f"{reference}: not a readable Torch7 file: {error}") from None
-    verify_model = verify_network_reference if is_generic_reference(refs) else verify_reference
-    checks = verify_model(net, refs, tolerance)
+    checks = verify_file(load(model_path), reference, tolerance)
     click.echo(format_checks(checks))
     if not all(check.ok for check in checks):
         sys.exit(1)
 
 
 @click.command()
-@model_argument
+@click.argument("model", metavar="MODEL")
 @click.argument("target", metavar="OUT.t7", type=click.Path(dir_okay=False))
-@click.option("--layout", type=click.Choice(["torch", "released"]), default="torch", show_default=True,
+@click.option("--layout", type=click.Choice(LAYOUTS), default=LAYOUTS[0], show_default=True,
               help="torch: nn.* classes and FloatTensor; released: cudnn.* classes and CudaTensor as the GPU-trained files.")
 @click.option("--ascii", "ascii_format", is_flag=True, help="Write Torch7's ascii format instead of binary.")
 def export(model: str, target: str, layout: str, ascii_format: bool) -> None:
@@ -127,7 +122,7 @@ def export(model: str, target: str, layout: str, ascii_format: bool) -> None:
     net = load(model)
     fmt = "ascii" if ascii_format else "binary"
     if not isinstance(net, SoundNet):
-        if layout != "torch":
+        if layout != LAYOUTS[0]:
             raise ValueError(f"the {layout} layout is SoundNet's; a {net.torch_class} network is written with nn classes")
         export_network(net, target, fmt)
         click.echo(f"{model} -> {target}: {summary(net)}")

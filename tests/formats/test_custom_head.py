@@ -57,7 +57,7 @@ def test_converts_verifies_and_exports_back_to_torch7(finetuned, tmp_path, torch
     with torch.inference_mode():
         assert relative(converted(x), expected) <= TOLERANCE
     refs = make_reference(torch7_runtime, path, io_file, tmp_path / "refs.t7")
-    verified = runner.invoke(cli, ["verify", str(tmp_path / "ft.safetensors"), "--reference", str(refs),
+    verified = runner.invoke(cli, ["verify", "--model", str(tmp_path / "ft.safetensors"), "--reference", str(refs),
                                    "--tolerance", str(TOLERANCE)])
     assert verified.exit_code == 0 and "25 of 25 arrays within tolerance" in verified.output, verified.output
     assert runner.invoke(cli, ["export", str(tmp_path / "ft.safetensors"), str(tmp_path / "back.t7")]).exit_code == 0
@@ -70,7 +70,7 @@ def test_body_extraction_and_chunking_work_as_for_any_soundnet(finetuned):
     wave = finetuned[1][:1].reshape(1, -1)
     pool5 = model.architecture.layer(18)
     with torch.inference_mode():
-        whole = model.extract(wave, 18)
+        whole = model.forward_features(wave, 18)
         chunked = torch.cat(list(iter_chunked(model, [wave[:, :60000], wave[:, 60000:]], pool5, 50000)), -1)
     assert torch.allclose(chunked, whole, rtol=0, atol=1e-4 * float(whole.abs().max()))
 
@@ -81,7 +81,7 @@ def test_fine_tunes_further(finetuned, tmp_path):
     (tmp_path / "train.txt").write_text("\n".join(lines) + "\n")
     start = soundnet.load(finetuned[0])
     result = CliRunner().invoke(cli, ["finetune", "--list", str(tmp_path / "train.txt"), "--classes", str(CLASSES),
-                                      "--init", str(finetuned[0]), "--batch-size", "3", "--epochs", "2",
+                                      "--model", str(finetuned[0]), "--batch-size", "3", "--epochs", "2",
                                       "--held-out", "0", "--workers", "0", "--out", str(tmp_path / "f"), "--quiet"])
     assert result.exit_code == 0, result.output
     tuned = soundnet.load(tmp_path / "f" / "model.safetensors")
@@ -91,6 +91,6 @@ def test_fine_tunes_further(finetuned, tmp_path):
     with torch.inference_mode():
         assert torch.isfinite(tuned(finetuned[1])).all()
     wrong = CliRunner().invoke(cli, ["finetune", "--list", str(tmp_path / "train.txt"), "--classes", "6",
-                                     "--init", str(finetuned[0]), "--workers", "0", "--out", str(tmp_path / "g"),
+                                     "--model", str(finetuned[0]), "--workers", "0", "--out", str(tmp_path / "g"),
                                      "--quiet"])
     assert wrong.exit_code == 1 and "the model's own head gives [5] classes, not 6" in wrong.output

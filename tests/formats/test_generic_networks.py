@@ -58,7 +58,7 @@ def test_export_runs_in_torch7_and_verify_passes_module_by_module(name, tmp_path
     assert relative_error(as_value(outputs["final"]), output) <= TOLERANCE
     for index, theirs in enumerate(per_module, 1):
         assert relative_error(as_value(outputs[index]), theirs) <= TOLERANCE, index
-    verified = run("verify", tmp_path / "net.h5", "--reference", refs, "--tolerance", TOLERANCE)
+    verified = run("verify", "--model", tmp_path / "net.h5", "--reference", refs, "--tolerance", TOLERANCE)
     assert verified.exit_code == 0 and "FAIL" not in verified.output, verified.output
 
 
@@ -68,7 +68,7 @@ def test_verify_fails_on_a_changed_module(tmp_path, torch7_runtime):
     network = soundnet.load(require_zoo(name))
     network.submodules[0].weight.data.mul_(1.01)
     soundnet.save(network, tmp_path / "changed.safetensors")
-    result = run("verify", tmp_path / "changed.safetensors", "--reference", refs)
+    result = run("verify", "--model", tmp_path / "changed.safetensors", "--reference", refs)
     assert result.exit_code == 1 and "FAIL" in result.output and "1 (nn.SpatialConvolution)" in result.output
 
 
