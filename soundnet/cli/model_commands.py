@@ -8,7 +8,7 @@ import click
 from ..formats.t7_export import LAYOUTS
 from ..formats.tensor_files import FORMATS
 from ..parity.verify import TOLERANCE
-from .options import load_model, model_option
+from .options import model_option
 
 
 @click.command()
@@ -123,7 +123,8 @@ def export(model: str, target: str, layout: str, ascii_format: bool) -> None:
     fmt = "ascii" if ascii_format else "binary"
     if not isinstance(net, SoundNet):
         if layout != LAYOUTS[0]:
-            raise ValueError(f"the {layout} layout is SoundNet's; a {net.torch_class} network is written with nn classes")
+            raise ValueError(f"the {layout} layout is SoundNet's; a {net.torch_class} network is written "
+                             "with nn classes")
         export_network(net, target, fmt)
         click.echo(f"{model} -> {target}: {summary(net)}")
         return
