@@ -7,6 +7,12 @@
 -- then, with soundnet-t7:
 --   soundnet verify soundnet8.safetensors --reference refs_soundnet8.t7
 --
+-- Generic mode, for any nn model (not only SoundNet): give the input as a .t7 file holding a tensor, a
+-- table of tensors, or a table with an `input` field (as the zoo's *_io.t7 files):
+--   th reference_outputs/make_reference.lua -model net.t7 -input input.t7 -out refs_net.t7
+-- It writes { inputs = { input = X }, outputs = { input = { [i] = output of top-level module i (when the
+-- root is an nn.Sequential), final = net:forward(X) } }, meta = { mode = 'generic', ... } }.
+--
 -- Layout written (what soundnet verify reads; the same as the reference files of this project):
 --   { inputs  = { clip = 1x1xNx1, pred10 = 1x1xNx1 },
 --     outputs = { clip = { [i] = output of top-level module i for every module up to the heads
@@ -19,6 +25,7 @@
 -- at once: with ReLU(true) in place, a BN output is recorded before the ReLU overwrites it.
 
 require 'torch'
+if torch.setheaptracking then torch.setheaptracking(false) end  -- it can hang this LuaJIT (runtime README)
 require 'nn'
 pcall(require, 'cunn')
 local has_cudnn = pcall(require, 'cudnn')
@@ -31,6 +38,7 @@ cmd:option('-raw', '', 'raw little-endian float32 samples, already scaled to [-2
 cmd:option('-seconds', 20, 'length of the generated input when neither -audio nor -raw is given')
 cmd:option('-seed', 20, 'seed of the generated input')
 cmd:option('-threads', 1, 'torch.setnumthreads (set OPENBLAS_NUM_THREADS yourself)')
+cmd:option('-input', '', 'generic mode: a .t7 file holding the input (tensor, table, or a table with .input)')
 local opt = cmd:parse(arg)
 assert(opt.model ~= '', 'give -model FILE')
 
@@ -41,6 +49,35 @@ local net = torch.load(opt.model)
 if has_cudnn then net = cudnn.convert(net, nn) end  -- CPU nn semantics for every layer
 net = net:float()
 net:evaluate()
+
+local function clone_output(output)
+  if torch.isTensor(output) then return output:clone() end
+  local copy = { _n = #output }
+  for k = 1, #output do copy[k] = clone_output(output[k]) end
+  return copy
+end
+
+if opt.input ~= '' then
+  local x = torch.load(opt.input)
+  if type(x) == 'table' and x.input ~= nil then x = x.input end
+  local outputs = {}
+  local typenames = {}
+  if torch.typename(net) == 'nn.Sequential' then  -- in-place modules may write over x: run on copies
+    local h = clone_output(x)
+    for i = 1, #net.modules do
+      typenames[i] = torch.typename(net.modules[i])
+      h = net.modules[i]:updateOutput(h)
+      outputs[i] = clone_output(h)
+    end
+  end
+  typenames._n = #typenames
+  outputs.final = clone_output(net:forward(clone_output(x)))
+  torch.save(opt.out, { inputs = { input = x }, outputs = { input = outputs },
+                        meta = { model = opt.model, mode = 'generic', root = torch.typename(net),
+                                 module_typenames = typenames } })
+  print(string.format('wrote %s: %d top-level module outputs and the final output', opt.out, #outputs))
+  os.exit(0)
+end
 
 local function input_wave()
   if opt.audio ~= '' then
@@ -61,12 +98,6 @@ local function input_wave()
   return torch.randn(n):mul(40):clamp(-256, 256):view(1, 1, -1, 1)
 end
 
-local function clone_output(output)
-  if torch.isTensor(output) then return output:clone() end
-  local copy = { _n = #output }
-  for k = 1, #output do copy[k] = clone_output(output[k]) end
-  return copy
-end
 
 local x = input_wave()
 local outputs = {}
@@ -83,7 +114,7 @@ for i = 1, #net.modules do
     break
   end
 end
-assert(head_index, 'no head found: is this a SoundNet?')
+assert(head_index, 'no SoundNet head found: for any other network give the input with -input')
 
 local refs = { inputs = { clip = x }, outputs = { clip = outputs },
                meta = { model = opt.model, mode = 'net:evaluate()', module_typenames = typenames,

@@ -8,7 +8,7 @@ import click
 from ..formats.t7_export import LAYOUTS
 from ..formats.tensor_files import FORMATS
 from ..parity.verify import TOLERANCE
-from .options import load_model, model_option
+from .options import model_option
 
 
 @click.command()
@@ -64,10 +64,15 @@ def convert_command(source: str, target: str, fmt: str | None, categories_dir: s
       soundnet convert soundnet8_final.t7 soundnet8.safetensors --categories-dir categories/
     """
     from ..formats.loading import convert_file
+    from ..formats.networks import summary
+    from ..model.network import SoundNet
 
     if categories_dir and category_files:
         raise click.UsageError("give --categories-dir or --categories, not both")
     model = convert_file(source, target, fmt, categories_dir or category_files or None)
+    if not isinstance(model, SoundNet):
+        click.echo(f"{source} -> {target}: {summary(model)}")
+        return
     known = model.metadata.get("categories") or (model.weights and model.weights.meta.get("categories"))
     named = " with category names" if known else ""
     click.echo(f"{source} -> {target}: {model.name}, widths {list(model.widths)}, classes {list(model.classes)}{named}")
@@ -76,18 +81,22 @@ def convert_command(source: str, target: str, fmt: str | None, categories_dir: s
 @click.command()
 @model_option
 @click.option("--reference", "-r", required=True, type=click.Path(dir_okay=False, exists=True),
-              help="Reference activations written by reference_outputs/make_reference.lua.")
+              help="Reference activations written by reference_outputs/make_reference.lua (its -input mode for "
+                   "any other Torch7 network).")
 @click.option("--tolerance", default=TOLERANCE, show_default=True, help="Max |ours - torch7| / max(1, max |torch7|).")
 def verify(model_path: str, reference: str, tolerance: float) -> None:
     """Compare every layer of MODEL with Torch7's activations; exit 1 when any layer fails.
+
+    A generic reference (make_reference.lua -input) checks any converted network module by module.
 
     \b
     Example:
       soundnet verify --model soundnet8.safetensors --reference refs_soundnet8.t7
     """
+    from ..formats.loading import load
     from ..parity.verify import format_checks, verify_file
 
-    checks = verify_file(load_model(model_path), reference, tolerance)
+    checks = verify_file(load(model_path), reference, tolerance)
     click.echo(format_checks(checks))
     if not all(check.ok for check in checks):
         sys.exit(1)
@@ -100,17 +109,27 @@ def verify(model_path: str, reference: str, tolerance: float) -> None:
               help="torch: nn.* classes and FloatTensor; released: cudnn.* classes and CudaTensor as the GPU-trained files.")
 @click.option("--ascii", "ascii_format", is_flag=True, help="Write Torch7's ascii format instead of binary.")
 def export(model: str, target: str, layout: str, ascii_format: bool) -> None:
-    """Write MODEL back to a Torch7 .t7 with the original module structure.
+    """Write MODEL back to a Torch7 .t7 with the original module structure (any converted Torch7 network too).
 
     \b
     Example:
       soundnet export soundnet8.safetensors soundnet8_roundtrip.t7
     """
     from ..formats.loading import load
+    from ..formats.networks import export_network, summary
     from ..formats.t7_export import export_t7
+    from ..model.network import SoundNet
 
     net = load(model)
-    export_t7(net, target, layout=layout, fmt="ascii" if ascii_format else "binary")
+    fmt = "ascii" if ascii_format else "binary"
+    if not isinstance(net, SoundNet):
+        if layout != LAYOUTS[0]:
+            raise ValueError(f"the {layout} layout is SoundNet's; a {net.torch_class} network is written "
+                             "with nn classes")
+        export_network(net, target, fmt)
+        click.echo(f"{model} -> {target}: {summary(net)}")
+        return
+    export_t7(net, target, layout=layout, fmt=fmt)
     click.echo(f"{model} -> {target}: {net.name}, {len(net.architecture.layers) + len(net.architecture.tail)} top-level modules")
 
 

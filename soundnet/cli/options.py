@@ -25,6 +25,6 @@ def with_audio_options(command):
 
 def load_model(path: str):
     """The model a --model option names (the library's loader; imported late to keep --help fast)."""
-    from ..formats.loading import load
+    from ..formats.loading import load_soundnet
 
-    return load(path)
+    return load_soundnet(path)

@@ -13,8 +13,11 @@ import numpy as np
 
 import convert
 
+import convert.nn
+
 from ..model.registry import resolve_model_path
 from .peer_formats import read_keras_npy, rename_port_state
+from .custom_head import describe_body
 from .t7_import import NotSoundNetError, detect_architecture, read_torch7, short_class, top_level_modules
 from .tensor_files import detect_format, read_weights
 
@@ -89,19 +92,29 @@ def _outline(value: Any, name: str = "", depth: int = 0, max_depth: int = 3) -> 
     yield f"{indent}{name}: {value!r}"[:200]
 
 
+def converter_line(root: Any) -> str:
+    """Whether the generic converter takes every module, else the first it refuses, with its path."""
+    problem = convert.nn.first_unsupported(root)
+    if problem is None:
+        return "converter: every module is supported (it converts as a generic Torch7 network)"
+    return f"converter: first unsupported module: {problem}"
+
+
 def describe_t7(path: str | Path) -> str:
     """The report for a .t7 file (raises ValueError with one line when it is unreadable)."""
     root = read_torch7(path)
     lines = [f"{path}: Torch7 file, {Path(path).stat().st_size:,} bytes, top object {getattr(root, 'typename', type(root).__name__)}"]
     try:
         modules = top_level_modules(root)
-    except NotSoundNetError:  # not a model (a reference file, a checkpoint table...): show its structure
-        return "\n".join(lines + list(_outline(root)))
+    except NotSoundNetError:  # another root module, or not a model (a reference file...): show its structure
+        support = [converter_line(root)] if isinstance(root, convert.TorchObject) else []
+        return "\n".join(lines + support + list(_outline(root)))
     try:
         arch = detect_architecture(modules)
         lines.append(f"architecture: {arch.name} ({len(modules)} top-level modules)")
     except NotSoundNetError as error:
-        lines.append(f"architecture: {error}")
+        lines.append(f"architecture: {describe_body(modules) or error}")
+        lines.append(converter_line(root))
     bn_styles = {("running_std (legacy, V1)" if "running_std" in m else "running_var")
                  for _, m in _walk(modules)
                  if isinstance(m, convert.TorchObject) and short_class(m.typename) == "SpatialBatchNormalization"}

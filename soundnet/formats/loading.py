@@ -11,15 +11,20 @@ from __future__ import annotations
 import hashlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+import convert
+from torch import nn
 
 from .categories import load_categories
 from ..model.network import SoundNet
 from ..model.registry import resolve_model_path
 from ..model.weights import identify
+from .custom_head import soundnet_with_head_from_t7
+from .networks import export_network, is_network, network_from_t7, network_from_weights, network_metadata
 from .peer_formats import read_keras_npy
 from .t7_export import export_t7
-from .t7_import import model_from_t7, read_torch7
-from .tensor_files import detect_format, format_of, model_from_weights, read_weights, save_weights
+from .t7_import import NotSoundNetError, model_from_t7, read_torch7
+from .tensor_files import (detect_format, format_of, model_from_weights, read_weights, save_weights, tensors_of,
+                           write_tensors)
 
 CategorySource = str | Path | tuple[str | Path, str | Path]
 
@@ -34,9 +39,25 @@ def sha256_of(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def load(path: str | Path, *, categories: CategorySource | None = None) -> SoundNet:
-    """A ready SoundNet in eval mode from .t7, .safetensors, .pth, .h5 or a TF/Keras sound8.npy.
+def model_from_tree(tree: object) -> SoundNet | nn.Module:
+    """A SoundNet; else a SoundNet body with its own (generic) head; else any supported Torch7 network."""
+    try:
+        return model_from_t7(tree)
+    except NotSoundNetError:
+        if not isinstance(tree, convert.TorchObject):
+            raise
+        if tree.typename.partition(".")[2] == "Sequential":
+            model = soundnet_with_head_from_t7(tree)
+            if model is not None:
+                return model
+        return network_from_t7(tree)
 
+
+def load(path: str | Path, *, categories: CategorySource | None = None) -> SoundNet | nn.Module:
+    """A ready model in eval mode from .t7, .safetensors, .pth, .h5 or a TF/Keras sound8.npy.
+
+    A SoundNet (also one with a custom head) comes back as a SoundNet; any other supported Torch7 network
+    as its convert.nn module (see `load_soundnet` where only a SoundNet will do).
     `"example"` names the embedded example checkpoint (random weights) and `"soundnet8"` the released
     weights (fetched into the cache folder on first use), here and so in every command.
     """
@@ -48,18 +69,31 @@ def load(path: str | Path, *, categories: CategorySource | None = None) -> Sound
     with ThreadPoolExecutor(1) as pool:  # hashing overlaps parsing (hashlib releases the GIL)
         digest = pool.submit(sha256_of, path)
         if fmt == "t7":
-            model = model_from_t7(read_torch7(path))  # the tree (and its gradient storage) dies here
+            model = model_from_tree(read_torch7(path))  # the tree (and its gradient storage) dies here
             model.metadata.update(source_file=path.name, source_sha256=digest.result())
         elif fmt == "npy":
             model = model_from_weights(read_keras_npy(path), {}, source=path)
             model.metadata.update(source_file=path.name, source_sha256=digest.result())
         else:
             state, file_metadata = read_weights(path, fmt)
-            model = model_from_weights(state, file_metadata, source=path)
+            if is_network(file_metadata):
+                model = network_from_weights(state, file_metadata, path)
+            else:
+                model = model_from_weights(state, file_metadata, source=path)
         model.metadata.update(file=name, file_sha256=digest.result())
-    model.weights = identify(model, file_metadata)
+    if isinstance(model, SoundNet):
+        model.weights = identify(model, file_metadata)
     if categories is not None:
         attach_categories(model, categories)
+    return model
+
+
+def load_soundnet(path: str | Path, *, categories: CategorySource | None = None) -> SoundNet:
+    """`load` for the commands that need a SoundNet: a one-line error for any other network."""
+    model = load(path, categories=categories)
+    if not isinstance(model, SoundNet):
+        raise NotSoundNetError(f"not a SoundNet: {path} holds a {model.torch_class} network; "
+                               "inspect, convert, verify and export take it, this needs a SoundNet")
     return model
 
 
@@ -82,6 +116,8 @@ def model_label(model: SoundNet) -> str:
 
 def attach_categories(model: SoundNet, source: CategorySource) -> None:
     """Attach category names (checked against the head sizes) so they travel inside converted files."""
+    if not isinstance(model, SoundNet) or model.architecture.has_custom_head:
+        raise ValueError("category files name the object and scene heads; this model has neither")
     if model.architecture.is_classifier:
         raise ValueError("category files name the object and scene heads; a fine-tuned model has neither")
     model.metadata["categories"] = list(load_categories(source, model.classes))
@@ -91,7 +127,12 @@ def save(model: SoundNet, path: str | Path, fmt: str | None = None) -> Path:
     """Write the model as safetensors (default for unknown suffixes is an error), pth, h5 or t7, atomically."""
     path = Path(path)
     fmt = format_of(path, fmt)
-    if fmt == "t7":
+    if not isinstance(model, SoundNet):
+        if fmt == "t7":
+            export_network(model, path)
+        else:
+            write_tensors(tensors_of(model), network_metadata(model), path, fmt)
+    elif fmt == "t7":
         export_t7(model, path)
     else:
         save_weights(model, path, fmt)

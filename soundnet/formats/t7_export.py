@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 import convert
+import convert.nn
 from convert.objects import empty_tensor
 from convert.types import TENSOR_TYPES
 
@@ -31,6 +32,8 @@ class _TreeBuilder:
     def __init__(self, model: SoundNet, layout: str):
         if layout not in LAYOUTS:
             raise ValueError(f"unknown t7 layout {layout!r}; choose from {', '.join(LAYOUTS)}")
+        if layout == "released" and model.architecture.has_custom_head:
+            raise ValueError("the released layout has no custom heads; write the torch layout")
         self.model = model
         self.cuda = layout == "released"
         self.tensor_type = "torch.CudaTensor" if self.cuda else "torch.FloatTensor"
@@ -46,7 +49,7 @@ class _TreeBuilder:
     def _parameter_modules(self) -> list:
         arch = self.model.architecture
         body = [getattr(self.model, layer.name) for layer in arch.body if layer.kind in ("conv", "bn")]
-        return body + self.model.head_modules()
+        return body if arch.has_custom_head else body + self.model.head_modules()
 
     def storage(self, values: np.ndarray, tensor_type: str | None = None) -> convert.Storage:
         typename = TENSOR_TYPES[tensor_type or self.tensor_type].storage
@@ -130,6 +133,9 @@ class _TreeBuilder:
         for layer in arch.body:
             modules.append(self.layer(layer, length))
             length = layer.output_length(length)
+        if arch.has_custom_head:  # the head's modules follow the body at the top level, as in the file
+            modules.extend(convert.nn.to_t7(module) for module in self.model.head.submodules)
+            return self.container("nn.Sequential", modules, table_output=False)
         if arch.is_classifier:
             classes = self.model.classes[0]
             modules.append(self.conv(self.model.classifier, train=False))

@@ -192,10 +192,8 @@ def _head_convs(module: Any, arch: Architecture) -> list:
     return module.get("modules") if arch.head.kind == "heads" else [module]
 
 
-def model_from_t7(root: Any) -> SoundNet:
-    """Build the SoundNet a Torch7 module tree describes and copy its weights; eval mode."""
-    modules = top_level_modules(root)
-    arch = detect_architecture(modules)
+def body_state(arch: Architecture, modules: list) -> tuple[dict[str, torch.Tensor], dict[str, float], list[int]]:
+    """(state dict, BN epsilons, conv widths) of the body layers of `arch` read from `modules`."""
     state: dict[str, torch.Tensor] = {}
     bn_eps: dict[str, float] = {}
     widths: list[int] = []
@@ -218,6 +216,15 @@ def model_from_t7(root: Any) -> SoundNet:
                                        f"the conv before gives {in_channels}")
             state.update({f"{layer.name}.{name}": value for name, value in bn.items()})
             bn_eps[layer.name] = float(_number(module, "eps", where, 1e-5))
+    return state, bn_eps, widths
+
+
+def model_from_t7(root: Any) -> SoundNet:
+    """Build the SoundNet a Torch7 module tree describes and copy its weights; eval mode."""
+    modules = top_level_modules(root)
+    arch = detect_architecture(modules)
+    state, bn_eps, widths = body_state(arch, modules)
+    in_channels = widths[-1]
     head_names = head_module_names(arch)
     classes = []
     for name, conv in zip(head_names, _head_convs(modules[arch.head.index - 1], arch)):

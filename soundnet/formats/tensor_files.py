@@ -23,6 +23,8 @@ from ..errors import one_line
 from ..model.heads import head_module_names
 from ..model.network import SoundNet
 from ..model.weights import descriptive_metadata
+from .custom_head import HEAD_KEY, head_metadata, soundnet_with_head_from_weights
+from .networks import is_network
 from .peer_formats import NPY_MAGIC, rename_port_state
 
 SUFFIX_FORMATS = {".safetensors": "safetensors", ".pth": "pth", ".pt": "pth", ".h5": "h5", ".hdf5": "h5",
@@ -97,17 +99,24 @@ def model_metadata(model: SoundNet) -> dict[str, str]:
     if model.metadata.get("class_names"):
         meta["class_names"] = json.dumps(list(model.metadata["class_names"]))
     meta.update(descriptive_metadata(weights))
+    meta.update(head_metadata(model))
     return meta
 
 
-def _state(model: SoundNet) -> dict[str, torch.Tensor]:
+def tensors_of(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {key: value.detach().cpu().contiguous() for key, value in model.state_dict().items()
             if not key.endswith("num_batches_tracked")}
 
 
 def save_weights(model: SoundNet, path: str | Path, fmt: str) -> None:
     """Write the model as safetensors, pth or h5, atomically."""
-    state, meta = _state(model), model_metadata(model)
+    write_tensors(tensors_of(model), model_metadata(model), path, fmt)
+
+
+def write_tensors(state: dict[str, torch.Tensor], meta: dict[str, str], path: str | Path, fmt: str) -> None:
+    """Write tensors (and, but for pth, the metadata) as safetensors, pth or h5, atomically."""
+    if fmt == "pth" and (HEAD_KEY in meta or is_network(meta)):
+        raise ValueError("a .pth state_dict cannot hold the module tree this model needs; write .safetensors or .h5")
     with atomic_path(path) as tmp:
         if fmt == "safetensors":
             save_file(state, str(tmp), metadata=meta)
@@ -162,6 +171,8 @@ def infer_architecture(state: dict[str, torch.Tensor]) -> tuple[str, list[int], 
 
 def model_from_weights(state: dict[str, torch.Tensor], meta: dict[str, str], source: str | Path) -> SoundNet:
     """Build the model the metadata (or, lacking it, the shapes) describe and load the state strictly."""
+    if HEAD_KEY in meta:
+        return soundnet_with_head_from_weights(state, meta, source)
     state = rename_port_state(state)
     name, widths, classes = infer_architecture(state)
     if meta.get("architecture") and meta["architecture"] != name:

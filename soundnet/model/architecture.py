@@ -7,6 +7,7 @@ not part of the table: they come from the weights being loaded (full width, quar
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -26,7 +27,7 @@ class Layer:
 
     index: int
     name: str
-    kind: str  # "conv" | "bn" | "relu" | "pool" | "heads" | "classifier"
+    kind: str  # "conv" | "bn" | "relu" | "pool" | "heads" | "classifier" | "custom"
     block: int
     kernel: int = 1
     stride: int = 1
@@ -34,7 +35,7 @@ class Layer:
 
     def output_length(self, length: int) -> int:
         """Torch's floor arithmetic for the time axis (ceil_mode is off everywhere)."""
-        if self.kind in ("bn", "relu"):
+        if self.kind in ("bn", "relu", "custom"):
             return length
         return (length + 2 * self.padding - self.kernel) // self.stride + 1
 
@@ -90,6 +91,11 @@ class Architecture:
     @property
     def is_classifier(self) -> bool:
         return self.head.kind == "classifier"
+
+    @property
+    def has_custom_head(self) -> bool:
+        """A SoundNet body followed by any Torch7 modules (a fine-tune's own head), kept as a generic module."""
+        return self.head.kind == "custom"
 
     def layer(self, key: int | str) -> Layer:
         """A layer by Torch index (1-based) or by name; a clear error otherwise."""
@@ -186,9 +192,26 @@ SOUNDNET8_FINETUNED = Architecture(
 ARCHITECTURES: dict[str, Architecture] = {a.name: a for a in (SOUNDNET8, SOUNDNET5, SOUNDNET8_FINETUNED)}
 
 
+CUSTOM_HEAD_NAME = re.compile(r"^(soundnet8|soundnet5)-body(\d+)-custom-head$")
+
+
+def custom_head_architecture(base: Architecture, body_end: int) -> Architecture:
+    """`base`'s modules 1..body_end, then one generic head module (index body_end + 1)."""
+    body = tuple(layer for layer in base.body if layer.index <= body_end)
+    if not body or body[-1].index != body_end:
+        raise ValueError(f"{base.name} has no body module {body_end}")
+    blocks = body[-1].block
+    return Architecture(name=f"{base.name}-body{body_end}-custom-head",
+                        layers=body + (Layer(body_end + 1, "head", "custom", blocks),),
+                        default_widths=base.default_widths[:blocks], tail=())
+
+
 def get_architecture(name: str | Architecture) -> Architecture:
     if isinstance(name, Architecture):
         return name
+    custom = CUSTOM_HEAD_NAME.match(name)
+    if custom:
+        return custom_head_architecture(ARCHITECTURES[custom.group(1)], int(custom.group(2)))
     if name not in ARCHITECTURES:
         raise ValueError(f"unknown architecture {name!r}; choose from {', '.join(ARCHITECTURES)}")
     return ARCHITECTURES[name]

@@ -18,6 +18,7 @@ from .architecture import Architecture
 HEAD_LABELS = ("object", "scene")
 TEACHER_HEAD_MODULES = ("object_head", "scene_head")
 CLASSIFIER_MODULE = "classifier"
+CUSTOM_HEAD_MODULE = "head"  # a SoundNet body + a generic head of its own (formats/custom_head.py)
 
 
 class HeadOutputs(NamedTuple):
@@ -31,7 +32,9 @@ HEAD_FIELDS = HeadOutputs._fields
 
 
 def head_module_names(architecture: Architecture) -> tuple[str, ...]:
-    """The PyTorch module names of the head index: the classifier, or the object and scene heads."""
+    """The PyTorch module names of the head index: a custom head, the classifier, or the object and scene heads."""
+    if architecture.has_custom_head:
+        return (CUSTOM_HEAD_MODULE,)
     return (CLASSIFIER_MODULE,) if architecture.is_classifier else TEACHER_HEAD_MODULES
 
 

@@ -104,7 +104,9 @@ class SoundNet(nn.Module):
         if len(self.widths) != len(self.architecture.default_widths):
             raise ValueError(f"{self.architecture.name} has {len(self.architecture.default_widths)} conv blocks, "
                              f"got {len(self.widths)} widths")
-        if self.architecture.is_classifier:
+        if self.architecture.has_custom_head:
+            self.classes = tuple(classes or ())
+        elif self.architecture.is_classifier:
             if not isinstance(classes, int) or classes < 1:
                 raise ValueError("a fine-tuned SoundNet needs classes=N (a positive int)")
             self.classes: tuple[int, ...] = (classes,)
@@ -117,7 +119,9 @@ class SoundNet(nn.Module):
             self.add_module(layer.name, self._build(layer))
         head = self.architecture.head
         make_head = lambda n: TorchConv1d(self.widths[-1], n, head.kernel, head.stride, head.padding)
-        if self.architecture.is_classifier:
+        if self.architecture.has_custom_head:
+            self.head: nn.Module = nn.Identity()  # replaced by the file's generic head (formats/custom_head.py)
+        elif self.architecture.is_classifier:
             self.add_module(CLASSIFIER_MODULE, make_head(self.classes[0]))
         else:
             for name, count in zip(TEACHER_HEAD_MODULES, self.classes):
@@ -235,6 +239,8 @@ class SoundNet(nn.Module):
                 valid = [spec.output_length(length) for length in valid]
         if target.index < self.architecture.head.index:
             return x if valid is None else _zero_beyond(x, valid)
+        if self.architecture.has_custom_head:
+            return self.head(x[..., None])  # in Torch's B x C x T x 1 layout, as the head was built for
         if valid is not None:
             x = _zero_beyond(x, valid)
         heads = [module(x) for module in self.head_modules()]
@@ -250,6 +256,8 @@ class SoundNet(nn.Module):
         crop are first tiled as fine-tuning tiled them (inference.tiling.main_finetune); a longer input
         gives several steps, whose logits are averaged into the clip's. A list of clips gives a list.
         """
+        if self.architecture.has_custom_head:
+            return self.forward_features(x, self.architecture.head.index)
         if is_clip_list(x):
             return [self(clip) for clip in x] if self.architecture.is_classifier else \
                 self.forward_features(x, self.architecture.head.index)

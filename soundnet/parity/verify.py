@@ -123,5 +123,9 @@ def format_checks(checks: list[LayerCheck]) -> str:
 
 
 def verify_file(model: SoundNet, reference: str | os.PathLike, tolerance: float = TOLERANCE) -> list[LayerCheck]:
-    """verify_reference against a refs file written by reference_outputs/make_reference.lua."""
-    return verify_reference(model, read_torch7(reference), tolerance)
+    """verify_reference against a refs file written by reference_outputs/make_reference.lua (any converted
+    network, module by module, against one its -input mode wrote)."""
+    from .verify_network import is_generic_reference, verify_network_reference
+
+    refs = read_torch7(reference)
+    return (verify_network_reference if is_generic_reference(refs) else verify_reference)(model, refs, tolerance)

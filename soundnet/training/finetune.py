@@ -42,10 +42,16 @@ def module_at(model: SoundNet, path: str) -> nn.Module:
 def finetuned_from(model: SoundNet, classes: int, generator: torch.Generator | None = None) -> SoundNet:
     """main_finetune.lua's surgery on a SoundNet8: modules 25-28 replaced by conv 1024 -> classes (k4).
 
-    A fine-tuned model with `classes` outputs is returned as is. The new conv gets nn's default reset,
+    A fine-tuned model with `classes` outputs is returned as is, and so is a SoundNet with a custom head
+    (a Torch7 fine-tune of its own) whose head gives `classes` outputs. The new conv gets nn's default reset,
     uniform(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weights and bias.
     """
     if model.architecture is SOUNDNET8_FINETUNED and model.classes == (classes,):
+        return model
+    if model.architecture.has_custom_head:  # a Torch7 fine-tune with its own head: train it further as it is
+        if model.classes != (classes,):
+            raise ValueError(f"the model's own head gives {list(model.classes) or 'an unknown number of'} "
+                             f"classes, not {classes}")
         return model
     if model.architecture not in (SOUNDNET8, SOUNDNET8_FINETUNED):
         raise ValueError(f"fine-tuning follows main_finetune.lua and needs a SoundNet8, not {model.name}")
