@@ -218,6 +218,9 @@ class SoundNet(nn.Module):
         in_place = not self.training and not torch.is_grad_enabled()
         valid = list(lengths) if lengths and min(lengths) < x.shape[-1] else None
         if in_place and valid is None:
+            if self.architecture.has_custom_head and target.index >= self.architecture.head.index:
+                features = time_major_forward(self, x, self.architecture.body[-1], self._time_major)
+                return self.head(features[..., None])  # in Torch's B x C x T x 1 layout, as the head was built for
             output = time_major_forward(self, x, target, self._time_major)
             if target.index < self.architecture.head.index:
                 return output
