@@ -19,9 +19,14 @@ from typing import Sequence
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
-from matplotlib.figure import Figure
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.svm import LinearSVC
+
+from ..optional import require
+
+require("sklearn", "evaluation")  # before anything is extracted, one line naming the extra to install
+require("matplotlib", "evaluation")
+from matplotlib.figure import Figure  # noqa: E402
+from sklearn.exceptions import ConvergenceWarning  # noqa: E402
+from sklearn.svm import LinearSVC  # noqa: E402
 
 from ..model.architecture import SAMPLE_RATE, Architecture, Layer
 from ..jobs.clip_lists import Clip, read_esc50, read_list, sorted_labels

@@ -10,11 +10,10 @@ import heapq
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 import numpy as np
 import torch
-from matplotlib.figure import Figure
 from tqdm import tqdm
 
 from ..model.architecture import SAMPLE_RATE, Layer
@@ -22,6 +21,10 @@ from ..audio import load_audio
 from ..jobs.clip_lists import tile
 from ..jobs.feature_cache import CLIP_SECONDS, extract_batch
 from ..model.network import SoundNet
+from ..optional import require
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 MIN_SEGMENT_SECONDS = 0.5
 
@@ -32,7 +35,8 @@ def filters_figure(model: SoundNet, columns: int = 8) -> Figure:
     count, taps = weights.shape
     columns = min(columns, count)
     rows = math.ceil(count / columns)
-    figure = Figure(figsize=(2 * columns * 1.8, rows * 1.5 + 1), layout="constrained")
+    matplotlib_figure = require("matplotlib.figure", "the filter plot")
+    figure = matplotlib_figure.Figure(figsize=(2 * columns * 1.8, rows * 1.5 + 1), layout="constrained")
     figure.suptitle(f"{model.name} conv1: {count} kernels of {taps} taps at {SAMPLE_RATE} Hz "
                     "(left: time domain; right: magnitude response, dB)", fontsize=10)
     left, right = figure.subfigures(1, 2)

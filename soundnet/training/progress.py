@@ -7,6 +7,9 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from ..optional import MissingDependency, require
+from ..outputs import save_figure
+
 
 class Progress:
     """One JSONL record per step (appended, so a resumed run continues the same log) and a live bar."""
@@ -45,18 +48,19 @@ def read_losses(log_path: str | os.PathLike) -> dict[int, float]:
     return dict(sorted(losses.items()))
 
 
-def plot_loss_curve(log_path: str | os.PathLike, png_path: str | os.PathLike) -> None:
-    """The loss per step of a JSONL log, as a PNG."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+def plot_loss_curve(log_path: str | os.PathLike, png_path: str | os.PathLike) -> bool:
+    """The loss per step of a JSONL log, as a PNG; without matplotlib (an extra) one warning line, no PNG."""
+    try:
+        figure = require("matplotlib.figure", f"the loss curve {Path(png_path).name}").Figure(figsize=(6, 3.5))
+    except MissingDependency as error:
+        tqdm.write(f"warning: {error}")
+        return False
     losses = read_losses(log_path)
-    figure, axes = plt.subplots(figsize=(6, 3.5))
+    axes = figure.add_subplot()
     axes.plot(list(losses), list(losses.values()), linewidth=1)
     axes.set_xlabel("step")
     axes.set_ylabel("loss")
     axes.set_title(Path(log_path).parent.name)
     figure.tight_layout()
-    figure.savefig(png_path, dpi=100)
-    plt.close(figure)
+    save_figure(figure, png_path)
+    return True

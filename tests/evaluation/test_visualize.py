@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,7 +18,6 @@ from soundnet.cli import cli
 from soundnet.model.examples import EXAMPLE_MODEL
 from soundnet.evaluation.visualize import TopK, parse_units
 
-CHROMIUM = Path("/usr/bin/chromium")
 UNITS, TOP = [0, 3, 7, 31], 4
 
 
@@ -108,9 +106,7 @@ def test_filters_png(tmp_path):
     assert image.shape[0] > 150 and image.shape[1] > 600 and image[..., :3].std() > 0.05
 
 
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed at /usr/bin/chromium "
-                                                   "(scripts/install_test_tools.sh installs it)")
-def test_page_plays_in_headless_chromium(page, tmp_path):
+def test_page_plays_in_headless_chromium(chromium, page, tmp_path):
     out, ranking = page
     probe = """<script>
 Promise.all([...document.querySelectorAll('audio')].map(a => new Promise(done => {
@@ -124,7 +120,7 @@ Promise.all([...document.querySelectorAll('audio')].map(a => new Promise(done =>
 </body>"""
     checked = out / "probe.html"  # beside index.html, so the relative audio links resolve the same way
     checked.write_text((out / "index.html").read_text().replace("</body>", probe))
-    run = subprocess.run([str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr",
+    run = subprocess.run([str(chromium), "--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr",
                           "--v=0", f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=10000",
                           "--dump-dom", checked.as_uri()], capture_output=True, text=True, timeout=60)
     found = re.search(r'<pre id="audio-check">(.*?)</pre>', run.stdout)
