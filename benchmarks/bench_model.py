@@ -106,7 +106,7 @@ def forward_timings(repeats: int) -> None:
                 module.forward = conv2d_forward.__get__(module)
 
     variants = {"Conv1d (plain)": "plain", "Conv2d k x 1": "conv2d", "ours (polyphase/im2col/Conv1d)": "ours"}
-    print("forward, one 20 s clip, full SoundNet8, eval + inference_mode (median of %d):" % repeats)
+    print(f"forward, one 20 s clip, full SoundNet8, eval + inference_mode (median of {repeats}):")
     for threads in (1, 2):
         torch.set_num_threads(threads)
         for name, variant in variants.items():

@@ -20,19 +20,17 @@ from typing import Sequence
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from ..optional import require
-
-require("sklearn", "evaluation")  # before anything is extracted, one line naming the extra to install
-require("matplotlib", "evaluation")
-from matplotlib.figure import Figure  # noqa: E402
-from sklearn.exceptions import ConvergenceWarning  # noqa: E402
-from sklearn.svm import LinearSVC  # noqa: E402
-
 from ..model.architecture import SAMPLE_RATE, Architecture, Layer
 from ..jobs.clip_lists import Clip, read_esc50, read_list, sorted_labels
 from ..jobs.feature_cache import CLIP_SECONDS, FeatureCache, clip_features
 from ..formats.loading import file_sha256, load
+from ..optional import require
 from ..outputs import save_figure, write_json
+
+# Optional packages (the `eval` extra), required on import: a missing one is one line before any extraction.
+LinearSVC = require("sklearn.svm", "evaluation").LinearSVC
+ConvergenceWarning = require("sklearn.exceptions", "evaluation").ConvergenceWarning
+Figure = require("matplotlib.figure", "evaluation").Figure
 
 DEFAULT_LAYER = 18  # pool5, the paper's best layer for ESC-50
 DEFAULT_C = 0.01

@@ -1,4 +1,4 @@
-"""write_t7 inverts read_t7: generated values of every kind, shared storages, cycles, and the real files byte for byte."""
+"""write_t7 inverts read_t7: generated values of every kind, shared storages, cycles, the real files byte for byte."""
 from __future__ import annotations
 
 import io

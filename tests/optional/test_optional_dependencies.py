@@ -45,7 +45,8 @@ print(json.dumps(failed))
      'Error: the filter plot needs matplotlib, which is not installed: pip install "soundnet-t7[plots]"'),
 ])
 def test_commands_that_need_an_extra_name_it_in_one_line(arguments, message):
-    result = run_without_extras(f"sys.argv = ['soundnet', *{arguments!r}]\nfrom soundnet.cli import main\nmain()")
+    command = f"sys.argv = ['soundnet', *{arguments!r}]\nfrom soundnet.cli import main\nmain()"
+    result = run_without_extras(command)
     assert result.returncode == 1 and result.stderr.strip() == message, result.stderr
 
 
