@@ -42,6 +42,7 @@ def page(clips):
     return out, json.loads((out / "ranking.json").read_text())
 
 
+@pytest.mark.slow
 def test_ranking_equals_brute_force(clips, page):
     _, paths = clips
     _, ranking = page

@@ -18,6 +18,7 @@ from soundnet.jobs.feature_files import (CATEGORY_SUFFIX, FEATURE_SUFFIX, clip_k
                                     read_index, torch7_squeeze, write_categories_file, write_consolidated,
                                     write_layer_file)
 from soundnet.jobs.feature_sinks import ConsolidatedSink, consolidated_attrs
+from tolerances import close
 
 MODEL = small_soundnet8()
 
@@ -32,12 +33,12 @@ def test_extract_layers_pooling_and_batches():
     with torch.no_grad():
         expected = MODEL.extract(x, 24)[0]
     assert features.shape == expected.shape == (16, MODEL.architecture.output_length(len(x), MODEL.architecture.layer(24)))
-    assert torch.allclose(features, expected, atol=1e-6)
+    assert close(features, expected)
     assert torch.equal(soundnet.extract(MODEL, x, "relu7"), features)
-    assert torch.allclose(soundnet.extract(MODEL, x, pool="mean"), features.mean(-1), atol=1e-6)
+    assert close(soundnet.extract(MODEL, x, pool="mean"), features.mean(-1))
     assert torch.equal(soundnet.extract(MODEL, x, pool="max"), features.amax(-1))
     batch = soundnet.extract(MODEL, torch.stack([x, -x]), 18)
-    assert batch.shape[0] == 2 and torch.allclose(batch[1], soundnet.extract(MODEL, -x, 18), atol=1e-6)
+    assert batch.shape[0] == 2 and close(batch[1], soundnet.extract(MODEL, -x, 18))
     objects, scenes = soundnet.extract(MODEL, torch.randn(10 * 22050), 25)
     assert objects.shape[0] == 10 and scenes.shape[0] == 6
     with pytest.raises(ValueError, match="pool must be"):
@@ -82,7 +83,7 @@ def test_per_file_outputs_skip_and_force(clips):
     assert (report.written, report.skipped, report.failures) == (len(clips), 0, [])
     for path in clips:
         with h5py.File(path + FEATURE_SUFFIX, "r") as handle:
-            assert np.allclose(handle["layer24"][()], features_of(path), atol=1e-5)
+            assert close(handle["layer24"][()], features_of(path))
     stamp = clips[0] + FEATURE_SUFFIX
     before = os.stat(stamp).st_mtime_ns
     again = extract_files(MODEL, clips, workers=0)
@@ -102,7 +103,7 @@ def test_workers_and_streaming_give_the_same_features(clips, tmp_path, monkeypat
         expected = features_of(path)
         for folder in ("workers", "streamed"):
             with h5py.File(output_path(path, FEATURE_SUFFIX, tmp_path / folder), "r") as handle:
-                assert np.allclose(handle["layer24"][()], expected, atol=1e-5), (folder, path)
+                assert close(handle["layer24"][()], expected), (folder, path)
 
 
 def test_broken_files_are_reported_and_skipped(clips, tmp_path):
@@ -150,7 +151,7 @@ def test_shards_cover_the_list_once_and_merge(clips, tmp_path, monkeypatch):
         assert handle.attrs["layer"] == 24 and handle.attrs["pool"] == "mean"
         for path in clips:
             stored = handle["features"][index[path]][()]
-            assert stored.dtype == np.float32 and np.allclose(stored, features_of(path, pool="mean"), atol=1e-5)
+            assert stored.dtype == np.float32 and close(stored, features_of(path, pool="mean"))
     other = tmp_path / "other.h5"
     extract_files(MODEL, clips[:1], h5=other, workers=0, pool="max", model_id="m")
     with pytest.raises(ValueError, match="pool=max"):

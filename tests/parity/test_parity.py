@@ -38,6 +38,7 @@ def stored_array_count(reference: dict) -> int:
     return count(reference["outputs"]) + count(reference.get("extra") or {})
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model_file, refs_file, architecture", TEACHER_FILES)
 def test_every_stored_layer_matches_torch7(torch7_refs, model_file, refs_file, architecture):
     model = soundnet.load(torch7_refs / model_file)

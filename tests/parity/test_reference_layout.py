@@ -38,6 +38,7 @@ def script_layout(modules: list, wave: np.ndarray) -> dict:
             "meta": {"model": str(EXAMPLE_MODEL), "mode": "net:evaluate()", "head_index": 25}}
 
 
+@pytest.mark.slow
 def test_verify_reads_the_script_layout(tmp_path):
     modules = convert.read_t7(EXAMPLE_MODEL)["modules"]
     convert.write_t7(script_layout(modules, synthetic_sound(20.0, seed=7).numpy()), tmp_path / "refs.t7")

@@ -18,6 +18,8 @@ from soundnet.training.optim import TorchAdam
 from soundnet.parity.verify import TOLERANCE, compare
 from adam_parity import LR, TORCH_NAMES, check_params
 
+pytestmark = pytest.mark.slow  # Torch7-size models run forward and backward several times
+
 
 @pytest.fixture(scope="module")
 def reference(torch7_refs):

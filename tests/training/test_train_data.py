@@ -103,6 +103,7 @@ def test_label_list_parsing_and_errors(tmp_path):
     assert len(train) == 8 and len(held) == 2
 
 
+@pytest.mark.slow
 def test_random_crop_follows_the_original_recipe():
     clip = torch.arange(RATE * 2, dtype=torch.float32)  # 2 s, tiled 3 times = 6 s, crop 5 s
     starts = set()

@@ -29,6 +29,7 @@ def teacher(tmp_path_factory):
     return make_teacher_h5(tmp_path_factory.mktemp("teacher"), missing=1)
 
 
+@pytest.mark.slow
 def test_resume_gives_bit_identical_parameters(teacher, tmp_path):
     clips = read_teacher_hdf5(teacher)
     whole = train(clips, settings(tmp_path / "whole"), architecture="soundnet8", widths=WIDTHS)
@@ -65,6 +66,7 @@ ROUNDING = 1e-4
 NOISE_ONLY = 2 * 1e-3 * 2
 
 
+@pytest.mark.slow
 def test_ddp_two_processes_equal_one_process_on_the_global_batch(teacher, tmp_path):
     """2 gloo ranks on loopback, 2 clips each, synchronised BN; against one process on the same 4 clips."""
     mp.spawn(_ddp_rank, args=((tmp_path / "rendezvous").as_uri(), teacher, tmp_path / "ddp"), nprocs=2)
@@ -78,6 +80,7 @@ def test_ddp_two_processes_equal_one_process_on_the_global_batch(teacher, tmp_pa
         assert error <= (NOISE_ONLY if noise_only else ROUNDING), (name, error)
 
 
+@pytest.mark.slow
 def test_cli_train_then_finetune(teacher, tmp_path):
     runner = CliRunner()
     trained = runner.invoke(cli, ["train", "--hdf5", str(teacher), "--scratch", "soundnet8", "--widths",

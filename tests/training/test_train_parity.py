@@ -20,6 +20,8 @@ from soundnet.training.train import use_head_softmax
 from soundnet.parity.verify import TOLERANCE, compare, sequence
 from adam_parity import LR, TORCH_NAMES, check_params
 
+pytestmark = pytest.mark.slow  # Torch7-size models run forward and backward several times
+
 
 def torch_adam_first_step(param: torch.Tensor, grad: np.ndarray) -> torch.Tensor:
     """MANIFEST: Torch Adam's first step is p - lr * g / (|g| + 1e-8 / sqrt(1 - 0.999))."""
