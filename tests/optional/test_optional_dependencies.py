@@ -33,9 +33,8 @@ print(json.dumps(failed))
 """
     result = run_without_extras(walk)
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == {
-        "soundnet.evaluation.protocol":
-            'evaluation needs scikit-learn, which is not installed: pip install "soundnet-t7[eval]"'}
+    protocol_error = 'evaluation needs scikit-learn, which is not installed: pip install "soundnet-t7[eval]"'
+    assert json.loads(result.stdout) == {"soundnet.evaluation.protocol": protocol_error}
 
 
 @pytest.mark.parametrize("arguments, message", [
