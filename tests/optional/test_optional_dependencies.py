@@ -18,7 +18,7 @@ def run_without_extras(code: str) -> subprocess.CompletedProcess:
                           timeout=300)
 
 
-def test_only_the_evaluation_protocol_needs_an_extra_to_import():
+def test_every_module_imports_without_the_extras():
     walk = """
 import importlib, json, pkgutil
 import soundnet
@@ -33,17 +33,21 @@ print(json.dumps(failed))
 """
     result = run_without_extras(walk)
     assert result.returncode == 0, result.stderr
-    protocol_error = 'evaluation needs scikit-learn, which is not installed: pip install "soundnet-t7[eval]"'
-    assert json.loads(result.stdout) == {"soundnet.evaluation.protocol": protocol_error}
+    assert json.loads(result.stdout) == {}
 
 
 @pytest.mark.parametrize("arguments, message", [
-    (["evaluate", "--model", "example", "--train", "a.txt", "--test", "b.txt", "--out", "o"],
+    (["evaluate", "--model", "example", "--train", "{tmp}/a.txt", "--test", "{tmp}/b.txt", "--out", "{tmp}/o"],
      'Error: evaluation needs scikit-learn, which is not installed: pip install "soundnet-t7[eval]"'),
-    (["visualize", "filters", "example", "--out", "conv1.png"],
+    (["visualize", "filters", "--model", "example", "--out", "{tmp}/conv1.png"],
      'Error: the filter plot needs matplotlib, which is not installed: pip install "soundnet-t7[plots]"'),
 ])
-def test_commands_that_need_an_extra_name_it_in_one_line(arguments, message):
+def test_commands_that_need_an_extra_name_it_in_one_line(arguments, message, tmp_path):
+    (tmp_path / "a.txt").write_text("x.wav 0\ny.wav 1\n")
+    (tmp_path / "b.txt").write_text("z.wav 0\n")
+    for name in ("x.wav", "y.wav", "z.wav"):
+        (tmp_path / name).touch()  # listed clips exist; the missing package is reported before any is read
+    arguments = [a.format(tmp=tmp_path) for a in arguments]
     command = f"sys.argv = ['soundnet', *{arguments!r}]\nfrom soundnet.cli import main\nmain()"
     result = run_without_extras(command)
     assert result.returncode == 1 and result.stderr.strip() == message, result.stderr
