@@ -60,7 +60,7 @@ def test_training_without_matplotlib_warns_and_skips_only_the_curve(tmp_path, mo
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
     assert not plot_loss_curve(log, tmp_path / "without.png")
     assert not (tmp_path / "without.png").exists()
-    assert capsys.readouterr().out.strip() == ('warning: the loss curve without.png needs matplotlib, which is not '
+    assert capsys.readouterr().out.strip() == ('warning: the loss curve needs matplotlib, which is not '
                                                'installed: pip install "soundnet-t7[plots]"')
 
 
