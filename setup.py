@@ -1,11 +1,23 @@
-"""soundnet-t7: SoundNet (Aytar, Vondrick, Torralba 2016) from Torch7 to PyTorch."""
+"""soundnet-t7: SoundNet (Aytar, Vondrick, Torralba 2016) from Torch7 to PyTorch.
+
+Tool configuration (pytest, ruff, mypy) is in pyproject.toml; tool versions are pinned in constraints.txt.
+"""
+import re
+from pathlib import Path
+
 from setuptools import find_packages, setup
+
+HERE = Path(__file__).resolve().parent
+# The one place the version is written is soundnet/__init__.py; read it without importing the package.
+VERSION = re.search(r'^__version__ = "([^"]+)"$', (HERE / "soundnet" / "__init__.py").read_text(), re.M).group(1)
+PLOTS = ["matplotlib>=3.7"]
+EVAL = ["scikit-learn>=1.3", *PLOTS]
 
 setup(
     name="soundnet-t7",
-    version="0.1.0",
+    version=VERSION,
     description="Convert, verify, run and train SoundNet from its Torch7 .t7 files in PyTorch",
-    long_description=open("README.md", encoding="utf-8").read(),
+    long_description=(HERE / "README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
     packages=find_packages(include=["convert", "convert.*", "soundnet", "soundnet.*"]),
@@ -19,11 +31,12 @@ setup(
         "soundfile>=0.12",
         "soxr>=0.3",
         "tqdm>=4.60",
-        "scikit-learn>=1.3",
-        "matplotlib>=3.7",
     ],
     extras_require={
-        "test": ["pytest>=7", "hypothesis>=6.80", "torchfile==0.1.0"],
+        "eval": EVAL,  # soundnet evaluate: the linear SVM and the confusion figure
+        "plots": PLOTS,  # soundnet visualize filters, the training loss curve
+        "test": [*EVAL, "pytest>=7", "pytest-timeout>=2.1", "hypothesis>=6.80", "torchfile==0.1.0"],
+        "lint": ["ruff", "mypy"],  # versions pinned in constraints.txt
     },
     entry_points={"console_scripts": ["soundnet=soundnet.cli:main"]},
 )

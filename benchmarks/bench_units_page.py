@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 
-from generated_sounds import KINDS, write_clip
+from generated_sounds import KINDS, write_clip  # noqa: E402 - needs tests/ on the path first
 
 _RUN = r"""
 import sys

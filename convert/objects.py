@@ -129,7 +129,8 @@ def view_problem(storage_size: int, offset: int, size: Sequence[int], stride: Se
         return None
     last = offset + sum((s - 1) * st for s, st in zip(size, stride))
     if last >= storage_size:
-        return f"view (offset {offset}, size {list(size)}, stride {list(stride)}) reaches element {last} of a storage of {storage_size}"
+        return (f"view (offset {offset}, size {list(size)}, stride {list(stride)}) reaches element {last} "
+                f"of a storage of {storage_size}")
     return None
 
 

@@ -9,7 +9,7 @@ import io
 import math
 import os
 import struct
-from typing import Any, BinaryIO, Union
+from typing import Any, BinaryIO
 
 from .errors import T7FormatError
 from .objects import LuaFunction, Storage, Tensor, TorchObject, view_unchecked, empty_tensor, view_problem
@@ -18,7 +18,7 @@ from .types import (STORAGE_TYPES, TAG_BOOLEAN, TAG_FUNCTION, TAG_NIL, TAG_NUMBE
                     TAG_RECUR_FUNCTION, TAG_LEGACY_RECUR_FUNCTION, TAG_STRING, TAG_TABLE, TAG_TORCH,
                     TDS_HASH_NAMES, TDS_VEC_NAMES, TENSOR_TYPES, INDEXED_TAGS)
 
-Source = Union[str, os.PathLike, BinaryIO]
+Source = str | os.PathLike | BinaryIO
 
 MAX_DEPTH = 200  # nested tables/objects; far beyond real models, well inside Python's recursion limit
 _KIND_OF_TAG = {TAG_TABLE: "table", TAG_TORCH: "torch object",
@@ -199,6 +199,7 @@ class _GraphReader:
         if storage is not None and (not isinstance(storage, Storage) or storage.typename != expected):
             raise T7FormatError(storage_at, f"{name} needs a {expected} or nil, found {_describe(storage)}")
         itemsize = TENSOR_TYPES[name].element.dtype.itemsize
+        problem: str | None
         if storage is None and size and 0 not in size:
             problem = "a tensor with elements has no storage"
         else:

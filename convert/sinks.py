@@ -1,6 +1,7 @@
 """Primitive writers: the binary and ascii encodings THFile produces (mirror of sources.py)."""
 from __future__ import annotations
 
+import builtins  # the sinks' `int` method hides the type inside their class bodies
 import struct
 from typing import BinaryIO, Sequence
 
@@ -32,10 +33,10 @@ class BinarySink:
         _check_range([value], INT32_RANGE, "int")
         self._f.write(_I32.pack(value))
 
-    def long(self, value: int) -> None:
+    def long(self, value: builtins.int) -> None:
         self.longs([value])
 
-    def longs(self, values: Sequence[int]) -> None:
+    def longs(self, values: Sequence[builtins.int]) -> None:
         _check_range(values, self._long_range, f"{self.long_size}-byte long")
         self._f.write(np.asarray(values, dtype="<i8" if self.long_size == 8 else "<i4").tobytes())
 
@@ -52,7 +53,7 @@ class BinarySink:
                 _check_range([int(arr.min()), int(arr.max())], INT32_RANGE, "4-byte long storage value")
             arr = arr.astype("<i4")
         data = np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("<"))
-        self._f.write(memoryview(data).cast("B"))
+        self._f.write(data.data.cast("B"))
 
 
 _FORMATS = {"int": "%d", "long": "%d", "float": "%.9g", "double": "%.17g"}
@@ -68,13 +69,13 @@ class AsciiSink:
         _check_range([value], INT32_RANGE, "int")
         self._f.write(b"%d\n" % value)
 
-    def long(self, value: int) -> None:
+    def long(self, value: builtins.int) -> None:
         self.longs([value])
 
-    def longs(self, values: Sequence[int]) -> None:
+    def longs(self, values: Sequence[builtins.int]) -> None:
         _check_range(values, INT64_RANGE, "long")
         if values:
-            self._f.write(" ".join("%d" % v for v in values).encode() + b"\n")
+            self._f.write(" ".join(str(int(v)) for v in values).encode() + b"\n")
 
     def double(self, value: float) -> None:
         self._f.write(b"%.17g\n" % value)

@@ -6,6 +6,7 @@ bytes left (``require``) before anything of that size is allocated.
 """
 from __future__ import annotations
 
+import builtins  # the sources' `int` method hides the type inside their class bodies
 import re
 import struct
 import warnings
@@ -60,27 +61,25 @@ class BinarySource:
     double = _scalar_reader(_F64)
 
     @property
-    def offset(self) -> int:
+    def offset(self) -> builtins.int:
         return self._base + self._pos
 
-    def left(self) -> int:
+    def left(self) -> builtins.int:
         return self._size - self.offset
 
-    def require(self, count: int, unit: ElementType | str, what: str) -> None:
+    def require(self, count: builtins.int, unit: ElementType | str, what: str) -> None:
         """Fail unless ``count`` items of ``unit`` ("tag", "long", "byte" or an element type) can still fit."""
         width = self._width(unit)
         if count < 0 or count * width > self.left():
             raise T7FormatError(self.offset, f"{what}: the file claims {count} items ({count * width} bytes) "
                                              f"but only {self.left()} bytes remain")
 
-    def _width(self, unit: ElementType | str) -> int:
-        if unit == "tag":
-            return 4
-        if unit == "byte":
-            return 1
-        return self.long_size if unit == "long" or unit.kind == "long" else unit.dtype.itemsize
+    def _width(self, unit: ElementType | str) -> builtins.int:
+        if isinstance(unit, str):
+            return {"tag": 4, "byte": 1, "long": self.long_size}[unit]
+        return self.long_size if unit.kind == "long" else unit.dtype.itemsize
 
-    def _fill(self, n: int, what: str) -> int:
+    def _fill(self, n: builtins.int, what: str) -> builtins.int:
         """Make n bytes available at _pos (n checked against the bytes left first); return _pos."""
         if len(self._buf) - self._pos < n:
             if n > self.left():
@@ -93,7 +92,7 @@ class BinarySource:
                 raise T7FormatError(self.offset, f"truncated: expected {what} ({n} bytes), got {len(self._buf)}")
         return self._pos
 
-    def raw(self, n: int, what: str) -> bytes:
+    def raw(self, n: builtins.int, what: str) -> bytes:
         pos = self._pos
         if pos + n > len(self._buf):
             pos = self._fill(n, what)
@@ -113,22 +112,22 @@ class BinarySource:
             raise T7FormatError(self.offset - 4, f"negative {what} length {n}")
         return self.raw(n, what)
 
-    def longs(self, n: int, what: str) -> list[int]:
+    def longs(self, n: builtins.int, what: str) -> list[builtins.int]:
         if n == 0:
             return []
         return list(struct.unpack(f"<{n}{'q' if self.long_size == 8 else 'i'}", self.raw(n * self.long_size, what)))
 
-    def array(self, el: ElementType, n: int, what: str) -> np.ndarray:
+    def array(self, el: ElementType, n: builtins.int, what: str) -> np.ndarray:
         """Read ``n`` elements into a fresh numpy buffer: buffered bytes first, the rest straight from the file."""
         self.require(n, el, what)
         on_disk = np.dtype("<i4") if el.kind == "long" and self.long_size == 4 else el.dtype
         out = np.empty(n, dtype=on_disk)
-        target = memoryview(out).cast("B")
+        target = out.data.cast("B")
         have = min(len(self._buf) - self._pos, out.nbytes)
         target[:have] = self._buf[self._pos:self._pos + have]
         done = have
         while done < out.nbytes:
-            got = self._f.readinto(target[done:])
+            got = self._f.readinto(target[done:])  # type: ignore[attr-defined]  # typing.BinaryIO omits it
             if not got:
                 raise T7FormatError(self.offset + done, f"truncated: expected {what} ({out.nbytes} bytes)")
             done += got
@@ -203,7 +202,7 @@ class AsciiSource:
         self._eol()
         return value
 
-    def long(self, what: str) -> int:
+    def long(self, what: str) -> builtins.int:
         value = self._integer(what, INT64_RANGE)
         self._eol()
         return value
@@ -213,7 +212,7 @@ class AsciiSource:
         self._eol()
         return value
 
-    def raw(self, n: int, what: str) -> bytes:
+    def raw(self, n: builtins.int, what: str) -> bytes:
         if n > self.left():
             raise T7FormatError(self.offset, f"truncated: expected {what} ({n} bytes), {self.left()} left")
         data = self._data[self.offset:self.offset + n]
@@ -230,26 +229,27 @@ class AsciiSource:
             raise T7FormatError(at, f"negative {what} length {n}")
         return self.raw(n, what)
 
-    def longs(self, n: int, what: str) -> list[int]:
+    def longs(self, n: builtins.int, what: str) -> list[builtins.int]:
         values = [self._integer(what, INT64_RANGE) for _ in range(n)]
         if n:
             self._eol()
         return values
 
-    def array(self, el: ElementType, n: int, what: str) -> np.ndarray:
+    def array(self, el: ElementType, n: builtins.int, what: str) -> np.ndarray:
         """Parse a whole storage line with numpy; fall back to one token at a time for odd layouts."""
         self.require(n, el, what)
         if el.kind == "raw":
             return np.frombuffer(self.raw(n, what), dtype=el.dtype).copy()
         if n == 0:
             return np.empty(0, dtype=el.dtype)
-        parse_dtype = np.float32 if el.dtype == np.float16 else el.dtype
+        parse_dtype = np.dtype(np.float32) if el.dtype == np.float16 else el.dtype
         start = self.offset
         while start < len(self._data) and self._data[start] in _WS:
             start += 1
         end = self._data.find(b"\n", start)
         end = len(self._data) if end < 0 else end
         line = self._data[start:end]
+        out: np.ndarray | None
         if len(line) == 2 * n - 1 and line == b"0 " * (n - 1) + b"0":
             out = np.zeros(n, dtype=el.dtype)  # zeroed buffers (gradients) are common; skip per-token parsing
         elif len(line) <= _MAX_TOKEN * n:  # a longer line cannot be n numbers: never re-parse it piecewise
@@ -263,7 +263,7 @@ class AsciiSource:
         self._eol()
         return out.astype(el.dtype) if out.dtype != el.dtype else out
 
-    def _slow_array(self, el: ElementType, n: int, what: str) -> np.ndarray:
+    def _slow_array(self, el: ElementType, n: builtins.int, what: str) -> np.ndarray:
         if el.kind in ("int", "long"):
             bounds = (int(np.iinfo(el.dtype).min), int(np.iinfo(el.dtype).max))
             return np.array([self._integer(what, bounds) for _ in range(n)], dtype=el.dtype)

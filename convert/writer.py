@@ -9,7 +9,7 @@ from __future__ import annotations
 import numbers
 import os
 import tempfile
-from typing import Any, BinaryIO, Union
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -19,7 +19,7 @@ from .sinks import AsciiSink, BinarySink
 from .types import (STORAGE_TYPES, TAG_BOOLEAN, TAG_FUNCTION, TAG_NIL, TAG_NUMBER, TAG_STRING, TAG_TABLE,
                     TAG_TORCH, TDS_HASH_NAMES, TDS_VEC_NAMES, TENSOR_TYPES, FUNCTION_TAGS, same_dtype, type_for_dtype)
 
-Target = Union[str, os.PathLike, BinaryIO]
+Target = str | os.PathLike | BinaryIO
 
 
 class _GraphWriter:

@@ -1,27 +1,30 @@
 #!/usr/bin/env bash
-# Debian tools some tests use: chromium (tests/test_visualize.py loads the unit page headless and checks
-# its audio players) and luajit (tests/test_reference_layout.py syntax-checks make_reference.lua).
-# Installs only what is missing; without apt-get it says so and those tests skip with their reason.
+# `make test-tools`: the Debian packages some tests use. chromium (tests/evaluation/test_visualize.py loads
+# the unit page headless and checks its audio players), luajit (tests/parity/test_reference_layout.py
+# syntax-checks make_reference.lua), and the libraries of the Torch7 runtime in ../shared, through its own
+# setup.sh when it is there. Installs only what is missing; without apt-get it says so, and `make test`
+# then fails on the tests that need the missing tools (plain `pytest` skips them).
 set -euo pipefail
-# The CPU Torch7 runtime (tests that run Torch7 itself: tests/torch7_runtime.py) needs Debian's luajit,
-# OpenBLAS and sox; its setup.sh installs what is missing and checks that Torch7 starts.
-runtime="$(dirname "${SOUNDNET_TORCH7_REFS:-$(cd "$(dirname "$0")/.." && pwd)/../shared/torch7}")/torch7-runtime"
-if [ -f "$runtime/setup.sh" ]; then
-    if [ "$(id -u)" -eq 0 ]; then bash "$runtime/setup.sh"; else sudo bash "$runtime/setup.sh"; fi
-fi
-missing=()
-[ -x /usr/bin/chromium ] || missing+=(chromium)
-command -v luajit >/dev/null || missing+=(luajit)
-if [ ${#missing[@]} -eq 0 ]; then
-    exit 0
-fi
-if ! command -v apt-get >/dev/null; then
-    echo "install_test_tools.sh: no apt-get here; tests needing ${missing[*]} will be skipped" >&2
-    exit 0
-fi
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+shared=${SOUNDNET_TORCH7_REFS:+$(dirname "$SOUNDNET_TORCH7_REFS")}
+shared=${shared:-$repo/../shared}
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then
     sudo="sudo"
 fi
-$sudo apt-get update -q
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q "${missing[@]}"
+missing=()
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v luajit >/dev/null || missing+=(luajit)
+if [ ${#missing[@]} -gt 0 ]; then
+    if command -v apt-get >/dev/null; then
+        $sudo apt-get update -q
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q "${missing[@]}"
+    else
+        echo "install_test_tools.sh: no apt-get here; tests needing ${missing[*]} cannot run" >&2
+    fi
+fi
+if [ -f "$shared/torch7-runtime/setup.sh" ]; then
+    $sudo bash "$shared/torch7-runtime/setup.sh"
+else
+    echo "install_test_tools.sh: no Torch7 runtime at $shared/torch7-runtime; tests needing it cannot run" >&2
+fi

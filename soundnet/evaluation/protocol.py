@@ -15,13 +15,10 @@ import math
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
-from matplotlib.figure import Figure
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.svm import LinearSVC
 
 from ..model.architecture import SAMPLE_RATE, Architecture, Layer
 from ..jobs.clip_lists import Clip, read_esc50, read_list, sorted_labels
@@ -29,7 +26,12 @@ from ..inference.tiling import TILE_SECONDS
 from ..jobs.feature_cache import FeatureCache, clip_features
 from ..formats.loading import model_label, model_sha256
 from ..model.network import SoundNet
+from ..optional import require
 from ..outputs import save_figure, write_json
+
+if TYPE_CHECKING:  # optional packages (the `eval` extra): imported where used, so the defaults import anywhere
+    from matplotlib.figure import Figure
+    from sklearn.svm import LinearSVC
 
 DEFAULT_LAYER = 18  # pool5, the paper's best layer for ESC-50
 DEFAULT_C = 0.01
@@ -104,8 +106,9 @@ def linear_svm(c: float) -> LinearSVC:
     """
     if not c > 0:
         raise ValueError(f"C must be positive, got {c}")
-    return LinearSVC(penalty="l2", loss="squared_hinge", dual=True, C=c, fit_intercept=True, intercept_scaling=1.0,
-                     tol=0.1, max_iter=1000, multi_class="ovr", random_state=0)
+    svm = require("sklearn.svm", "evaluation")
+    return svm.LinearSVC(penalty="l2", loss="squared_hinge", dual=True, C=c, fit_intercept=True,
+                         intercept_scaling=1.0, tol=0.1, max_iter=1000, multi_class="ovr", random_state=0)
 
 
 def fit_and_score(train: np.ndarray, labels: Sequence[str], test: np.ndarray,
@@ -118,10 +121,11 @@ def fit_and_score(train: np.ndarray, labels: Sequence[str], test: np.ndarray,
         raise ValueError(f"a fold's training clips must hold at least 2 classes, found {sorted(set(labels))}")
     svm = linear_svm(c)
     per_window = np.repeat(np.asarray(labels, dtype=object), train.shape[1])
+    convergence_warning = require("sklearn.exceptions", "evaluation").ConvergenceWarning
     with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", ConvergenceWarning)
+        warnings.simplefilter("always", convergence_warning)
         svm.fit(train.reshape(-1, train.shape[2]), per_window.astype(str))
-    converged = not any(issubclass(w.category, ConvergenceWarning) for w in caught)
+    converged = not any(issubclass(w.category, convergence_warning) for w in caught)
     scores = svm.decision_function(test.reshape(-1, test.shape[2]))
     if scores.ndim == 1:  # two classes: one score, positive for classes_[1]
         scores = np.stack([-scores, scores], axis=1)
@@ -133,6 +137,8 @@ def evaluate(model: SoundNet, folds: Sequence[Fold], *, layer: int | str = DEFAU
              cache_path: str | Path, batch_size: int = 16, positive_only: bool = True,
              class_names: dict[str, str] | None = None) -> dict:
     """Run the protocol over `folds`; a JSON-ready dict of per-fold and mean accuracy, confusion, predictions."""
+    for package in ("sklearn", "matplotlib"):
+        require(package, "evaluation")  # a missing one is one line before any feature is extracted
     spec = model.architecture.layer(layer)
     total, steps = window_steps(model.architecture, spec, window)
     for fold in folds:
@@ -177,7 +183,7 @@ def confusion_figure(results: dict) -> Figure:
     matrix = np.asarray(results["confusion"])
     names = results["class_names"]
     size = min(4 + 0.25 * len(names), 20)
-    figure = Figure(figsize=(size + 1, size))
+    figure = require("matplotlib.figure", "evaluation").Figure(figsize=(size + 1, size))
     axes = figure.add_subplot()
     image = axes.imshow(matrix, cmap="Blues")
     figure.colorbar(image, ax=axes, label="test clips")

@@ -11,11 +11,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from matplotlib import colormaps
-from matplotlib.image import imsave
-
 from ..atomic import atomic_path
 from ..model.architecture import SAMPLE_RATE
+from ..optional import require
+
+# matplotlib (the `plots` extra) is required on import: the unit page says in one line when it is missing.
+colormaps = require("matplotlib", "the unit page").colormaps
+imsave = require("matplotlib.image", "the unit page").imsave
 
 WIDTH, HEIGHT = 160, 64  # pixels: nine side by side fit a laptop screen
 LOWEST_HZ = 50.0

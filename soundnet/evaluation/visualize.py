@@ -11,11 +11,10 @@ import heapq
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
-from matplotlib.figure import Figure
 from tqdm import tqdm
 
 from ..audio import iter_audio_blocks
@@ -23,6 +22,10 @@ from ..inference import tiling
 from ..inference.features import extract_features
 from ..model.architecture import SAMPLE_RATE, Layer, ReceptiveField
 from ..model.network import SoundNet
+from ..optional import require
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 MIN_SEGMENT_SECONDS = 0.5
 DEFAULT_UNITS_LAYER = "conv7"  # the deepest conv, whose units the paper's visualisation figure shows
@@ -55,7 +58,8 @@ def filters_figure(model: SoundNet) -> Figure:
     order = np.argsort(peak_khz, kind="stable")
     rows = math.ceil(count / PAIRS_PER_ROW)
     heat_height = 0.8 + 0.12 * count
-    figure = Figure(figsize=(12, heat_height + 1.45 * rows + 0.6), layout="constrained")
+    matplotlib_figure = require("matplotlib.figure", "the filter plot")
+    figure = matplotlib_figure.Figure(figsize=(12, heat_height + 1.45 * rows + 0.6), layout="constrained")
     figure.suptitle(f"{model.name} conv1: {count} kernels of {taps} taps ({taps / SAMPLE_RATE * 1000:.1f} ms at "
                     f"{SAMPLE_RATE} Hz), sorted by the frequency of their peak response", fontsize=12)
     top, bottom = figure.subfigures(2, 1, height_ratios=[heat_height, 1.45 * rows])

@@ -101,11 +101,11 @@ class Architecture:
         """A layer by Torch index (1-based) or by name; a clear error otherwise."""
         if isinstance(key, str) and key.isdigit():
             key = int(key)
-        table = self.by_index if isinstance(key, int) else self.by_name
-        if key not in table:
+        found = self.by_index.get(key) if isinstance(key, int) else self.by_name.get(key)
+        if found is None:
             names = ", ".join(f"{layer.index}={layer.name}" for layer in self.layers)
             raise ValueError(f"{self.name} has no layer {key!r}; layers are {names}")
-        return table[key]
+        return found
 
     def output_length(self, length: int, upto: Layer | None = None) -> int:
         """Time steps at the output of `upto` (default: the head) for an input of `length` samples."""

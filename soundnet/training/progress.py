@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
 from tqdm import tqdm
 
+from ..optional import MissingDependency, require
 from ..outputs import save_figure
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 class Progress:
@@ -62,12 +65,12 @@ def read_losses(log_path: str | os.PathLike) -> dict[int, float]:
 def curve_figure(log_path: str | os.PathLike, title: str = "", chance: float | None = None) -> Figure:
     """The loss per step and, when the log has it, the held-out accuracy per epoch (with the chance level)."""
     losses, accuracies = read_log(log_path)
-    figure = Figure(figsize=(8, 4.5), layout="constrained")
+    figure = require("matplotlib.figure", "the loss curve").Figure(figsize=(8, 4.5), layout="constrained")
     axes = figure.subplots()
     axes.plot(list(losses), list(losses.values()), linewidth=1, color="tab:blue", label="training loss")
     axes.set_xlabel("step")
     axes.set_ylabel("training loss (per batch)", color="tab:blue")
-    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.xaxis.set_major_locator(require("matplotlib.ticker", "the loss curve").MaxNLocator(integer=True))
     if accuracies:
         right = axes.twinx()
         right.plot(list(accuracies), list(accuracies.values()), "o-", color="tab:red", label="held-out accuracy")
@@ -82,6 +85,12 @@ def curve_figure(log_path: str | os.PathLike, title: str = "", chance: float | N
 
 
 def plot_loss_curve(log_path: str | os.PathLike, png_path: str | os.PathLike, title: str = "",
-                    chance: float | None = None) -> None:
-    """curve_figure as a PNG."""
-    save_figure(curve_figure(log_path, title, chance), png_path)
+                    chance: float | None = None) -> bool:
+    """curve_figure as a PNG; without matplotlib (an extra) one warning line and no PNG."""
+    try:
+        figure = curve_figure(log_path, title, chance)
+    except MissingDependency as error:
+        tqdm.write(f"warning: {error}")
+        return False
+    save_figure(figure, png_path)
+    return True

@@ -65,6 +65,7 @@ def test_convert_then_export_round_trip(tmp_path, categories_dir):
     assert "conv1.weight" in torch.load(tmp_path / "m.bin", weights_only=True)
 
 
+@pytest.mark.slow
 def test_verify_passes_and_fails(torch7_refs, tmp_path):
     refs = torch7_refs / "refs_soundnet8_quarter.t7"
     result = run("verify", "--model", torch7_refs / "soundnet8_quarter.t7", "--reference", refs)
@@ -78,6 +79,7 @@ def test_verify_passes_and_fails(torch7_refs, tmp_path):
     assert "FAIL" in result.output and "10 (bn3)" in result.output
 
 
+@pytest.mark.slow
 def test_example_demo_runs(tmp_path):
     result = run("demo", "--example", "--out", tmp_path)
     assert result.exit_code == 0, result.output
@@ -132,6 +134,7 @@ def test_usage_errors_are_one_line_too(tmp_path, args):
     assert len(lines) == 1 and lines[0].startswith("Error:") and "--help" in lines[0]
 
 
+@pytest.mark.slow
 def test_verify_failure_exit_status_through_the_entry_point(torch7_refs, tmp_path):
     model = soundnet.load(torch7_refs / "soundnet8_quarter.t7")
     model.bn3.running_var.mul_(1.5)

@@ -1,4 +1,8 @@
-"""Fuzzing read_t7: whatever the bytes, the only exception is T7FormatError, memory stays bounded, nothing hangs."""
+"""Fuzzing read_t7: whatever the bytes, the only exception is T7FormatError, memory stays bounded, nothing hangs.
+
+A hang is caught by a timeout, not by timing cases: each test here takes about a second, so 120 s only fires
+when a case does not finish (benchmarks/fuzz_t7.py reports how long cases take).
+"""
 from __future__ import annotations
 
 import io
@@ -13,7 +17,7 @@ from convert.reader import MAX_DEPTH
 from convert_helpers import (float_storage, float_tensor, i32, i64, lua_str, mutations, read_or_format_error,
                              seed_bytes, torch_head)
 
-CASE_SECONDS = 2.0  # generous bound for one case on a loaded 2-core CI box: a hang would blow it
+pytestmark = pytest.mark.timeout(120)
 CASES = {"run": 0}
 
 
@@ -25,7 +29,7 @@ def _count_cases():
 
 def check(data: bytes, label: str) -> None:
     CASES["run"] += 1
-    assert read_or_format_error(data, label) < CASE_SECONDS, f"{label}: too slow"
+    read_or_format_error(data, label)
 
 
 SEEDS = {"binary8": seed_bytes("binary"), "binary4": seed_bytes("binary", 4), "ascii": seed_bytes("ascii")}

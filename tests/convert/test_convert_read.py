@@ -11,7 +11,7 @@ import torchfile
 from convert import Storage, T7FormatError, Tensor, TorchObject, read_t7
 from convert_helpers import (assert_matches_torchfile, assert_same_value, float_storage, float_tensor,
                              default_tensor_check, default_leaf_check)
-from conftest import torch7_refs_dir
+from ground_truth import torch7_refs_dir
 
 ALL_FILES = sorted(p.relative_to(torch7_refs_dir()).as_posix() for p in torch7_refs_dir().rglob("*.t7"))
 # torchfile cannot read these two (MANIFEST "Step 5"); everything else is binary with 8-byte longs.

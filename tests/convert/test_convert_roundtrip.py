@@ -1,4 +1,4 @@
-"""write_t7 inverts read_t7: generated values of every kind, shared storages, cycles, and the real files byte for byte."""
+"""write_t7 inverts read_t7: generated values of every kind, shared storages, cycles, the real files byte for byte."""
 from __future__ import annotations
 
 import io
@@ -14,7 +14,7 @@ from convert import LuaFunction, Storage, T7FormatError, Tensor, TorchObject, ma
 from convert.reader import lua_number
 from convert.types import STORAGE_TYPES, TENSOR_TYPES
 from convert_helpers import assert_same_value
-from conftest import torch7_refs_dir
+from ground_truth import torch7_refs_dir
 
 FORMATS = [("binary", 8), ("binary", 4), ("ascii", 8)]
 REAL_FILES = sorted(p.relative_to(torch7_refs_dir()).as_posix() for p in torch7_refs_dir().rglob("*.t7"))

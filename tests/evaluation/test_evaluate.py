@@ -76,8 +76,8 @@ def test_rerun_with_other_c_and_window_reuses_the_cache(first_run, esc50, monkey
 def test_train_test_list_pairs(esc50, tmp_path):
     clips, _ = read_esc50(esc50)
     for fold in ("1", "2"):
-        for split, keep in (("train", lambda c: c.fold != fold), ("test", lambda c: c.fold == fold)):
-            lines = [f"{c.path.relative_to(esc50)} {c.label}" for c in clips if keep(c)]
+        for split, in_test_fold in (("train", False), ("test", True)):
+            lines = [f"{c.path.relative_to(esc50)} {c.label}" for c in clips if (c.fold == fold) == in_test_fold]
             (esc50 / f"{split}{fold}.txt").write_text("# path label\n" + "\n".join(lines) + "\n")
     args = ["evaluate", "--model", "example", "--out", str(tmp_path), "--cache", str(tmp_path / "c.h5"),
             "--train", str(esc50 / "train1.txt"), "--test", str(esc50 / "test1.txt"),

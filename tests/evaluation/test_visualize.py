@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -25,7 +24,6 @@ from soundnet.evaluation.visualize import TopK, as_heard, filters_figure, heard_
 from soundnet.model.network import SoundNet
 from soundnet.outputs import save_figure
 
-CHROMIUM = Path("/usr/bin/chromium")
 UNITS, TOP = [0, 3, 7, 31], 4
 
 
@@ -286,13 +284,11 @@ Promise.all([Promise.all(players), Promise.all(images)]).then(([p, i]) => {
 </body>"""
 
 
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed at /usr/bin/chromium "
-                                                   "(scripts/install_test_tools.sh installs it)")
-def test_page_loads_in_headless_chromium(page, tmp_path):
+def test_page_loads_in_headless_chromium(chromium, page, tmp_path):
     out, ranking = page
     checked = out / "probe.html"  # beside index.html, so the relative links resolve the same way
     checked.write_text((out / "index.html").read_text().replace("</body>", PROBE))
-    run = subprocess.run([str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr",
+    run = subprocess.run([str(chromium), "--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr",
                           "--v=0", f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=20000",
                           "--dump-dom", checked.as_uri()], capture_output=True, text=True, timeout=120)
     found = re.search(r'<pre id="check">(.*?)</pre>', run.stdout)

@@ -103,6 +103,7 @@ def as_released(tree):
     return tree
 
 
+@pytest.mark.slow
 def test_released_layout_of_the_real_file_converts_to_the_same_model(torch7_refs, tmp_path):
     real = torch7_refs / "soundnet8_quarter.t7"
     convert.write_t7(as_released(convert.read_t7(real)), tmp_path / "released.t7")

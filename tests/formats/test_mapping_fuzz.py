@@ -4,6 +4,7 @@ from __future__ import annotations
 import random
 
 import numpy as np
+import pytest
 
 import convert
 from soundnet.formats.t7_import import model_from_t7
@@ -24,6 +25,7 @@ def torch_objects(value, found):
     return found
 
 
+@pytest.mark.slow
 def test_mutated_fields_only_raise_value_error(torch7_refs):
     tree = convert.read_t7(torch7_refs / "soundnet8_quarter.t7")
     modules = [m for m in torch_objects(tree, []) if isinstance(m.fields, dict) and m.fields]

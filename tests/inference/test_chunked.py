@@ -13,6 +13,7 @@ from soundnet.model.architecture import SOUNDNET5, SOUNDNET8
 from soundnet.audio import iter_audio_blocks
 from soundnet.model.architecture import ReceptiveField
 from soundnet.inference.chunked import default_chunk_samples, iter_chunked, run_as_original
+from tolerances import close
 
 MODELS = {"soundnet8": small_soundnet8(), "soundnet5": small_soundnet5()}
 
@@ -50,10 +51,6 @@ def test_an_output_reads_only_its_window(name, layer):
         assert torch.equal(run_as_original(model, changed, target.index)[..., step], reference[..., step])
 
 
-def close(ours: torch.Tensor, theirs: torch.Tensor, tolerance: float = 1e-5) -> bool:
-    return ours.shape == theirs.shape and bool((ours - theirs).abs().max() <= tolerance * max(1.0, theirs.abs().max()))
-
-
 def test_run_as_original_equals_the_module_forward():
     """The in-place eval path (BN via addcmul, ReLU after pooling) agrees with plain module calls."""
     model = small_soundnet8().train()  # run_as_original uses the running statistics regardless
@@ -71,10 +68,10 @@ def test_run_as_original_equals_the_module_forward():
     model.eval()
     with torch.no_grad():
         for layer, output in ours.items():
-            assert close(output, plain(x, layer), 1e-6)
+            assert close(output, plain(x, layer))  # 5.7e-7 seen with AVX2 kernels
         x = torch.randn(1, 1, 220_000) * 50
         for output, expected in zip(run_as_original(model, x, 25), model.head_modules()):
-            assert close(output, expected(plain(x, 24)), 1e-6)
+            assert close(output, expected(plain(x, 24)))
     assert (ours[23] < 0).any() and (ours[24] >= 0).all()  # 23 is BN before the ReLU, as the original
 
 

@@ -20,6 +20,7 @@ from soundnet.jobs.feature_files import (CATEGORY_SUFFIX, FEATURE_SUFFIX, clip_k
                                          merge_consolidated, output_path, read_index, read_settings, step_geometry,
                                          torch7_squeeze, write_categories_file, write_consolidated, write_layer_file)
 from soundnet.jobs.feature_sinks import ConsolidatedSink
+from tolerances import close
 
 MODEL = small_soundnet8()
 
@@ -35,12 +36,12 @@ def test_extract_layers_pooling_and_batches():
         expected = MODEL.forward_features(x, 24)
     steps = MODEL.architecture.output_length(len(x), MODEL.architecture.layer(24))
     assert features.shape == expected.shape == (1, 16, steps)  # the same B x C x T as forward_features
-    assert torch.allclose(features, expected, atol=1e-6)
+    assert close(features, expected)
     assert torch.equal(soundnet.extract_features(MODEL, x, "relu7"), features)
-    assert torch.allclose(soundnet.extract_features(MODEL, x, pool="mean"), features.mean(-1), atol=1e-6)
+    assert close(soundnet.extract_features(MODEL, x, pool="mean"), features.mean(-1))
     assert torch.equal(soundnet.extract_features(MODEL, x, pool="max"), features.amax(-1))
     batch = soundnet.extract_features(MODEL, torch.stack([x, -x]), 18)
-    assert batch.shape[0] == 2 and torch.allclose(batch[1:], soundnet.extract_features(MODEL, -x, 18), atol=1e-6)
+    assert batch.shape[0] == 2 and close(batch[1:], soundnet.extract_features(MODEL, -x, 18))
     heads = soundnet.extract_features(MODEL, torch.randn(10 * 22050), 25)
     assert isinstance(heads, soundnet.HeadOutputs) and heads.objects.shape[1] == 10 and heads.scenes.shape[1] == 6
     clips = soundnet.extract_features(MODEL, [x, x[:5 * 22050]], 24)  # a list of any lengths: one output each
@@ -94,7 +95,7 @@ def test_per_file_outputs_skip_and_force(clips):
     assert (report.written, report.skipped, report.failures) == (len(clips), 0, [])
     for path in clips:
         with h5py.File(path + FEATURE_SUFFIX, "r") as handle:
-            assert np.allclose(handle["layer24"][()], features_of(path), atol=1e-5)
+            assert close(handle["layer24"][()], features_of(path))
     stamp = clips[0] + FEATURE_SUFFIX
     before = os.stat(stamp).st_mtime_ns
     again = extract_files(MODEL, clips, workers=0)
@@ -114,7 +115,7 @@ def test_workers_and_streaming_give_the_same_features(clips, tmp_path, monkeypat
         expected = features_of(path)
         for folder in ("workers", "streamed"):
             with h5py.File(output_path(path, FEATURE_SUFFIX, tmp_path / folder), "r") as handle:
-                assert np.allclose(handle["layer24"][()], expected, atol=1e-5), (folder, path)
+                assert close(handle["layer24"][()], expected), (folder, path)
 
 
 def test_broken_files_are_reported_and_skipped(clips, tmp_path):
@@ -162,7 +163,7 @@ def test_shards_cover_the_list_once_and_merge(clips, tmp_path, monkeypatch):
         assert handle.attrs["layer"] == 24 and handle.attrs["pool"] == "mean"
         for path in clips:
             stored = handle["features"][index[path]][()]
-            assert stored.dtype == np.float32 and np.allclose(stored, features_of(path, pool="mean"), atol=1e-5)
+            assert stored.dtype == np.float32 and close(stored, features_of(path, pool="mean"))
     other = tmp_path / "other.h5"
     extract_files(MODEL, clips[:1], h5=other, workers=0, pool="max")
     with pytest.raises(ValueError, match="pool=max"):
@@ -221,7 +222,7 @@ def test_feature_files_record_the_model_settings_hop_and_step_times(clips, tmp_p
     inside = (2 * field.stride - field.offset + field.size / 2) / 22050  # step 2's window lies inside the clip
     assert times[2] == pytest.approx(inside) and (times >= 0).all() and (times <= 5.0).all()
     with np.load(output_path(clips[0], ".soundnet.npz", tmp_path / "npz")) as archive:
-        assert np.allclose(archive["layer18"], features_of(clips[0], 18), atol=1e-5)
+        assert close(archive["layer18"], features_of(clips[0], 18))
         assert int(archive["attr_layer"]) == 18 and str(archive["attr_model_sha256"]) == model_sha256(MODEL)
         assert len(archive["times"]) == archive["layer18"].shape[-1]
     target = tmp_path / "all.h5"

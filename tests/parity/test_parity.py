@@ -27,6 +27,7 @@ FINETUNED_FILES = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model_file, refs_file, architecture", TEACHER_FILES)
 def test_every_stored_layer_matches_torch7(torch7_refs, model_file, refs_file, architecture):
     model = soundnet.load(torch7_refs / model_file)

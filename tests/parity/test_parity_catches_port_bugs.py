@@ -11,6 +11,8 @@ import convert
 import soundnet
 from soundnet.parity.verify import verify_reference
 
+pytestmark = pytest.mark.slow  # Torch7-size models run forward and backward several times
+
 
 @pytest.fixture(scope="module")
 def quarter(torch7_refs):

@@ -5,7 +5,6 @@ heads, `_n` on sequences, `final` for 4 time steps, pred10) from the independent
 """
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -39,6 +38,7 @@ def script_layout(modules: list, wave: np.ndarray) -> dict:
             "meta": {"model": str(EXAMPLE_MODEL), "mode": "net:evaluate()", "head_index": 25}}
 
 
+@pytest.mark.slow
 def test_verify_reads_the_script_layout(tmp_path):
     modules = convert.read_t7(EXAMPLE_MODEL)["modules"]
     convert.write_t7(script_layout(modules, synthetic_sound(20.0, seed=7).numpy()), tmp_path / "refs.t7")
@@ -53,6 +53,5 @@ def test_verify_reads_the_script_layout(tmp_path):
     assert result.exit_code == 1 and "12 (conv4)" in result.output
 
 
-@pytest.mark.skipif(shutil.which("luajit") is None, reason="luajit not installed: cannot syntax-check the Lua script")
-def test_make_reference_lua_parses(tmp_path):
-    subprocess.run(["luajit", "-b", str(SCRIPT), str(tmp_path / "bytecode")], check=True)
+def test_make_reference_lua_parses(luajit, tmp_path):
+    subprocess.run([luajit, "-b", str(SCRIPT), str(tmp_path / "bytecode")], check=True)

@@ -41,6 +41,7 @@ def ours_for(model: soundnet.SoundNet, x: torch.Tensor, key: str) -> list[torch.
     return list(out) if isinstance(out, tuple) else [out]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model_name", MODELS)
 def test_our_outputs_match_the_manifest_figures(torch7_refs, model_name):
     """Parity on the figures alone: summary statistics and sampled values within the parity tolerance."""

@@ -2,7 +2,7 @@
 
 main_finetune.lua's fx on model (f): logits, cross-entropy loss, every gradient and the BN running
 statistics within max|ours - torch7| <= 1e-4 * max(1, max|torch7|); every parameter after one Torch-Adam
-step within a per-tensor relative norm of 1e-4 (test_train_parity.py says why).
+step as tests/adam_parity.py compares them (a per-tensor relative norm, and why).
 """
 from __future__ import annotations
 
@@ -16,10 +16,9 @@ from soundnet.training.finetune import module_at
 from soundnet.training.losses import classification_loss
 from soundnet.training.optim import TorchAdam
 from soundnet.parity.verify import TOLERANCE, compare
-from test_train_parity import check_params
+from adam_parity import LR, TORCH_NAMES, check_params
 
-LR = 1e-3
-TORCH_NAMES = {"weight": "gradWeight", "bias": "gradBias"}
+pytestmark = pytest.mark.slow  # Torch7-size models run forward and backward several times
 
 
 @pytest.fixture(scope="module")

@@ -1,14 +1,10 @@
-"""Training data: the two teacher layouts, tiling as donkey_audio.lua did, validation, fine-tuning lists and crops.
-
-Also holds the small generated data sets the other training tests use (short WAVs, random teachers).
-"""
+"""Training data: the two teacher layouts, tiling as donkey_audio.lua did, validation, fine-tuning lists and crops."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
 import pytest
-import soundfile as sf
 import torch
 
 from soundnet.inference.tiling import main_train as tile_example
@@ -17,39 +13,9 @@ from soundnet.training.finetune_data import LabeledDataset, labeled_clips, rando
 from soundnet.training.losses import head_log_softmax, teacher_loss
 from soundnet.training.optim import TorchAdam
 from soundnet.training.teacher_data import TeacherDataset, read_frame_list, read_teacher_hdf5, write_teacher_hdf5
+from training_fixtures import RATE, distributions, make_label_list, make_teacher_h5
 
-RATE = 22050
 CLIP = 20 * RATE
-
-
-def write_clip(path: Path, seconds: float, seed: int) -> Path:
-    samples = np.random.default_rng(seed).uniform(-0.5, 0.5, int(seconds * RATE)).astype(np.float32)
-    sf.write(path, samples, RATE, subtype="PCM_16")
-    return path
-
-
-def distributions(rows: int, classes: int, seed: int) -> np.ndarray:
-    logits = 2 * np.random.default_rng(seed).standard_normal((rows, classes))
-    p = np.exp(logits - logits.max(1, keepdims=True))
-    return (p / p.sum(1, keepdims=True)).astype(np.float32)
-
-
-def make_teacher_h5(folder: Path, frames=(4, 2, 1, 4), seconds=(20, 10, 3, 25), missing: int = 0) -> Path:
-    """Clips with the given frame counts and audio lengths; `missing` more entries point at no file."""
-    entries = {}
-    for index, (count, length) in enumerate(zip(frames, seconds)):
-        audio = write_clip(folder / f"clip{index}.wav", length, index).name
-        entries[f"videos/clip{index}"] = (distributions(count, 1000, index), distributions(count, 401, 100 + index), audio)
-    for index in range(missing):
-        entries[f"gone{index}"] = (distributions(4, 1000, 50), distributions(4, 401, 51), f"gone{index}.wav")
-    write_teacher_hdf5(folder / "teacher.h5", entries)
-    return folder / "teacher.h5"
-
-
-def make_label_list(folder: Path, count: int = 8, classes: int = 3) -> Path:
-    lines = [f"{write_clip(folder / f'sound {i}.wav', 2 + i % 3, i).name} {i % classes}" for i in range(count)]
-    (folder / "train.txt").write_text("\n".join(lines) + "\n")
-    return folder / "train.txt"
 
 
 def test_hdf5_layout_round_trip_and_tiling(tmp_path):
@@ -150,6 +116,7 @@ def test_label_list_parsing_and_errors(tmp_path):
     assert len(train) == 8 and len(held) == 2
 
 
+@pytest.mark.slow
 def test_random_crop_follows_the_original_recipe():
     clip = torch.arange(RATE * 2, dtype=torch.float32)  # 2 s, tiled 3 times = 6 s, crop 5 s
     starts = set()
