@@ -5,7 +5,7 @@ import sys
 
 import click
 
-from .options import MODEL_HELP, with_audio_options
+from .options import MODEL_HELP, with_audio_options, with_runtime_options
 
 
 @click.command()
@@ -17,7 +17,8 @@ from .options import MODEL_HELP, with_audio_options
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
 @click.option("--write-h5", is_flag=True, help="Also write <audio>.soundnet_categories.h5 (object, scene: 1 x C x T x 1).")
 @with_audio_options
-def predict(audio, model_path, categories_dir, top_k, fmt, write_h5, channel, scale) -> None:
+@with_runtime_options
+def predict(audio, model_path, categories_dir, top_k, fmt, write_h5, channel, scale, device, dtype) -> None:
     """Top objects and scenes of each conv8 step (one per ~3 s), and the middle-step summary the original printed.
 
     Clips shorter than 10 s are tiled to 10 s as the original did (the output says so). A file that
@@ -30,7 +31,7 @@ def predict(audio, model_path, categories_dir, top_k, fmt, write_h5, channel, sc
     """
     from .audio_runs import run_predict
 
-    if not run_predict(audio, model_path, categories_dir, top_k, fmt, write_h5, channel, scale):
+    if not run_predict(audio, model_path, categories_dir, top_k, fmt, write_h5, channel, scale, device, dtype):
         sys.exit(1)
 
 
@@ -49,8 +50,9 @@ def predict(audio, model_path, categories_dir, top_k, fmt, write_h5, channel, sc
 @click.option("--shard", help="K/N: this job's part of the list (K from 0); default RANK/WORLD_SIZE from torchrun.")
 @click.option("--strict", is_flag=True, help="Abort at the first unreadable file instead of skipping it.")
 @with_audio_options
+@with_runtime_options
 def extract_command(audio, list_file, model_path, layer, pool, out_dir, h5_path, force, batch_size, workers, shard,
-                    strict, channel, scale) -> None:
+                    strict, channel, scale, device, dtype) -> None:
     """Features of one layer per audio file, as extract_feat.lua: <audio>.soundnet.h5 with dataset layer<N> (C x T).
 
     Finished outputs are skipped (so a killed job resumes) unless --force; broken files are reported
@@ -65,7 +67,7 @@ def extract_command(audio, list_file, model_path, layer, pool, out_dir, h5_path,
     from .audio_runs import run_extract
 
     if not run_extract(audio, list_file, model_path, layer, pool, out_dir, h5_path, force, batch_size, workers,
-                       shard, strict, channel, scale):
+                       shard, strict, channel, scale, device, dtype):
         sys.exit(1)
 
 

@@ -14,15 +14,16 @@ from ..inference.chunked import default_chunk_samples
 from ..errors import one_line
 from ..jobs.extraction import Decoding, JobReport, extract_files, parse_shard, read_path_list, shard_target
 from ..jobs.feature_files import CATEGORY_SUFFIX, output_path, write_categories_file
-from ..formats.loading import file_sha256, load
+from ..devices import load_on
+from ..formats.loading import file_sha256
 from ..inference.predict import predict_blocks
 from ..inference.report import CSV_HEADER, csv_rows, format_table, prediction_record
 
 
 def run_predict(audio: tuple[str, ...], model_path: str, categories_dir: str | None, top_k: int, fmt: str,
-                write_h5: bool, channel: str, scale: float) -> bool:
+                write_h5: bool, channel: str, scale: float, device: str = "cpu", dtype: str = "float32") -> bool:
     """Predict every file in turn; print table/CSV as it goes and JSON at the end."""
-    model = load(model_path)
+    model = load_on(model_path, device, dtype)
     block = default_chunk_samples(model, model.architecture.head)
     records, ok = [], True
     if fmt == "csv":
@@ -51,13 +52,14 @@ def run_predict(audio: tuple[str, ...], model_path: str, categories_dir: str | N
 
 def run_extract(audio: tuple[str, ...], list_file: str | None, model_path: str, layer: str, pool: str,
                 out_dir: str | None, h5_path: str | None, force: bool, batch_size: int, workers: int,
-                shard: str | None, strict: bool, channel: str, scale: float) -> bool:
+                shard: str | None, strict: bool, channel: str, scale: float, device: str = "cpu",
+                dtype: str = "float32") -> bool:
     """Run the extraction job over the files or the list, then print a summary and each failure."""
     if bool(audio) == bool(list_file):
         raise ValueError("give audio files or --list FILE (not both)")
     paths = list(audio) if audio else read_path_list(list_file)
     k, n = parse_shard(shard)
-    model = load(model_path)
+    model = load_on(model_path, device, dtype)
     report = extract_files(model, paths, layer=layer, pool=pool, out_dir=out_dir, h5=h5_path, force=force,
                            batch_size=batch_size, workers=workers, shard=(k, n), strict=strict,
                            decoding=Decoding(channel, scale), model_id=file_sha256(model, model_path))

@@ -5,6 +5,8 @@ from pathlib import Path
 
 import click
 
+from .options import with_runtime_options
+
 
 @click.command()
 @click.argument("esc50_dir", required=False, type=click.Path(file_okay=False, path_type=Path))
@@ -27,8 +29,9 @@ import click
 @click.option("--batch-size", default=16, show_default=True, type=click.IntRange(min=1))
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Folder for evaluation.json and confusion.png.")
+@with_runtime_options
 def evaluate(esc50_dir, model_path, train_lists, test_lists, root, layer, window, svm_c, scale, keep_negative,
-             cache_path, batch_size, out_dir) -> None:
+             cache_path, batch_size, out_dir, device, dtype) -> None:
     """Linear-SVM accuracy of one layer's features, as the paper measured ESC-50 and DCASE.
 
     Give an ESC-50 folder (leave-one-fold-out over its folds) or --train/--test list pairs (one fold each).
@@ -51,7 +54,7 @@ def evaluate(esc50_dir, model_path, train_lists, test_lists, root, layer, window
         folds = protocol.list_folds(list(zip(train_lists, test_lists)), root)
     results = protocol.evaluate(model_path, folds, layer=layer, window=window, c=svm_c, scale=scale,
                                 cache_path=cache_path or out_dir / "features.h5", batch_size=batch_size,
-                                positive_only=not keep_negative, class_names=names)
+                                positive_only=not keep_negative, class_names=names, device=device, dtype=dtype)
     report, figure = protocol.write_report(results, out_dir)
     for fold in results["folds"]:
         click.echo(f"fold {fold['fold']}: accuracy {fold['accuracy']:.4f} ({fold['test_clips']} test clips)")

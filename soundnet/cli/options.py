@@ -13,6 +13,19 @@ audio_options = [
 ]
 
 
+runtime_options = [
+    click.option("--device", default="cpu", show_default=True, help="Where the model runs: cpu, cuda or cuda:N."),
+    click.option("--dtype", default="float32", show_default=True,
+                 help="Precision the model computes in: float32, float64, float16 or bfloat16 (files stay float32)."),
+]
+
+
+def with_runtime_options(command):
+    for option in reversed(runtime_options):
+        command = option(command)
+    return command
+
+
 def with_audio_options(command):
     for option in reversed(audio_options):
         command = option(command)

@@ -18,11 +18,13 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+import torch
 from numpy.lib.stride_tricks import sliding_window_view
 from matplotlib.figure import Figure
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.svm import LinearSVC
 
+from ..devices import dtype_name, load_on
 from ..model.architecture import SAMPLE_RATE, Architecture, Layer
 from ..jobs.clip_lists import Clip, read_esc50, read_list, sorted_labels
 from ..jobs.feature_cache import CLIP_SECONDS, FeatureCache, clip_features
@@ -116,9 +118,13 @@ def fit_and_score(train: np.ndarray, labels: Sequence[str], test: np.ndarray,
 def evaluate(model_path: str | Path, folds: Sequence[Fold], *, layer: int | str = DEFAULT_LAYER,
              window: float = 1.0, c: float = DEFAULT_C, scale: float = DEFAULT_SCALE,
              cache_path: str | Path, batch_size: int = 16, positive_only: bool = True,
-             class_names: dict[str, str] | None = None) -> dict:
-    """Run the protocol over `folds`; a JSON-ready dict of per-fold and mean accuracy, confusion, predictions."""
-    model = load(model_path)
+             class_names: dict[str, str] | None = None, device: str | torch.device = "cpu",
+             dtype: str | torch.dtype = "float32") -> dict:
+    """Run the protocol over `folds`; a JSON-ready dict of per-fold and mean accuracy, confusion, predictions.
+
+    The features are computed on `device` in `dtype` (the cache keeps them apart by dtype).
+    """
+    model = load_on(model_path, device, dtype)
     spec = model.architecture.layer(layer)
     total, steps = window_steps(model.architecture, spec, window)
     for fold in folds:
@@ -147,7 +153,7 @@ def evaluate(model_path: str | Path, folds: Sequence[Fold], *, layer: int | str 
     accuracies = [f["accuracy"] for f in fold_results]
     return {
         "model": str(model_path), "model_sha256": model_sha, "architecture": model.name,
-        "layer": {"index": spec.index, "name": spec.name}, "scale": scale, "clip_seconds": CLIP_SECONDS,
+        "dtype": dtype_name(model), "layer": {"index": spec.index, "name": spec.name}, "scale": scale, "clip_seconds": CLIP_SECONDS,
         "feature_steps": total, "window_seconds": window, "window_steps": steps, "windows_per_clip": total - steps + 1,
         "feature_dimension": int(vectors.shape[2]), "positive_only": positive_only,
         "svm": {"solver": "liblinear -s 1 (L2-regularised L2-loss, dual)", "C": c, "bias": 1, "tol": 0.1},

@@ -40,6 +40,7 @@ class _Pooled:
 
     def add(self, piece: torch.Tensor) -> None:
         self.steps += piece.shape[-1]
+        self.dtype = piece.dtype
         if self.pool == "none":
             self.pieces.append(piece)
             return
@@ -55,7 +56,7 @@ class _Pooled:
         if self.pool == "none":
             return torch.cat(self.pieces, dim=-1)
         if self.pool == "mean":
-            return (self.pieces[0] / self.steps).float()
+            return (self.pieces[0] / self.steps).to(self.dtype)
         return self.pieces[0]
 
 

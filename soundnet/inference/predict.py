@@ -129,7 +129,8 @@ def predict_blocks(model: SoundNet, blocks: Iterable[torch.Tensor], *, categorie
         raise ValueError("a fine-tuned model has no object and scene heads; use soundnet extract for its outputs")
     names = category_names(model, categories)
     head, counted = model.architecture.head, [0]
-    objects, scenes = softmax_heads(collect(iter_chunked(model, _tiled(blocks, counted), head, chunk_samples)))
+    logits = collect(iter_chunked(model, _tiled(blocks, counted), head, chunk_samples))
+    objects, scenes = softmax_heads(tuple(part.float().cpu() for part in logits))  # any model dtype and device
     return Prediction(objects[0], scenes[0], names, counted[0], tile_repeats(counted[0]),
                       model.architecture.receptive_field(head))
 

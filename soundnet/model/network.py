@@ -31,8 +31,12 @@ def eval_batch_norm_(module: nn.BatchNorm1d, x: torch.Tensor) -> torch.Tensor:
     return torch.addcmul(shift[:, None], x, scale[:, None], out=x)
 
 
-def as_waveform_batch(x: torch.Tensor | np.ndarray) -> torch.Tensor:
-    """Accept N, B x N, B x 1 x N or Torch's B x 1 x N x 1; return float32 B x 1 x N."""
+def as_waveform_batch(x: torch.Tensor | np.ndarray, like: torch.Tensor | None = None) -> torch.Tensor:
+    """Accept N, B x N, B x 1 x N or Torch's B x 1 x N x 1; return B x 1 x N.
+
+    The result takes the dtype and device of `like` (the model's weights), so a float64, float16 or
+    bfloat16 model gets its own precision; without `like`, integer or float input becomes float32.
+    """
     x = torch.as_tensor(x)
     if x.dim() == 4 and x.shape[1] == 1 and x.shape[3] == 1:
         x = x[..., 0]
@@ -42,7 +46,9 @@ def as_waveform_batch(x: torch.Tensor | np.ndarray) -> torch.Tensor:
         x = x[None, None, :]
     if x.dim() != 3 or x.shape[1] != 1:
         raise ValueError(f"expected a waveform N, B x N, B x 1 x N or B x 1 x N x 1; got shape {tuple(x.shape)}")
-    return x.float()
+    if like is not None:
+        return x.to(device=like.device, dtype=like.dtype)
+    return x if x.is_floating_point() else x.float()
 
 
 class SoundNet(nn.Module):
@@ -151,7 +157,7 @@ class SoundNet(nn.Module):
         (the two commute exactly), and in eval mode without autograd BN works in place (`infer`).
         """
         target = self.architecture.layer(layer)
-        x = as_waveform_batch(x)
+        x = as_waveform_batch(x, like=self.conv1.weight)
         self.check_length(x.shape[-1], target)
         in_place = not self.training and not torch.is_grad_enabled()
         body = [spec for spec in self.architecture.body if spec.index <= target.index]
