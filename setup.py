@@ -1,6 +1,8 @@
 """soundnet-t7: SoundNet (Aytar, Vondrick, Torralba 2016) from Torch7 to PyTorch."""
 from setuptools import find_packages, setup
 
+ONNX = ["onnx>=1.16", "onnxruntime>=1.18", "onnxscript>=0.2"]  # soundnet export MODEL out.onnx, and its check
+
 setup(
     name="soundnet-t7",
     version="0.1.0",
@@ -23,7 +25,8 @@ setup(
         "matplotlib>=3.7",
     ],
     extras_require={
-        "test": ["pytest>=7", "hypothesis>=6.80", "torchfile==0.1.0"],
+        "onnx": ONNX,
+        "test": ["pytest>=7", "hypothesis>=6.80", "torchfile==0.1.0", *ONNX],
     },
     entry_points={"console_scripts": ["soundnet=soundnet.cli:main"]},
 )

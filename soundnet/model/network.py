@@ -17,6 +17,7 @@ from .architecture import (OBJECT_CLASSES, SAMPLE_RATE, SCENE_CLASSES, Architect
                            get_architecture)
 from ..errors import one_line
 from .layers import TorchBatchNorm1d, TorchConv1d
+from .portable import PortableSoundNet
 
 
 
@@ -117,6 +118,10 @@ class SoundNet(nn.Module):
         except RuntimeError as error:
             raise ValueError(f"parameters do not fit {model.name}: {one_line(error)[:300]}") from None
         return model.eval()
+
+    def __prepare_scriptable__(self) -> nn.Module:
+        """torch.jit.script(model) scripts the same layers as stock modules (see model/portable.py)."""
+        return PortableSoundNet(self)
 
     def bn_eps(self) -> dict[str, float]:
         """Each BN layer's epsilon (1e-5 in every released file; kept when a file says otherwise)."""
