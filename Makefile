@@ -9,5 +9,5 @@ demo:
 
 test:
 	$(PIP_INSTALL) -e ".[test]"
-	bash scripts/install_test_tools.sh
+	PYTHON=$(PYTHON) bash scripts/install_test_tools.sh
 	$(PYTHON) -m pytest -q

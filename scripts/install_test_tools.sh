@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# Debian tools some tests use: chromium (tests/test_visualize.py loads the unit page headless and checks
-# its audio players) and luajit (tests/test_reference_layout.py syntax-checks make_reference.lua).
+# What some tests use besides the [test] extra. Debian tools: chromium (tests/test_visualize.py loads the
+# unit page headless and checks its audio players) and luajit (tests/test_reference_layout.py
+# syntax-checks make_reference.lua).
 # Installs only what is missing; without apt-get it says so and those tests skip with their reason.
 set -euo pipefail
+# hearvalidator (tests/hear) declares TensorFlow but a torch model only takes its torch path: install it
+# alone; the test gives it a stand-in tensorflow module rather than pulling a 500 MB TensorFlow.
+"${PYTHON:-python3}" -m pip install -q --disable-pip-version-check --no-deps "hearvalidator==2021.0.2"
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v luajit >/dev/null || missing+=(luajit)
