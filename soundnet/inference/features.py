@@ -37,6 +37,7 @@ class _Pooled:
         self.pool = pool
         self.pieces: list[torch.Tensor] = []
         self.steps = 0
+        self.dtype = torch.float32  # the pieces' (the model's) dtype, which the mean is returned in
 
     def add(self, piece: torch.Tensor) -> None:
         self.steps += piece.shape[-1]

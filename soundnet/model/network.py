@@ -36,7 +36,8 @@ def as_waveform_batch(x: torch.Tensor | np.ndarray, like: torch.Tensor | None = 
     """Accept N, B x N, B x 1 x N or Torch's B x 1 x N x 1; return B x 1 x N.
 
     The result takes the dtype and device of `like` (the model's weights), so a float64, float16 or
-    bfloat16 model gets its own precision; without `like`, integer or float input becomes float32.
+    bfloat16 model gets its own precision; without `like`, float input keeps its dtype and integers
+    become float32.
     """
     x = torch.as_tensor(x)
     if x.dim() == 4 and x.shape[1] == 1 and x.shape[3] == 1:
