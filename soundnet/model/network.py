@@ -6,7 +6,7 @@ classifier), so state-dict keys read like the paper. Inputs are raw waveforms al
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 import torch
@@ -18,6 +18,9 @@ from .architecture import (OBJECT_CLASSES, SAMPLE_RATE, SCENE_CLASSES, Architect
 from ..errors import one_line
 from .layers import TorchBatchNorm1d, TorchConv1d
 from .portable import PortableSoundNet
+
+if TYPE_CHECKING:
+    from .weights import Weights
 
 
 
@@ -75,6 +78,7 @@ class SoundNet(nn.Module):
         else:
             self.classes = tuple(classes or (OBJECT_CLASSES, SCENE_CLASSES))
         self.metadata: dict[str, Any] = {}
+        self.weights: Weights | None = None  # what is known of these weights (soundnet.load sets it)
         for layer in self.architecture.body:
             self.add_module(layer.name, self._build(layer))
         head = self.architecture.head
