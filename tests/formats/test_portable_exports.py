@@ -107,6 +107,20 @@ def test_onnx_export_of_a_feature_layer(tmp_path):
             assert_close(session.run(None, {"waveform": x.numpy()}), [EXAMPLE.extract(x, 24).numpy()])
 
 
+def test_released_soundnet8_exports_and_scripts(released_soundnet8, tmp_path):
+    ort = pytest.importorskip("onnxruntime", reason="the onnx extra is not installed")
+    model = soundnet.load(released_soundnet8)
+    session = ort.InferenceSession(str(export_onnx(model, tmp_path / "soundnet8.onnx")),
+                                   providers=["CPUExecutionProvider"])
+    scripted = torch.jit.script(model)
+    for samples in LENGTHS:
+        x = batch(samples, clips=1)
+        with torch.inference_mode():
+            expected = [o.numpy() for o in model(x)]
+            assert_close([o.numpy() for o in scripted(x)], expected)
+        assert_close(session.run(None, {"waveform": x.numpy()}), expected)
+
+
 def test_onnx_export_without_the_extra_is_one_line(tmp_path, monkeypatch):
     monkeypatch.setattr(onnx_export.importlib.util, "find_spec", lambda name: None)
     result = run("export", "example", tmp_path / "m.onnx")

@@ -31,19 +31,34 @@ def model():
     return hear.load_model("example")
 
 
-@pytest.mark.skipif(importlib.util.find_spec("hearvalidator") is None,
-                    reason="hearvalidator is not installed (scripts/install_test_tools.sh installs it)")
-def test_hearvalidator_accepts_the_module(tmp_path):
+def run_validator(tmp_path, *model_args: str) -> str:
     stand_in = tmp_path / "tensorflow"
     stand_in.mkdir()
     (stand_in / "__init__.py").write_text('"""Stand-in: hearvalidator only asks isinstance(model, tf.Module)."""\n'
                                           "class Module:\n    pass\n")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), REPO])}
-    result = subprocess.run([sys.executable, "-m", "hearvalidator.validate", "soundnet.hear", "-m", "example",
+    result = subprocess.run([sys.executable, "-m", "hearvalidator.validate", "soundnet.hear", *model_args,
                              "-d", "cpu"], capture_output=True, text=True, env=env, timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Looks good!" in result.stdout
-    assert "Received embedding of shape: torch.Size([16, 5, 32])" in result.stdout  # 2 s: 5 pool5 steps
+    return result.stdout
+
+
+needs_validator = pytest.mark.skipif(importlib.util.find_spec("hearvalidator") is None,
+                                     reason="hearvalidator is not installed (scripts/install_test_tools.sh does)")
+
+
+@needs_validator
+def test_hearvalidator_accepts_the_module(tmp_path):
+    output = run_validator(tmp_path, "-m", "example")
+    assert "Received embedding of shape: torch.Size([16, 5, 32])" in output  # 2 s: 5 pool5 steps
+
+
+@needs_validator
+def test_hearvalidator_with_the_default_released_soundnet8(tmp_path, released_soundnet8):
+    output = run_validator(tmp_path)  # no -m: load_model() loads the released weights (cached by the fixture)
+    assert "No weight file provided. Using default" in output
+    assert "Received embedding of shape: torch.Size([16, 5, 256])" in output  # pool5 of the full width
 
 
 def test_attributes(model):

@@ -33,6 +33,12 @@ def test_soundnet8_defaults_to_the_released_weights(monkeypatch):
     assert asked == ["soundnet8"]
 
 
+def test_soundnet8_loads_the_released_weights(released_soundnet8):
+    model = hub_load("soundnet8")
+    assert model.weights is soundnet.SoundNet8_Weights.RELEASED.value
+    assert model.widths == (16, 32, 64, 128, 256, 512, 1024) and not model.training
+
+
 def test_random_soundnet8_and_soundnet5():
     assert hub_load("soundnet8", pretrained=False).widths == (16, 32, 64, 128, 256, 512, 1024)
     assert hub_load("soundnet5", pretrained=False).name == "soundnet5"
