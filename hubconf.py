@@ -5,7 +5,7 @@
     model = torch.hub.load(repo, "soundnet5", weights="soundnet5_final.t7", source="local")
 
 Each returns a soundnet.SoundNet in eval mode: model(waveform scaled to [-256, 256]) gives the object
-and scene logits, model.extract(waveform, "pool5") a feature layer.
+and scene logits, model.forward_features(waveform, "pool5") a feature layer.
 """
 dependencies = ["torch", "numpy", "h5py", "safetensors", "soundfile", "soxr", "tqdm"]  # what `import soundnet` needs
 

@@ -63,6 +63,13 @@ def load_on(path: str | Path, device: str | torch.device = "cpu", dtype: str | t
     return place(load(path), device, dtype)
 
 
+def on_host(output: torch.Tensor | tuple[torch.Tensor, ...]) -> torch.Tensor | tuple[torch.Tensor, ...]:
+    """A model output (a tensor or a tuple of them) as float32 on the CPU, for reports and files."""
+    if isinstance(output, torch.Tensor):
+        return output.to(device="cpu", dtype=torch.float32)
+    return tuple(on_host(part) for part in output)
+
+
 def as_numpy(tensor: torch.Tensor) -> np.ndarray:
     """float32 numpy on the host, whatever device and dtype produced the tensor (files store float32)."""
     return tensor.detach().to(device="cpu", dtype=torch.float32).numpy()

@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from .formats.loading import load
-from .inference.features import extract
+from .inference.features import extract_features
 from .model.architecture import INPUT_SCALE, SAMPLE_RATE
 from .model.network import SoundNet
 
@@ -69,7 +69,7 @@ def load_model(model_file_path: str = "") -> HearModel:
 
 def get_timestamp_embeddings(audio: torch.Tensor, model: HearModel) -> tuple[torch.Tensor, torch.Tensor]:
     """pool5 per step: float32 n_sounds x T x C, and each step's time in ms (n_sounds x T)."""
-    features = extract(model.soundnet, model.scaled_input(audio), model.layer)  # B x C x T
+    features = extract_features(model.soundnet, model.scaled_input(audio), model.layer)  # B x C x T
     embeddings = features.transpose(1, 2).float()
     times = model.step_times_ms(embeddings.shape[1]).to(embeddings.device)
     return embeddings, times.expand(embeddings.shape[0], -1)
@@ -77,4 +77,4 @@ def get_timestamp_embeddings(audio: torch.Tensor, model: HearModel) -> tuple[tor
 
 def get_scene_embeddings(audio: torch.Tensor, model: HearModel) -> torch.Tensor:
     """pool5 averaged over time: float32 n_sounds x C."""
-    return extract(model.soundnet, model.scaled_input(audio), model.layer, pool="mean").float()
+    return extract_features(model.soundnet, model.scaled_input(audio), model.layer, pool="mean").float()

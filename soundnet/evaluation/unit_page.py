@@ -17,7 +17,12 @@ import soundfile as sf
 from ..model.architecture import SAMPLE_RATE, Layer, ReceptiveField
 from ..atomic import atomic_path
 from ..outputs import write_json
-from .visualize import MIN_SEGMENT_SECONDS, Hit, network_input
+from ..formats.loading import model_label
+from ..jobs.clip_lists import read_list
+from ..model.architecture import INPUT_SCALE
+from ..model.network import SoundNet
+from .visualize import (DEFAULT_TOP, DEFAULT_UNITS, DEFAULT_UNITS_LAYER, MIN_SEGMENT_SECONDS, Hit, heard_span,
+                        layer_channels, parse_units, rank_units)
 
 
 def segment_span(field: ReceptiveField, step: int, length: int, minimum: int = 0) -> tuple[int, int]:
@@ -34,15 +39,16 @@ def write_segments(ranking: dict[int, list[Hit]], paths: Sequence[Path], field: 
     """Write every ranked segment under out_dir/segments (each clip decoded once); one record per hit."""
     records = [{"unit": unit, "rank": rank, "hit": hit}
                for unit, hits in ranking.items() for rank, hit in enumerate(hits, 1)]
-    for clip in sorted({record["hit"].clip for record in records}):
-        waveform = network_input(paths[clip], scale).numpy()
-        for record in (r for r in records if r["hit"].clip == clip):
-            begin, end = segment_span(field, record["hit"].step, len(waveform), int(MIN_SEGMENT_SECONDS * SAMPLE_RATE))
-            name = f"segments/unit{record['unit']}_rank{record['rank']}.wav"
-            with atomic_path(out_dir / name) as tmp:
-                sf.write(tmp, np.clip(waveform[begin:end] / scale, -1, 1), SAMPLE_RATE, subtype="PCM_16", format="WAV")
-            record.update(clip_index=clip, clip=str(paths[clip]), audio=name,
-                          start_s=begin / SAMPLE_RATE, end_s=end / SAMPLE_RATE)
+    for record in records:
+        clip = record["hit"].clip
+        begin, end = segment_span(field, record["hit"].step, 2**62, int(MIN_SEGMENT_SECONDS * SAMPLE_RATE))
+        segment = heard_span(paths[clip], scale, begin, end).numpy()  # only the span is decoded and kept
+        end = begin + len(segment)
+        name = f"segments/unit{record['unit']}_rank{record['rank']}.wav"
+        with atomic_path(out_dir / name) as tmp:
+            sf.write(tmp, np.clip(segment / scale, -1, 1), SAMPLE_RATE, subtype="PCM_16", format="WAV")
+        record.update(clip_index=clip, clip=str(paths[clip]), audio=name,
+                      start_s=begin / SAMPLE_RATE, end_s=end / SAMPLE_RATE)
     return [{"rank": r["rank"], "unit": r["unit"], "clip": r["clip"], "clip_index": r["clip_index"],
              "step": r["hit"].step, "activation": r["hit"].activation, "start_s": round(r["start_s"], 4),
              "end_s": round(r["end_s"], 4), "audio": r["audio"]} for r in records]
@@ -76,3 +82,19 @@ def write_unit_report(ranking: dict[int, list[Hit]], paths: Sequence[Path], fiel
     with atomic_path(out_dir / "index.html") as tmp:
         tmp.write_text(page(title, entries), encoding="utf-8")
     return out_dir / "ranking.json", out_dir / "index.html"
+
+
+def visualize_units(model: SoundNet, list_file: str | Path, out_dir: str | Path, *, root: str | Path | None = None,
+                    layer: int | str = DEFAULT_UNITS_LAYER, units: str = DEFAULT_UNITS, top: int = DEFAULT_TOP,
+                    scale: float = INPUT_SCALE) -> tuple[str, Path, Path]:
+    """Rank the listed clips for the chosen units of `layer` and write the page; (summary line, json, html)."""
+    spec = model.architecture.layer(layer)
+    chosen = parse_units(units, layer_channels(model, spec))
+    paths = [clip.path for clip in read_list(list_file, root, labels="ignored")]
+    ranking = rank_units(model, paths, spec, chosen, top, scale)
+    summary = {"model": model_label(model), "architecture": model.name,
+               "layer": {"index": spec.index, "name": spec.name}, "scale": scale, "top": top, "units": chosen,
+               "clips": len(paths)}
+    report, html_page = write_unit_report(ranking, paths, model.architecture.receptive_field(spec), scale, out_dir,
+                                          summary, spec)
+    return f"ranked {len(paths)} clips for {len(chosen)} units; wrote {html_page} and {report}", report, html_page

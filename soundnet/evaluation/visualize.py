@@ -10,20 +10,24 @@ import heapq
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
 from matplotlib.figure import Figure
 from tqdm import tqdm
 
+from ..audio import iter_audio_blocks
+from ..inference import tiling
+from ..inference.features import extract_features
 from ..model.architecture import SAMPLE_RATE, Layer
-from ..audio import load_audio
-from ..jobs.clip_lists import tile
-from ..jobs.feature_cache import CLIP_SECONDS, extract_batch
 from ..model.network import SoundNet
 
 MIN_SEGMENT_SECONDS = 0.5
+DEFAULT_UNITS_LAYER = "conv7"  # the deepest conv, whose units the paper's visualisation figure shows
+DEFAULT_UNITS = "0-5"
+DEFAULT_TOP = 9
+STREAM_BLOCK = 10 * SAMPLE_RATE  # samples decoded at a time
 
 
 def filters_figure(model: SoundNet, columns: int = 8) -> Figure:
@@ -106,7 +110,7 @@ def parse_units(text: str, channels: int) -> list[int]:
     for part in filter(None, (p.strip() for p in text.split(","))):
         first, _, last = part.partition("-")
         if not first.isdigit() or (last and not last.isdigit()):
-            raise ValueError(f"--units takes 0-based numbers and ranges like '0,5,9-12', got {part!r}")
+            raise ValueError(f"units are 0-based numbers and ranges like '0,5,9-12', got {part!r}")
         units.extend(range(int(first), int(last or first) + 1))
     bad = [u for u in units if u >= channels]
     if not units or bad:
@@ -114,16 +118,32 @@ def parse_units(text: str, channels: int) -> list[int]:
     return list(dict.fromkeys(units))
 
 
-def network_input(path: Path, scale: float) -> torch.Tensor:
-    """The clip as the net hears it here: tiled up to 10 s when shorter (as the prediction script), else whole."""
-    waveform = load_audio(path, scale=scale)
-    return tile(waveform, max(waveform.shape[-1], CLIP_SECONDS * SAMPLE_RATE))
+def heard_blocks(path: Path, scale: float, block_samples: int = STREAM_BLOCK) -> Iterator[torch.Tensor]:
+    """The clip as the net hears it here, in 1 x n blocks: tiled to 10 s when shorter (as the evaluation
+    scripts), else streamed whole from the file (never held in memory at once)."""
+    blocks = iter_audio_blocks(path, block_samples, scale=scale)
+    return tiling.tiled_blocks(blocks, [0], tiling.TILE_SAMPLES, tiling.eval_esc50)
+
+
+def heard_span(path: Path, scale: float, begin: int, end: int) -> torch.Tensor:
+    """Samples [begin, end) of heard_blocks (shorter when the clip ends first), reading no further."""
+    pieces, position = [], 0
+    for block in heard_blocks(path, scale):
+        row = block[0]
+        if position + len(row) > begin:
+            pieces.append(row[max(0, begin - position):max(0, end - position)])
+        position += len(row)
+        if position >= end:
+            break
+    return torch.cat(pieces) if pieces else torch.zeros(0)
 
 
 def layer_activations(model: SoundNet, paths: Iterable[Path], layer: Layer, scale: float) -> Iterable[np.ndarray]:
-    """C x T activations of each clip in turn (clips differ in length, so one at a time)."""
+    """C x T activations of each clip in turn (heads concatenated), through the exact chunked path."""
     for path in paths:
-        yield extract_batch(model, [network_input(path, scale)], layer)[0]
+        output = extract_features(model, heard_blocks(path, scale), layer)
+        parts = tuple(output) if isinstance(output, tuple) else (output,)
+        yield torch.cat(parts, dim=1)[0].numpy()
 
 
 def rank_units(model: SoundNet, paths: Sequence[Path], layer: Layer, units: Sequence[int], top: int,

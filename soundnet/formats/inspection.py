@@ -14,7 +14,7 @@ import numpy as np
 import convert
 
 from ..model.registry import resolve_model_path
-from .t7_import import NotSoundNetError, detect_architecture, short_class, top_level_modules
+from .t7_import import NotSoundNetError, detect_architecture, read_torch7, short_class, top_level_modules
 from .tensor_files import format_of, read_weights
 
 PARAMETER_FIELDS = ("weight", "bias", "running_mean", "running_var", "running_std")
@@ -90,10 +90,7 @@ def _outline(value: Any, name: str = "", depth: int = 0, max_depth: int = 3) -> 
 
 def describe_t7(path: str | Path) -> str:
     """The report for a .t7 file (raises ValueError with one line when it is unreadable)."""
-    try:
-        root = convert.read_t7(path)
-    except convert.T7FormatError as error:
-        raise ValueError(f"{path}: not a readable Torch7 file: {error}") from None
+    root = read_torch7(path)
     lines = [f"{path}: Torch7 file, {Path(path).stat().st_size:,} bytes, top object {getattr(root, 'typename', type(root).__name__)}"]
     try:
         modules = top_level_modules(root)
@@ -131,6 +128,12 @@ def describe_weights(path: str | Path) -> str:
 
 
 def describe(path: str | Path) -> str:
-    """The report for a model file or `example`, whatever its format."""
+    """The report for a model file or `example`, whatever its format, or for a feature or prediction file."""
+    from ..jobs.feature_files import describe_output_file  # outputs of jobs, recognised before weights
+
     path = resolve_model_path(path)
+    if Path(path).suffix.lower() in (".h5", ".hdf5", ".npz") and Path(path).is_file():
+        report = describe_output_file(path)
+        if report is not None:
+            return report
     return describe_t7(path) if format_of(path) == "t7" else describe_weights(path)

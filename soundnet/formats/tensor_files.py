@@ -20,6 +20,7 @@ from safetensors.torch import save_file
 from ..model.architecture import INPUT_SCALE, SAMPLE_RATE
 from ..atomic import atomic_path
 from ..errors import one_line
+from ..model.heads import head_module_names
 from ..model.network import SoundNet
 from ..model.weights import descriptive_metadata
 from .peer_formats import NPY_MAGIC, rename_port_state
@@ -67,7 +68,7 @@ def torch_index_map(model: SoundNet) -> dict[str, list[str]]:
     """Torch top-level index -> the PyTorch module names it became (the heads index has two)."""
     mapping = {str(layer.index): [layer.name] for layer in model.architecture.body}
     head = model.architecture.head
-    mapping[str(head.index)] = ["classifier"] if model.architecture.is_classifier else ["object_head", "scene_head"]
+    mapping[str(head.index)] = list(head_module_names(model.architecture))
     return mapping
 
 
@@ -91,6 +92,8 @@ def model_metadata(model: SoundNet) -> dict[str, str]:
             meta[key] = str(model.metadata[key])
     if model.metadata.get("categories"):
         meta["categories"] = json.dumps(model.metadata["categories"])
+    if model.metadata.get("class_names"):
+        meta["class_names"] = json.dumps(list(model.metadata["class_names"]))
     meta.update(descriptive_metadata(getattr(model, "weights", None)))
     return meta
 
@@ -174,4 +177,9 @@ def model_from_weights(state: dict[str, torch.Tensor], meta: dict[str, str], sou
                            if key in ("source_sha256", "source_file")})
     if "categories" in meta:
         model.metadata["categories"] = [list(names) for names in json.loads(meta["categories"])]
+    if "class_names" in meta:
+        names = json.loads(meta["class_names"])
+        if not (isinstance(names, list) and len(names) == model.classes[0] and all(isinstance(n, str) for n in names)):
+            raise ValueError(f"{source}: class_names metadata must list {model.classes[0]} names")
+        model.metadata["class_names"] = names
     return model

@@ -4,7 +4,7 @@ SoundNet itself takes numpy arrays and four input layouts, walks its architectur
 picks a convolution path per call (polyphase, im2col, conv) for CPU speed: all of that is Python that
 TorchScript cannot compile and that an exported graph does not need. PortableSoundNet runs the same
 layers as stock nn.Conv1d / BatchNorm1d / ReLU / MaxPool1d sharing the model's tensors (no copy), so
-its outputs equal SoundNet.extract's up to float summation order. `torch.jit.script(model)` scripts it
+its outputs equal SoundNet.forward_features' up to float summation order. `torch.jit.script(model)` scripts it
 (SoundNet.__prepare_scriptable__), and soundnet.formats.onnx_export exports it.
 """
 from __future__ import annotations

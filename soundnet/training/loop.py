@@ -108,7 +108,7 @@ def _check_settings(settings: LoopSettings, task: Task) -> None:
         if getattr(settings, name) < 1:
             raise ValueError(f"{name.replace('_', ' ')} must be at least 1")
     if settings.bf16 and not settings.device.startswith("cuda"):
-        raise ValueError("bf16 autocast needs a GPU device (--device cuda)")
+        raise ValueError("bf16 autocast needs a CUDA device")
     if len(task.dataset) == 0:
         raise ValueError("no training clips")
 

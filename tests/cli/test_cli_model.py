@@ -67,13 +67,13 @@ def test_convert_then_export_round_trip(tmp_path, categories_dir):
 
 def test_verify_passes_and_fails(torch7_refs, tmp_path):
     refs = torch7_refs / "refs_soundnet8_quarter.t7"
-    result = run("verify", torch7_refs / "soundnet8_quarter.t7", "--reference", refs)
+    result = run("verify", "--model", torch7_refs / "soundnet8_quarter.t7", "--reference", refs)
     assert result.exit_code == 0
     assert "54 of 54 arrays within tolerance" in result.output
     model = soundnet.load(torch7_refs / "soundnet8_quarter.t7")
     model.bn3.running_var.mul_(1.5)
     soundnet.save(model, tmp_path / "broken.safetensors")
-    result = run("verify", tmp_path / "broken.safetensors", "--reference", refs)
+    result = run("verify", "--model", tmp_path / "broken.safetensors", "--reference", refs)
     assert result.exit_code == 1
     assert "FAIL" in result.output and "10 (bn3)" in result.output
 
@@ -136,6 +136,6 @@ def test_verify_failure_exit_status_through_the_entry_point(torch7_refs, tmp_pat
     model = soundnet.load(torch7_refs / "soundnet8_quarter.t7")
     model.bn3.running_var.mul_(1.5)
     soundnet.save(model, tmp_path / "broken.safetensors")
-    done = subprocess.run([sys.executable, "-m", "soundnet", "verify", tmp_path / "broken.safetensors",
+    done = subprocess.run([sys.executable, "-m", "soundnet", "verify", "--model", tmp_path / "broken.safetensors",
                            "--reference", torch7_refs / "refs_soundnet8_quarter.t7"], capture_output=True, text=True)
     assert done.returncode == 1 and "FAIL" in done.stdout

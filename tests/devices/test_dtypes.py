@@ -28,7 +28,7 @@ def relative_error(ours: torch.Tensor, reference: torch.Tensor) -> float:
 def reference():
     model = soundnet.load("example").double()
     with torch.inference_mode():
-        return model.extract(WAVE.double(), 24), model(WAVE.double())
+        return model.forward_features(WAVE.double(), 24), model(WAVE.double())
 
 
 @pytest.mark.parametrize("dtype", list(TOLERANCE))
@@ -36,7 +36,7 @@ def test_model_keeps_the_callers_dtype(dtype, reference):
     conv7, heads = reference
     model = soundnet.load("example").to(dtype)
     with torch.inference_mode():
-        features = model.extract(WAVE, 24)  # float32 input: cast to the model's dtype, not the reverse
+        features = model.forward_features(WAVE, 24)  # float32 input: cast to the model's dtype, not the reverse
         objects, scenes = model(WAVE.to(dtype))
     assert features.dtype == objects.dtype == scenes.dtype == dtype
     assert relative_error(features, conv7) <= TOLERANCE[dtype]
@@ -46,9 +46,9 @@ def test_model_keeps_the_callers_dtype(dtype, reference):
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float16, torch.bfloat16])
 def test_chunked_extraction_and_pooling_keep_the_dtype(dtype, reference):
     model = soundnet.load("example").to(dtype)
-    pooled = soundnet.extract(model, WAVE, "relu7", pool="mean", chunk_samples=120_000)
+    pooled = soundnet.extract_features(model, WAVE, "relu7", pool="mean", chunk_samples=120_000)
     assert pooled.dtype == dtype
-    assert relative_error(pooled, reference[0][0].mean(dim=-1)) <= TOLERANCE[dtype]
+    assert relative_error(pooled, reference[0].mean(dim=-1)) <= TOLERANCE[dtype]
 
 
 def test_bfloat16_small_channel_convolutions_are_right():
@@ -56,8 +56,8 @@ def test_bfloat16_small_channel_convolutions_are_right():
     model = small_soundnet8()
     wave = WAVE[:60_000]
     with torch.inference_mode():
-        reference = model.double().extract(wave.double(), "conv2")
-        ours = model.to(torch.bfloat16).extract(wave, "conv2")
+        reference = model.double().forward_features(wave.double(), "conv2")
+        ours = model.to(torch.bfloat16).forward_features(wave, "conv2")
     assert relative_error(ours, reference) <= 2e-2  # two layers of bfloat16 rounding (2^-9 each), measured 0.4 %
 
 
@@ -91,5 +91,5 @@ def test_names_resolve_and_bad_ones_are_refused():
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
 def test_cuda_model_takes_host_input():
     model = place(soundnet.load("example"), "cuda", "float16")
-    features = model.extract(WAVE, 24)
+    features = model.forward_features(WAVE, 24)
     assert features.device.type == "cuda" and features.dtype == torch.float16

@@ -38,7 +38,7 @@ def clips(tmp_path_factory):
 def page(clips):
     folder, _ = clips
     out = folder / "units"
-    result = CliRunner().invoke(cli, ["visualize", "units", "example", "--list", str(folder / "clips.txt"),
+    result = CliRunner().invoke(cli, ["visualize", "units", "--model", "example", "--list", str(folder / "clips.txt"),
                                       "--layer", "conv7", "--units", "0,3,7,31", "--top", str(TOP), "--out", str(out)])
     assert result.exit_code == 0, result.output
     return out, json.loads((out / "ranking.json").read_text())
@@ -53,7 +53,7 @@ def test_ranking_equals_brute_force(clips, page):
         waveform = load_audio(path).numpy()
         tiled = torch.from_numpy(np.resize(waveform, max(len(waveform), 10 * 22050)))
         with torch.inference_mode():
-            everything.append(model.extract(tiled, "conv7")[0].numpy())
+            everything.append(model.forward_features(tiled, "conv7")[0].numpy())
     assert everything[-1].shape[1] > everything[0].shape[1]  # the 11 s clip was not cut to 10 s
     for unit in UNITS:
         peaks = [(float(a[unit].max()), clip, int(a[unit].argmax())) for clip, a in enumerate(everything)]
@@ -94,6 +94,19 @@ def test_running_top_k_equals_sorting_everything():
         assert [(h.activation, h.clip, h.step) for h in hits] == expected
 
 
+def test_long_clips_stream_through_the_chunked_path(clips):
+    from soundnet.evaluation.visualize import heard_blocks, heard_span
+
+    _, paths = clips
+    long, short = paths[-1], paths[0]
+    blocks = list(heard_blocks(long, 256.0, block_samples=22_050))
+    assert max(block.shape[-1] for block in blocks) <= 22_050  # never the whole 11 s clip at once
+    assert torch.equal(torch.cat(blocks, dim=1)[0], load_audio(long))
+    tiled = torch.cat(list(heard_blocks(short, 256.0)), dim=1)[0]
+    assert len(tiled) == 10 * 22050  # a short clip is tiled to 10 s as the evaluation scripts did
+    assert torch.equal(heard_span(long, 256.0, 30_000, 40_000), load_audio(long)[30_000:40_000])
+
+
 def test_units_option():
     assert parse_units("3, 0-2,3", 8) == [3, 0, 1, 2]
     for bad in ("8", "a", "2-x", ""):
@@ -102,7 +115,8 @@ def test_units_option():
 
 
 def test_filters_png(tmp_path):
-    result = CliRunner().invoke(cli, ["visualize", "filters", "example", "--out", str(tmp_path / "conv1.png")])
+    result = CliRunner().invoke(cli, ["visualize", "filters", "--model", "example", "--out",
+                                      str(tmp_path / "conv1.png")])
     assert result.exit_code == 0, result.output
     image = imread(tmp_path / "conv1.png")
     assert image.shape[0] > 150 and image.shape[1] > 600 and image[..., :3].std() > 0.05
@@ -147,7 +161,8 @@ def test_units_errors_are_one_line(clips, tmp_path, args, message):
     folder, _ = clips
     (tmp_path / "bad.txt").write_text("nothing.wav\n")
     args = [a.format(missing=tmp_path / "bad.txt") for a in args]
-    base = ["visualize", "units", "example", "--list", str(folder / "clips.txt"), "--out", str(tmp_path / "o")]
+    base = ["visualize", "units", "--model", "example", "--list", str(folder / "clips.txt"),
+            "--out", str(tmp_path / "o")]
     result = CliRunner().invoke(cli, base + args)
     assert result.exit_code == 1 and len(result.output.strip().splitlines()) == 1, result.output
     assert message in result.output and not (tmp_path / "o").exists()
@@ -155,6 +170,6 @@ def test_units_errors_are_one_line(clips, tmp_path, args, message):
 
 def test_filters_error_is_one_line(tmp_path):
     missing = tmp_path / "none.t7"
-    result = CliRunner().invoke(cli, ["visualize", "filters", str(missing), "--out", str(tmp_path / "x.png")])
+    result = CliRunner().invoke(cli, ["visualize", "filters", "--model", str(missing), "--out", str(tmp_path / "x.png")])
     assert result.exit_code == 1 and len(result.output.strip().splitlines()) == 1
     assert f"no such model file: {missing}" in result.output

@@ -56,7 +56,7 @@ def test_portable_layers_match_extract(model, layer):
     target = model.architecture.layer(layer or model.architecture.head.index)
     x = batch(model.architecture.min_input_length(target) + 12_345)
     with torch.inference_mode():
-        expected = model.extract(x, target.index)
+        expected = model.forward_features(x, target.index)
         ours = torch.jit.script(PortableSoundNet(model, layer))(x)
     expected = expected if isinstance(expected, tuple) else (expected,)
     assert_close([o.numpy() for o in ours], [e.numpy() for e in expected])
@@ -70,7 +70,7 @@ def test_cli_exports_a_torchscript_file_that_loads_alone(tmp_path):
     for samples in (4574, 22050, 100_003):
         x = batch(samples, clips=3)
         with torch.inference_mode():
-            assert_close([loaded(x)[0].numpy()], [EXAMPLE.extract(x, "pool5").numpy()])
+            assert_close([loaded(x)[0].numpy()], [EXAMPLE.forward_features(x, "pool5").numpy()])
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +104,7 @@ def test_onnx_export_of_a_feature_layer(tmp_path):
     for samples in (4574, 70_000, 150_001):
         x = batch(samples, clips=1)
         with torch.inference_mode():
-            assert_close(session.run(None, {"waveform": x.numpy()}), [EXAMPLE.extract(x, 24).numpy()])
+            assert_close(session.run(None, {"waveform": x.numpy()}), [EXAMPLE.forward_features(x, 24).numpy()])
 
 
 def test_released_soundnet8_exports_and_scripts(released_soundnet8, tmp_path):

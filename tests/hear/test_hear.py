@@ -71,7 +71,7 @@ def test_attributes(model):
 def test_timestamp_embeddings_are_pool5_of_the_scaled_audio(model):
     audio = noise(3, 3 * SAMPLE_RATE)
     embeddings, times = hear.get_timestamp_embeddings(audio, model)
-    expected = soundnet.extract(model.soundnet, audio * 256, 18)  # B x C x T
+    expected = soundnet.extract_features(model.soundnet, audio * 256, 18)  # B x C x T
     assert embeddings.dtype == torch.float32 and embeddings.shape == (3, expected.shape[2], 32)
     torch.testing.assert_close(embeddings, expected.transpose(1, 2), rtol=0, atol=0)
     assert times.shape == embeddings.shape[:2]
