@@ -65,15 +65,17 @@ def visualize() -> None:
     \b
     Examples:
       soundnet visualize filters --model example --out conv1.png
-      soundnet visualize units --model example --list clips.txt --layer conv7 --top 9 --out units/
+      soundnet visualize units --model example --list clips.txt --layer relu7 --out units/
     """
 
 
 @visualize.command()
 @model_option
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path), help="PNG to write.")
-def filters(model_path, out_path) -> None:
-    """conv1's kernels in the time domain (a grid) and their frequency responses.
+@click.option("--dpi", default=100, show_default=True, type=click.IntRange(min=20, max=600),
+              help="Pixels per inch of the 12 in wide figure.")
+def filters(model_path, out_path, dpi) -> None:
+    """conv1's kernels sorted by peak frequency: a heatmap of the bank, each kernel beside its magnitude response.
 
     \b
     Examples:
@@ -83,35 +85,39 @@ def filters(model_path, out_path) -> None:
     from ..evaluation.visualize import filters_figure
     from ..outputs import save_figure
 
-    click.echo(f"wrote {save_figure(filters_figure(load_model(model_path)), out_path)}")
+    click.echo(f"wrote {save_figure(filters_figure(load_model(model_path)), out_path, dpi)}")
 
 
 @visualize.command()
 @model_option
 @click.option("--list", "list_file", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="Clips, one path per line (a label column is ignored).")
+              help="Clips, one path per line, optionally followed by a label (shown, and scored as purity).")
 @click.option("--root", type=click.Path(file_okay=False, path_type=Path),
               help="Folder the list paths are relative to (default: the list's folder).")
 @click.option("--layer", default=DEFAULT_UNITS_LAYER, show_default=True,
               help="Torch index or name of the layer; conv7 (22) is the layer whose units the paper's figure shows.")
 @click.option("--units", "unit_text", default=DEFAULT_UNITS, show_default=True,
-              help="0-based units, e.g. '3,17,40-42'.")
-@click.option("--top", default=DEFAULT_TOP, show_default=True, type=click.IntRange(min=1), help="Clips kept per unit.")
+              help="0-based units, e.g. '3,17,40-42', or 'all'.")
+@click.option("--top", default=DEFAULT_TOP, show_default=True, type=click.IntRange(min=1),
+              help="Segments kept per unit.")
 @click.option("--scale", default=INPUT_SCALE, show_default=True, type=click.FloatRange(min=0, min_open=True),
               help="Input scale (256: the original scripts' 2^-23).")
+@click.option("--categories-dir", type=click.Path(file_okay=False, exists=True),
+              help="Folder with categories_imagenet.txt and categories_places2.txt (default: names in the model file).")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Folder for index.html, ranking.json and segments/.")
-def units(model_path, list_file, root, layer, unit_text, top, scale, out_dir) -> None:
-    """The clips and time offsets that excite chosen units most: an HTML page to listen, and a JSON ranking.
+def units(model_path, list_file, root, layer, unit_text, top, scale, categories_dir, out_dir) -> None:
+    """A page of the sounds that excite each unit most: spectrograms, players, concepts, a sortable index.
 
-    One pass over the clips with a running top-k per unit, so thousands of clips need little memory.
+    One chunked pass over the clips keeps a running top-k per unit, so thousands of clips need little
+    memory; then the clips that made a top list are decoded again to cut their segments.
 
     \b
     Example:
-      soundnet visualize units --model soundnet8.safetensors --list clips.txt --layer conv7 --top 9 --out units/
+      soundnet visualize units --model soundnet8.safetensors --list clips.txt --layer relu7 --out units/
     """
     from ..evaluation.unit_page import visualize_units
 
     line, _, _ = visualize_units(load_model(model_path), list_file, out_dir, root=root, layer=layer, units=unit_text,
-                                 top=top, scale=scale)
+                                 top=top, scale=scale, categories=categories_dir)
     click.echo(line)

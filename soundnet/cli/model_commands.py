@@ -69,7 +69,8 @@ def convert_command(source: str, target: str, fmt: str | None, categories_dir: s
     if categories_dir and category_files:
         raise click.UsageError("give --categories-dir or --categories, not both")
     model = convert_file(source, target, fmt, categories_dir or category_files or None)
-    named = " with category names" if model.metadata.get("categories") else ""
+    known = model.metadata.get("categories") or (model.weights and model.weights.meta.get("categories"))
+    named = " with category names" if known else ""
     click.echo(f"{source} -> {target}: {model.name}, widths {list(model.widths)}, classes {list(model.classes)}{named}")
 
 

@@ -103,6 +103,7 @@ def train(frame_list, objects, scenes, video_key, audio_ext, teacher_h5, audio_r
         raise click.UsageError(f"--widths must be comma-separated integers, got {widths!r}") from None
     clips = (read_teacher_hdf5(teacher_h5, audio_root) if teacher_h5 else
              read_frame_list(frame_list, objects, scenes, audio_root, video_key, audio_ext))
+    options["source"] = f"{model_path or 'from scratch'} on {teacher_h5 or frame_list}"
     settings = _settings(options)
     model = build_student(load_model(model_path) if model_path else None, scratch or "soundnet8", width_list,
                           settings.seed)
@@ -134,5 +135,6 @@ def finetune(label_list, classes, model_path, root, epochs, freeze, held_out, **
     from ..training.finetune import finetune as run_finetune
     from ..training.finetune_data import labeled_clips
 
+    options["source"] = f"{model_path} on {label_list}"
     clips, names = labeled_clips(read_list(label_list, root, labels="required", check_files=False), classes)
     _report(run_finetune(load_model(model_path), clips, names, _settings(options), epochs, freeze, held_out))

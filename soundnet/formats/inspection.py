@@ -14,8 +14,9 @@ import numpy as np
 import convert
 
 from ..model.registry import resolve_model_path
+from .peer_formats import read_keras_npy, rename_port_state
 from .t7_import import NotSoundNetError, detect_architecture, read_torch7, short_class, top_level_modules
-from .tensor_files import format_of, read_weights
+from .tensor_files import detect_format, read_weights
 
 PARAMETER_FIELDS = ("weight", "bias", "running_mean", "running_var", "running_std")
 
@@ -113,9 +114,11 @@ def describe_t7(path: str | Path) -> str:
 
 
 def describe_weights(path: str | Path) -> str:
-    """The report for a converted file: metadata and parameter tensors."""
-    state, meta = read_weights(path, format_of(path))
-    lines = [f"{path}: {format_of(path)} weights, {Path(path).stat().st_size:,} bytes"]
+    """The report for a converted file or another port's weights: metadata and parameter tensors."""
+    fmt = detect_format(path)
+    state, meta = (read_keras_npy(path), {}) if fmt == "npy" else read_weights(path, fmt)
+    state = rename_port_state(state)
+    lines = [f"{path}: {fmt} weights, {Path(path).stat().st_size:,} bytes"]
     for key, value in sorted(meta.items()):
         shown = value if len(value) <= 120 else value[:117] + "..."
         lines.append(f"  {key}: {shown}")
@@ -136,4 +139,4 @@ def describe(path: str | Path) -> str:
         report = describe_output_file(path)
         if report is not None:
             return report
-    return describe_t7(path) if format_of(path) == "t7" else describe_weights(path)
+    return describe_t7(path) if detect_format(path) == "t7" else describe_weights(path)

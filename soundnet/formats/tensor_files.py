@@ -90,11 +90,13 @@ def model_metadata(model: SoundNet) -> dict[str, str]:
     for key in ("source_sha256", "source_file"):
         if key in model.metadata:
             meta[key] = str(model.metadata[key])
-    if model.metadata.get("categories"):
-        meta["categories"] = json.dumps(model.metadata["categories"])
+    weights = getattr(model, "weights", None)
+    categories = model.metadata.get("categories") or (weights.meta.get("categories") if weights else None)
+    if categories:
+        meta["categories"] = json.dumps([list(names) for names in categories])
     if model.metadata.get("class_names"):
         meta["class_names"] = json.dumps(list(model.metadata["class_names"]))
-    meta.update(descriptive_metadata(getattr(model, "weights", None)))
+    meta.update(descriptive_metadata(weights))
     return meta
 
 

@@ -19,6 +19,7 @@ from ..inference.tiling import FINETUNE_CROP_SAMPLES, main_finetune
 from .architecture import (OBJECT_CLASSES, SAMPLE_RATE, SCENE_CLASSES, Architecture, Layer,
                            get_architecture)
 from .heads import CLASSIFIER_MODULE, TEACHER_HEAD_MODULES, HeadOutputs, head_module_names
+from .inference import TimeMajorPlan, time_major_forward
 from .layers import TorchBatchNorm1d, TorchConv1d
 from .portable import PortableSoundNet
 
@@ -117,6 +118,7 @@ class SoundNet(nn.Module):
             self.classes = tuple(classes or (OBJECT_CLASSES, SCENE_CLASSES))
         self.metadata: dict[str, Any] = {}
         self.weights: Weights | None = None  # what is known of these weights (soundnet.load sets it)
+        self._time_major = TimeMajorPlan()
         for layer in self.architecture.body:
             self.add_module(layer.name, self._build(layer))
         head = self.architecture.head
@@ -204,8 +206,10 @@ class SoundNet(nn.Module):
         returned cut to its own steps, equal to running it alone. A padded B x 1 x N tensor with
         `lengths` gives the padded output, valid up to architecture.output_length(length, layer).
 
-        Two rewrites keep the results and save time: a ReLU followed by a max-pool runs after the pool
-        (the two commute exactly), and in eval mode without autograd BN works in place.
+        In eval mode without autograd, unpadded inputs take the exact, faster path of
+        soundnet/model/inference.py (time-major layout, BN folded into the convolutions). Otherwise the
+        modules run one by one, with two rewrites that keep the results: a ReLU followed by a max-pool runs
+        after the pool (the two commute exactly), and in eval mode without autograd BN works in place.
         """
         target = self.architecture.layer(layer)
         if is_clip_list(x):
@@ -218,9 +222,14 @@ class SoundNet(nn.Module):
         for length in lengths or [x.shape[-1]]:
             self.check_length(length, target)
         in_place = not self.training and not torch.is_grad_enabled()
+        valid = list(lengths) if lengths and min(lengths) < x.shape[-1] else None
+        if in_place and valid is None:
+            output = time_major_forward(self, x, target, self._time_major)
+            if target.index < self.architecture.head.index:
+                return output
+            return output[0] if self.architecture.is_classifier else HeadOutputs(*output)
         body = [spec for spec in self.architecture.body if spec.index <= target.index]
         deferred_relu = None
-        valid = list(lengths) if lengths and min(lengths) < x.shape[-1] else None
         for position, spec in enumerate(body):
             following = body[position + 1] if position + 1 < len(body) else None
             if spec.kind == "relu" and following is not None and following.kind == "pool":

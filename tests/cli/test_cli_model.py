@@ -139,3 +139,27 @@ def test_verify_failure_exit_status_through_the_entry_point(torch7_refs, tmp_pat
     done = subprocess.run([sys.executable, "-m", "soundnet", "verify", "--model", tmp_path / "broken.safetensors",
                            "--reference", torch7_refs / "refs_soundnet8_quarter.t7"], capture_output=True, text=True)
     assert done.returncode == 1 and "FAIL" in done.stdout
+
+
+def test_released_demo_names_a_real_recording(tmp_path, released_soundnet8):
+    """`make demo`: the released SoundNet8 on onsen's water.wav (fetched with pip like the weights)."""
+    from soundnet.model.cache import WeightsUnavailable, cached_package_file
+    from soundnet.jobs.released_demo import DEMO_RECORDING
+
+    try:
+        cached_package_file(DEMO_RECORDING, progress=False)
+    except WeightsUnavailable as error:
+        pytest.skip(f"the package index cannot be reached, so the demo recording cannot be fetched: {error}")
+    result = run("demo", "--out", tmp_path)
+    assert result.exit_code == 0, result.output
+    assert "SoundNet8_Weights.RELEASED" in result.output and "onsen==0.1.1; MIT licence" in result.output
+    assert "1. object" in result.output and "#" not in result.output
+    scenes = [line.split("scene")[1].split()[0] for line in result.output.splitlines() if ". object" in line]
+    assert {"aquarium", "rainforest", "pond"} <= set(scenes), "the scene head hears water"
+    assert (tmp_path / "water.predictions.json").is_file()
+
+
+def test_fetch_prints_where_the_file_is(released_soundnet8):
+    result = run("fetch", "soundnet8", "--quiet")
+    assert result.exit_code == 0 and result.output.strip() == str(released_soundnet8)
+    assert_one_line_error(run("fetch", "soundnet5"), "no released weights for 'soundnet5'")
