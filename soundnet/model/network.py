@@ -223,7 +223,8 @@ class SoundNet(nn.Module):
             self.check_length(length, target)
         in_place = not self.training and not torch.is_grad_enabled()
         valid = list(lengths) if lengths and min(lengths) < x.shape[-1] else None
-        if in_place and valid is None:
+        # the time-major plan caches float32 CPU weights; other dtypes and devices take the module path
+        if in_place and valid is None and x.dtype == torch.float32 and x.device.type == "cpu":
             output = time_major_forward(self, x, target, self._time_major)
             if target.index < self.architecture.head.index:
                 return output
