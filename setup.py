@@ -12,6 +12,7 @@ HERE = Path(__file__).resolve().parent
 VERSION = re.search(r'^__version__ = "([^"]+)"$', (HERE / "soundnet" / "__init__.py").read_text(), re.M).group(1)
 PLOTS = ["matplotlib>=3.7"]
 EVAL = ["scikit-learn>=1.3", *PLOTS]
+ONNX = ["onnx>=1.16", "onnxruntime>=1.18", "onnxscript>=0.2"]  # soundnet export MODEL out.onnx, and its check
 
 setup(
     name="soundnet-t7",
@@ -35,7 +36,8 @@ setup(
     extras_require={
         "eval": EVAL,  # soundnet evaluate: the linear SVM and the confusion figure
         "plots": PLOTS,  # soundnet visualize filters, the training loss curve
-        "test": [*EVAL, "pytest>=7", "pytest-timeout>=2.1", "hypothesis>=6.80", "torchfile==0.1.0"],
+        "onnx": ONNX,  # soundnet export MODEL out.onnx, and its check
+        "test": [*EVAL, *ONNX, "pytest>=7", "pytest-timeout>=2.1", "hypothesis>=6.80", "torchfile==0.1.0"],
         "lint": ["ruff", "mypy"],  # versions pinned in constraints.txt
     },
     entry_points={"console_scripts": ["soundnet=soundnet.cli:main"]},

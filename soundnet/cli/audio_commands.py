@@ -8,7 +8,7 @@ import click
 from ..inference.features import DEFAULT_LAYER, POOLS
 from ..jobs.feature_files import FEATURE_FORMATS
 from ..jobs.prediction import OUTPUT_FORMATS
-from .options import load_model, model_option, with_audio_options
+from .options import load_model, model_option, with_audio_options, with_runtime_options
 
 
 @click.command()
@@ -24,7 +24,9 @@ from .options import load_model, model_option, with_audio_options
 @click.option("--write-h5", is_flag=True,
               help="Also write <audio>.soundnet_categories.h5 (each head 1 x C x T x 1, step times, settings).")
 @with_audio_options
-def predict(audio, model_path, categories_dir, classes_file, top_k, fmt, write_h5, channel, scale) -> None:
+@with_runtime_options
+def predict(audio, model_path, categories_dir, classes_file, top_k, fmt, write_h5, channel, scale, device,
+            dtype) -> None:
     """Top classes of each output step and a summary line per file.
 
     A teacher model (objects and scenes, one step per ~3 s) follows extract_predictions.lua: clips shorter
@@ -41,8 +43,9 @@ def predict(audio, model_path, categories_dir, classes_file, top_k, fmt, write_h
     """
     from ..jobs.prediction import run_predictions
 
-    if not run_predictions(load_model(model_path), audio, categories=categories_dir, classes_file=classes_file,
-                           top_k=top_k, fmt=fmt, write_h5=write_h5, channel=channel, scale=scale, echo=click.echo,
+    if not run_predictions(load_model(model_path, device, dtype), audio, categories=categories_dir,
+                           classes_file=classes_file, top_k=top_k, fmt=fmt, write_h5=write_h5, channel=channel,
+                           scale=scale, echo=click.echo,
                            warn=lambda line: click.echo(line, err=True)):
         sys.exit(1)
 
@@ -66,8 +69,9 @@ def predict(audio, model_path, categories_dir, classes_file, top_k, fmt, write_h
 @click.option("--shard", help="K/N: this job's part of the list (K from 0); default RANK/WORLD_SIZE from torchrun.")
 @click.option("--strict", is_flag=True, help="Abort at the first unreadable file instead of skipping it.")
 @with_audio_options
+@with_runtime_options
 def extract_command(audio, list_file, model_path, layer, pool, out_dir, h5_path, fmt, force, batch_size, workers,
-                    shard, strict, channel, scale) -> None:
+                    shard, strict, channel, scale, device, dtype) -> None:
     """Features of one layer per audio file, as extract_feat.lua: <audio>.soundnet.h5 with dataset layer<N> (C x T).
 
     Each file also records the model (name, sha256), layer, scale, hop and each step's time. Finished
@@ -83,7 +87,7 @@ def extract_command(audio, list_file, model_path, layer, pool, out_dir, h5_path,
     """
     from ..jobs.extraction import Decoding, run_extraction
 
-    if not run_extraction(load_model(model_path), list(audio), list_file, shard=shard, echo=click.echo,
+    if not run_extraction(load_model(model_path, device, dtype), list(audio), list_file, shard=shard, echo=click.echo,
                           warn=lambda line: click.echo(line, err=True), layer=layer, pool=pool, out_dir=out_dir,
                           h5=h5_path, fmt=fmt, force=force, batch_size=batch_size, workers=workers, strict=strict,
                           decoding=Decoding(channel, scale)):

@@ -8,7 +8,7 @@ import click
 from ..evaluation.protocol import DEFAULT_C, DEFAULT_LAYER, DEFAULT_SCALE
 from ..evaluation.visualize import DEFAULT_TOP, DEFAULT_UNITS, DEFAULT_UNITS_LAYER
 from ..model.architecture import INPUT_SCALE
-from .options import load_model, model_option
+from .options import load_model, model_option, with_runtime_options
 
 
 @click.command()
@@ -34,8 +34,9 @@ from .options import load_model, model_option
 @click.option("--batch-size", default=16, show_default=True, type=click.IntRange(min=1))
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Folder for evaluation.json and confusion.png.")
+@with_runtime_options
 def evaluate(esc50_dir, model_path, train_lists, test_lists, root, layer, window, svm_c, scale, keep_negative,
-             cache_path, batch_size, out_dir) -> None:
+             cache_path, batch_size, out_dir, device, dtype) -> None:
     """Linear-SVM accuracy of one layer's features, as the paper measured ESC-50 and DCASE.
 
     Give an ESC-50 folder (leave-one-fold-out over its folds) or --train/--test list pairs (one fold each).
@@ -48,8 +49,8 @@ def evaluate(esc50_dir, model_path, train_lists, test_lists, root, layer, window
     from ..evaluation import protocol
 
     folds, names = protocol.folds_of(esc50_dir, train_lists, test_lists, root)
-    results = protocol.evaluate(load_model(model_path), folds, layer=layer, window=window, c=svm_c, scale=scale,
-                                cache_path=cache_path or out_dir / "features.h5", batch_size=batch_size,
+    results = protocol.evaluate(load_model(model_path, device, dtype), folds, layer=layer, window=window, c=svm_c,
+                                scale=scale, cache_path=cache_path or out_dir / "features.h5", batch_size=batch_size,
                                 positive_only=not keep_negative, class_names=names)
     report, figure = protocol.write_report(results, out_dir)
     for line in protocol.summary_lines(results):

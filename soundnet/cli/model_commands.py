@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
@@ -104,33 +105,60 @@ def verify(model_path: str, reference: str, tolerance: float) -> None:
 
 @click.command()
 @click.argument("model", metavar="MODEL")
-@click.argument("target", metavar="OUT.t7", type=click.Path(dir_okay=False))
-@click.option("--layout", type=click.Choice(LAYOUTS), default=LAYOUTS[0], show_default=True,
-              help="torch: nn.* classes and FloatTensor; released: cudnn.* classes and CudaTensor as the GPU-trained files.")
-@click.option("--ascii", "ascii_format", is_flag=True, help="Write Torch7's ascii format instead of binary.")
-def export(model: str, target: str, layout: str, ascii_format: bool) -> None:
-    """Write MODEL back to a Torch7 .t7 with the original module structure (any converted Torch7 network too).
+@click.argument("target", metavar="OUT", type=click.Path(dir_okay=False))
+@click.option("--layout", type=click.Choice(LAYOUTS),
+              help="OUT.t7: torch (nn.* classes, FloatTensor, the default) or released (cudnn.* classes and "
+                   "CudaTensor as the GPU-trained files).")
+@click.option("--ascii", "ascii_format", is_flag=True, help="OUT.t7: write Torch7's ascii format instead of binary.")
+@click.option("--layer", help="OUT.onnx / OUT.pt: end the graph at this Torch index or name (default: the head).")
+def export(model: str, target: str, layout: str | None, ascii_format: bool, layer: str | None) -> None:
+    """Write MODEL as Torch7 (.t7), ONNX (.onnx, dynamic batch and length) or TorchScript (.pt).
+
+    ONNX and TorchScript take a batch x samples waveform scaled to [-256, 256] and return the head
+    outputs (or the --layer feature map); ONNX needs the extra: pip install 'soundnet-t7[onnx]'.
 
     \b
-    Example:
+    Examples:
       soundnet export soundnet8.safetensors soundnet8_roundtrip.t7
+      soundnet export soundnet8.safetensors soundnet8.onnx
+      soundnet export soundnet8.safetensors soundnet8_pool5.pt --layer pool5
     """
+    kind = Path(target).suffix.lower()
+    if kind not in (".t7", ".onnx", ".pt"):
+        raise click.UsageError(f"OUT must end in .t7, .onnx or .pt, got {target!r}")
+    if kind == ".t7" and layer:
+        raise click.UsageError("--layer applies to .onnx and .pt; a .t7 export keeps the whole model")
+    if kind != ".t7" and (layout or ascii_format):
+        raise click.UsageError("--layout and --ascii apply to .t7 exports")
     from ..formats.loading import load
     from ..formats.networks import export_network, summary
-    from ..formats.t7_export import export_t7
     from ..model.network import SoundNet
 
     net = load(model)
-    fmt = "ascii" if ascii_format else "binary"
-    if not isinstance(net, SoundNet):
-        if layout != LAYOUTS[0]:
-            raise ValueError(f"the {layout} layout is SoundNet's; a {net.torch_class} network is written "
-                             "with nn classes")
-        export_network(net, target, fmt)
+    if not isinstance(net, SoundNet):  # any other converted Torch7 network goes back to .t7 only
+        if kind != ".t7" or (layout or LAYOUTS[0]) != LAYOUTS[0]:
+            raise click.UsageError(f"a {net.torch_class} network exports to .t7 with the torch layout only")
+        export_network(net, target, "ascii" if ascii_format else "binary")
         click.echo(f"{model} -> {target}: {summary(net)}")
         return
-    export_t7(net, target, layout=layout, fmt=fmt)
-    click.echo(f"{model} -> {target}: {net.name}, {len(net.architecture.layers) + len(net.architecture.tail)} top-level modules")
+    if kind == ".onnx":
+        from ..formats.onnx_export import export_onnx
+
+        export_onnx(net, target, layer)
+    elif kind == ".pt":
+        from ..formats.torchscript_export import export_torchscript
+
+        export_torchscript(net, target, layer)
+    else:
+        from ..formats.t7_export import export_t7
+
+        export_t7(net, target, layout=layout or LAYOUTS[0], fmt="ascii" if ascii_format else "binary")
+        click.echo(f"{model} -> {target}: {net.name}, "
+                   f"{len(net.architecture.layers) + len(net.architecture.tail)} top-level modules")
+        return
+    upto = net.architecture.layer(layer or net.architecture.head.index)
+    click.echo(f"{model} -> {target}: {net.name} up to layer {upto.index} ({upto.name}), "
+               f"input batch x samples (at least {net.architecture.min_input_length(upto)})")
 
 
 @click.command()

@@ -17,14 +17,30 @@ audio_options = [
 ]
 
 
+runtime_options = [
+    click.option("--device", default="cpu", show_default=True, help="Where the model runs: cpu, cuda or cuda:N."),
+    click.option("--dtype", default="float32", show_default=True,
+                 help="Precision the model computes in: float32, float64, float16 or bfloat16 (files stay float32)."),
+]
+
+
+def with_runtime_options(command):
+    for option in reversed(runtime_options):
+        command = option(command)
+    return command
+
+
 def with_audio_options(command):
     for option in reversed(audio_options):
         command = option(command)
     return command
 
 
-def load_model(path: str):
-    """The model a --model option names (the library's loader; imported late to keep --help fast)."""
-    from ..formats.loading import load_soundnet
+def load_model(path: str, device: str = "cpu", dtype: str = "float32"):
+    """The model a --model option names, on --device in --dtype (both checked before the file is read).
 
-    return load_soundnet(path)
+    The library's loader is imported late to keep --help fast.
+    """
+    from ..devices import load_on
+
+    return load_on(path, device, dtype)

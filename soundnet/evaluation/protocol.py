@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from ..devices import dtype_name
 from ..model.architecture import SAMPLE_RATE, Architecture, Layer
 from ..jobs.clip_lists import Clip, read_esc50, read_list, sorted_labels
 from ..inference.tiling import TILE_SECONDS
@@ -167,7 +168,8 @@ def evaluate(model: SoundNet, folds: Sequence[Fold], *, layer: int | str = DEFAU
     accuracies = [f["accuracy"] for f in fold_results]
     return {
         "model": model_label(model), "model_sha256": model_sha, "architecture": model.name,
-        "layer": {"index": spec.index, "name": spec.name}, "scale": scale, "clip_seconds": TILE_SECONDS,
+        "dtype": dtype_name(model), "layer": {"index": spec.index, "name": spec.name}, "scale": scale,
+        "clip_seconds": TILE_SECONDS,
         "feature_steps": total, "window_seconds": window, "window_steps": steps, "windows_per_clip": total - steps + 1,
         "feature_dimension": int(vectors.shape[2]), "positive_only": positive_only,
         "svm": {"solver": "liblinear -s 1 (L2-regularised L2-loss, dual)", "C": c, "bias": 1, "tol": 0.1},

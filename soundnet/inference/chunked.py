@@ -51,7 +51,8 @@ def default_chunk_samples(model: SoundNet, layer: Layer, batch: int = 1) -> int:
 
 
 def _as_rows(block: torch.Tensor) -> torch.Tensor:
-    block = torch.as_tensor(block, dtype=torch.float32)
+    block = torch.as_tensor(block)
+    block = block if block.is_floating_point() else block.float()  # the model casts to its own dtype
     if block.dim() not in (1, 2):
         raise ValueError(f"audio blocks must be N or B x N, got shape {tuple(block.shape)}")
     return block if block.dim() == 2 else block[None]

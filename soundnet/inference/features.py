@@ -39,9 +39,11 @@ class _Pooled:
         self.pool = pool
         self.pieces: list[torch.Tensor] = []
         self.steps = 0
+        self.dtype = torch.float32  # the pieces' (the model's) dtype, which the mean is returned in
 
     def add(self, piece: torch.Tensor) -> None:
         self.steps += piece.shape[-1]
+        self.dtype = piece.dtype
         if self.pool == "none":
             self.pieces.append(piece)
             return
@@ -57,7 +59,7 @@ class _Pooled:
         if self.pool == "none":
             return torch.cat(self.pieces, dim=-1)
         if self.pool == "mean":
-            return (self.pieces[0] / self.steps).float()
+            return (self.pieces[0] / self.steps).to(self.dtype)
         return self.pieces[0]
 
 

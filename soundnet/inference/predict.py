@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from ..audio import iter_audio_blocks
+from ..devices import on_host
 from ..formats.categories import default_categories, display_name, load_categories, read_category_file
 from ..model.architecture import INPUT_SCALE, SAMPLE_RATE, ReceptiveField
 from ..model.heads import HEAD_LABELS
@@ -173,7 +174,8 @@ def predict_blocks(model: SoundNet, blocks: Iterable[torch.Tensor], *, categorie
     else:
         minimum, tile, repeats = tiling.TILE_SAMPLES, tiling.extract_predictions, tiling.extract_predictions_repeats
         recipe = "extract_predictions.lua"
-    output = collect(iter_chunked(model, tiling.tiled_blocks(blocks, counted, minimum, tile), head, chunk_samples))
+    output = on_host(collect(iter_chunked(model, tiling.tiled_blocks(blocks, counted, minimum, tile), head,
+                                          chunk_samples)))  # float32 on the CPU, whatever the model ran in
     field = model.architecture.receptive_field(head)
     copies = repeats(counted[0]) if counted[0] < minimum else 1
     if model.architecture.is_classifier:

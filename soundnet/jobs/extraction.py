@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from ..model.architecture import INPUT_SCALE, SAMPLE_RATE, Layer
 from ..audio import audio_info, iter_audio_blocks, load_audio
+from ..devices import as_numpy
 from ..inference.chunked import default_chunk_samples
 from ..errors import one_line
 from ..inference.features import DEFAULT_LAYER, POOLS, extract_features, feature_layer
@@ -195,7 +196,7 @@ class ExtractJob:
     def _run_group(self, clips: list[tuple[str, np.ndarray]]) -> None:
         batch = torch.from_numpy(np.stack([wave for _, wave in clips]))
         self._guarded([path for path, _ in clips],
-                      lambda: zip(extract_features(self.model, batch, self.layer, pool=self.pool).numpy(),
+                      lambda: zip(as_numpy(extract_features(self.model, batch, self.layer, pool=self.pool)),
                                   [batch.shape[1]] * len(clips)))
 
     def _stream(self, path: str) -> tuple[np.ndarray, int]:
@@ -207,7 +208,7 @@ class ExtractJob:
                 yield block
 
         features = extract_features(self.model, _prefetched(blocks()), self.layer, pool=self.pool)[0]
-        return features.numpy(), counted[0]
+        return as_numpy(features), counted[0]
 
     def _guarded(self, paths: list[str], compute: Callable[[], Iterable[tuple[np.ndarray, int]]]) -> None:
         """Compute (features, samples) for `paths` and hand them to the sink; a failure counts for each path."""

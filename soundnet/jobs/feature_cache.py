@@ -21,6 +21,7 @@ from tqdm import tqdm
 
 from ..atomic import atomic_path
 from ..audio import load_audio
+from ..devices import as_numpy, dtype_name
 from ..inference.features import extract_features
 from ..inference.tiling import TILE_SECONDS, eval_esc50
 from ..model.architecture import Layer
@@ -35,11 +36,11 @@ class CacheStats:
     reused: int
 
 
-def feature_key(model_sha256: str, layer: Layer, scale: float, path: Path) -> dict:
+def feature_key(model_sha256: str, layer: Layer, scale: float, path: Path, dtype: str = "float32") -> dict:
     """What a cached feature map depends on; its JSON's sha1 names the HDF5 dataset."""
     stat = path.stat()
-    return {"model_sha256": model_sha256, "layer": layer.index, "scale": float(scale), "seconds": TILE_SECONDS,
-            "path": str(path.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+    return {"model_sha256": model_sha256, "layer": layer.index, "scale": float(scale), "dtype": dtype,
+            "seconds": TILE_SECONDS, "path": str(path.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
 
 
 def _dataset_name(key: dict) -> str:
@@ -81,13 +82,13 @@ def _as_array(output: Output) -> np.ndarray:
     """B x C x T features; the two heads of the head index are concatenated along C."""
     if isinstance(output, tuple):
         output = torch.cat(tuple(output), dim=1)
-    return output.float().numpy()
+    return as_numpy(output)
 
 
 def clip_features(model: SoundNet, model_sha256: str, paths: Sequence[Path], layer: Layer, scale: float,
                   cache: FeatureCache, batch_size: int = 16) -> tuple[np.ndarray, CacheStats]:
     """N x C x T features of each clip tiled (or cut) to 10 s, read from the cache where possible."""
-    keys = [feature_key(model_sha256, layer, scale, path) for path in paths]
+    keys = [feature_key(model_sha256, layer, scale, path, dtype_name(model)) for path in paths]
     names = [_dataset_name(key) for key in keys]
     found = cache.read(keys)
     missing = [i for i, name in enumerate(names) if name not in found]

@@ -21,6 +21,7 @@ from .architecture import (OBJECT_CLASSES, SAMPLE_RATE, SCENE_CLASSES, Architect
 from .heads import CLASSIFIER_MODULE, TEACHER_HEAD_MODULES, HeadOutputs, head_module_names
 from .inference import TimeMajorPlan, time_major_forward
 from .layers import TorchBatchNorm1d, TorchConv1d
+from .portable import PortableSoundNet
 
 if TYPE_CHECKING:
     from .weights import Weights
@@ -43,10 +44,13 @@ AudioInput = Waveform | str | os.PathLike
 Output = torch.Tensor | tuple[torch.Tensor, ...]
 
 
-def as_waveform_batch(x: AudioInput) -> torch.Tensor:
-    """Accept N, B x N, B x 1 x N, Torch's B x 1 x N x 1 or an audio file path; return float32 B x 1 x N.
+def as_waveform_batch(x: AudioInput, like: torch.Tensor | None = None) -> torch.Tensor:
+    """Accept N, B x N, B x 1 x N, Torch's B x 1 x N x 1 or an audio file path; return B x 1 x N.
 
     A B x C x N input with C > 1 channels is refused with one line: SoundNet hears one channel.
+    The result takes the dtype and device of `like` (the model's weights), so a float64, float16 or
+    bfloat16 model gets its own precision; without `like`, float input keeps its dtype and integers
+    become float32.
     """
     if isinstance(x, (str, os.PathLike)):
         from ..audio import load_audio
@@ -64,7 +68,9 @@ def as_waveform_batch(x: AudioInput) -> torch.Tensor:
                          "B x 1 x N: mix them down (x.mean(1)) or use prepare_waveform")
     if x.dim() != 3:
         raise ValueError(f"expected a waveform N, B x N, B x 1 x N or B x 1 x N x 1; got shape {tuple(x.shape)}")
-    return x.float()
+    if like is not None:
+        return x.to(device=like.device, dtype=like.dtype)
+    return x if x.is_floating_point() else x.float()
 
 
 def is_clip_list(x: object) -> bool:
@@ -162,6 +168,10 @@ class SoundNet(nn.Module):
             raise ValueError(f"parameters do not fit {model.name}: {one_line(error)[:300]}") from None
         return model.eval()
 
+    def __prepare_scriptable__(self) -> nn.Module:
+        """torch.jit.script(model) scripts the same layers as stock modules (see model/portable.py)."""
+        return PortableSoundNet(self)
+
     def bn_eps(self) -> dict[str, float]:
         """Each BN layer's epsilon (1e-5 in every released file; kept when a file says otherwise)."""
         return {name: module.eps for name, module in self.named_children() if isinstance(module, nn.BatchNorm1d)}
@@ -211,13 +221,14 @@ class SoundNet(nn.Module):
             output = self.forward_features(batch, target.index, lengths)
             steps = [self.architecture.output_length(length, target) for length in lengths]
             return [_select_clip(output, row, count) for row, count in enumerate(steps)]
-        x = as_waveform_batch(x)
+        x = as_waveform_batch(x, like=self.conv1.weight)
         lengths = _checked_lengths(lengths, x)
         for length in lengths or [x.shape[-1]]:
             self.check_length(length, target)
         in_place = not self.training and not torch.is_grad_enabled()
         valid = list(lengths) if lengths and min(lengths) < x.shape[-1] else None
-        if in_place and valid is None:
+        # the time-major plan caches float32 CPU weights; other dtypes and devices take the module path
+        if in_place and valid is None and x.dtype == torch.float32 and x.device.type == "cpu":
             if self.architecture.has_custom_head and target.index >= self.architecture.head.index:
                 features = time_major_forward(self, x, self.architecture.body[-1], self._time_major)
                 return self.head(features[..., None])  # in Torch's B x C x T x 1 layout, as the head was built for
