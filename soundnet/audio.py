@@ -18,17 +18,26 @@ import soundfile as sf
 import soxr
 import torch
 
+from .errors import describe_os_error
 from .model.architecture import INPUT_SCALE, SAMPLE_RATE
+from .native_output import stderr_labelled
 
 CHANNEL_MODES = ("first", "mean")
 RESAMPLE_QUALITIES = ("QQ", "LQ", "MQ", "HQ", "VHQ")
 
 PathLike = str | os.PathLike[str]
 _NO_SAMPLES = "it holds no samples (at the target rate)"
+MIN_NATIVE_RATE = 1000  # Hz; lower rates are not audio (and would make the resampler's output explode)
+# libsndfile's words for "no format it knows" when given a regular file
+_UNRECOGNISED = ("File does not exist or is not a regular file", "Format not recognised", "unknown format")
 
 
 class AudioError(ValueError):
     """A file that cannot be used as audio; the message is one line naming the file and the reason."""
+
+
+class NonFiniteAudioError(AudioError):
+    """Decoded samples include NaN or infinity (a float file): an error, never silently propagated."""
 
 
 class AudioInfo(NamedTuple):
@@ -60,6 +69,14 @@ def _mono_scaled(samples: np.ndarray, channel: str, scale: float) -> np.ndarray:
     return mono.astype(np.float32) * np.float32(factor)
 
 
+def check_finite(samples: np.ndarray, where: str, first: int = 0, rate: int | None = None) -> None:
+    """Raise NonFiniteAudioError naming the first NaN/infinite sample (counting from `first`)."""
+    if np.issubdtype(samples.dtype, np.floating) and not np.isfinite(samples).all():
+        index = first + int(np.flatnonzero(~np.isfinite(samples).reshape(len(samples), -1).all(axis=1))[0])
+        at = f"sample {index}" + (f" ({index / rate:.3f} s)" if rate else "")
+        raise NonFiniteAudioError(f"{where}: it holds a NaN or infinite value at {at}")
+
+
 def resampled_length(frames: int, native_rate: int, sample_rate: int = SAMPLE_RATE) -> int:
     """Samples soxr returns for `frames` input samples (its own double-precision rounding, measured)."""
     return int(frames / (native_rate / sample_rate) + 0.5)
@@ -85,6 +102,7 @@ def prepare_waveform(
         array = array[:, None]
     if array.ndim != 2 or array.shape[0] == 0 or array.shape[1] == 0:
         raise ValueError(f"samples must be a non-empty frames or frames x channels array, got shape {array.shape}")
+    check_finite(array, "samples", rate=native_rate)
     mono = _mono_scaled(array, channel, scale)
     if native_rate != sample_rate:
         mono = soxr.resample(mono, native_rate, sample_rate, quality=resample_quality)
@@ -99,10 +117,13 @@ def _audio_error(path: PathLike, reason: str) -> AudioError:
 def _audio_errors(path: PathLike) -> Iterator[None]:
     """Turn libsndfile's exceptions into a one-line AudioError that names the file."""
     try:
-        yield
+        with stderr_labelled(os.fspath(path)):
+            yield
     except sf.SoundFileError as exc:
-        reason = getattr(exc, "error_string", None) or str(exc)
-        raise _audio_error(path, reason.strip().splitlines()[0]) from exc
+        reason = (getattr(exc, "error_string", None) or str(exc)).strip().splitlines()[0]
+        if reason.startswith(_UNRECOGNISED) and os.path.isfile(path):
+            reason = "format not recognised: not audio libsndfile can decode (a wrong suffix or a damaged file)"
+        raise _audio_error(path, reason) from exc
 
 
 def _open(path: PathLike, sample_rate: int, reader: type[sf.SoundFile] = sf.SoundFile) -> sf.SoundFile:
@@ -111,8 +132,16 @@ def _open(path: PathLike, sample_rate: int, reader: type[sf.SoundFile] = sf.Soun
         raise _audio_error(name, "not a regular file" if os.path.exists(name) else "no such file")
     if os.path.getsize(name) == 0:
         raise _audio_error(name, "the file is empty")
+    try:
+        open(name, "rb").close()
+    except OSError as error:
+        raise _audio_error(name, describe_os_error(error).removeprefix(f"{name}: ")) from None
     with _audio_errors(name):
         handle = reader(name)
+    if handle.samplerate < MIN_NATIVE_RATE:
+        handle.close()
+        raise _audio_error(name, f"its header declares a sample rate of {handle.samplerate} Hz "
+                                 f"(at least {MIN_NATIVE_RATE} Hz expected)")
     if resampled_length(handle.frames, handle.samplerate, sample_rate) == 0:
         handle.close()
         raise _audio_error(name, _NO_SAMPLES)
@@ -141,6 +170,7 @@ def load_audio(
     with _open(path, sample_rate) as handle, _audio_errors(path):
         samples = handle.read(dtype=_read_dtype(handle), always_2d=True)
         native_rate = handle.samplerate
+    check_finite(samples, f"cannot use audio file {os.fspath(path)}", rate=native_rate)
     if resampled_length(len(samples), native_rate, sample_rate) == 0:
         raise _audio_error(path, _NO_SAMPLES)
     return prepare_waveform(
@@ -168,10 +198,12 @@ def iter_audio_blocks(
     if isinstance(block_samples, bool) or not isinstance(block_samples, int) or block_samples < 1:
         raise ValueError(f"block_samples must be a positive integer, got {block_samples!r}")
     handle = _open(path, sample_rate, _SequentialSoundFile)
-    stream = None
+    stream, read_frames = None, block_samples
     if handle.samplerate != sample_rate:
         stream = soxr.ResampleStream(handle.samplerate, sample_rate, 1, dtype="float32", quality=resample_quality)
-    return _blocks(handle, path, block_samples, channel, scale, stream)
+        # input frames giving about block_samples output samples: upsampling must not multiply the block
+        read_frames = max(1, math.ceil(block_samples * handle.samplerate / sample_rate))
+    return _blocks(handle, path, block_samples, read_frames, channel, scale, stream)
 
 
 class _SequentialSoundFile(sf.SoundFile):
@@ -186,9 +218,13 @@ class _SequentialSoundFile(sf.SoundFile):
 
 
 def _scaled_pieces(
-    handle: sf.SoundFile, frames: int, channel: str, scale: float, stream: soxr.ResampleStream | None
+    handle: sf.SoundFile, path: PathLike, frames: int, channel: str, scale: float,
+    stream: soxr.ResampleStream | None
 ) -> Iterator[np.ndarray]:
+    first = 0
     while len(block := handle.read(frames, dtype=_read_dtype(handle), always_2d=True)):
+        check_finite(block, f"cannot use audio file {os.fspath(path)}", first, handle.samplerate)
+        first += len(block)
         piece = _mono_scaled(block, channel, scale)
         yield piece if stream is None else stream.resample_chunk(piece)
     if stream is not None:
@@ -199,6 +235,7 @@ def _blocks(
     handle: sf.SoundFile,
     path: PathLike,
     block_samples: int,
+    read_frames: int,
     channel: str,
     scale: float,
     stream: soxr.ResampleStream | None,
@@ -206,7 +243,7 @@ def _blocks(
     pending = np.zeros(0, dtype=np.float32)
     produced = 0
     with handle, _audio_errors(path):
-        for piece in _scaled_pieces(handle, block_samples, channel, scale, stream):
+        for piece in _scaled_pieces(handle, path, read_frames, channel, scale, stream):
             pending = np.concatenate([pending, piece])
             while len(pending) >= block_samples:
                 produced += block_samples

@@ -7,6 +7,7 @@ the category names); a .pth is a plain state_dict and the architecture is read b
 """
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -84,10 +85,12 @@ def save_weights(model: SoundNet, path: str | Path, fmt: str) -> None:
         elif fmt == "pth":
             torch.save(state, tmp)
         elif fmt == "h5":
-            with h5py.File(tmp, "w") as h5:
+            image = io.BytesIO()  # built in memory: HDF5 can crash when the disk fills under it
+            with h5py.File(image, "w") as h5:
                 for key, value in state.items():
                     h5.create_dataset(key, data=value.numpy())
                 h5.attrs.update(meta)
+            tmp.write_bytes(image.getbuffer())
         else:
             raise ValueError(f"save_weights does not write {fmt!r}")
 

@@ -7,6 +7,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from ..outputs import save_figure
+
 
 class Progress:
     """One JSONL record per step (appended, so a resumed run continues the same log) and a live bar."""
@@ -58,5 +60,5 @@ def plot_loss_curve(log_path: str | os.PathLike, png_path: str | os.PathLike) ->
     axes.set_ylabel("loss")
     axes.set_title(Path(log_path).parent.name)
     figure.tight_layout()
-    figure.savefig(png_path, dpi=100)
+    save_figure(figure, png_path)
     plt.close(figure)
