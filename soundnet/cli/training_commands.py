@@ -46,6 +46,18 @@ def _settings(options: dict):
                         resume=Path(resume) if resume else None, export=Path(export) if export else None, **options)
 
 
+def _fresh_run(run, *args):
+    """Run training; an output folder holding another run is refused in the CLI's own terms."""
+    from ..training.guards import ExistingRunError
+
+    try:
+        return run(*args)
+    except ExistingRunError as error:
+        raise click.ClickException(f"{error.out_dir} already holds a training run ({error.found.name}); "
+                                   f"continue it with --resume {error.out_dir / 'checkpoint.pt'} or choose "
+                                   f"a new --out") from None
+
+
 def _report(result) -> None:
     if os.environ.get("RANK", "0") != "0":  # under torchrun, rank 0 speaks for all
         return
@@ -96,7 +108,8 @@ def train(frame_list, objects, scenes, video_key, audio_ext, teacher_h5, audio_r
         raise click.UsageError(f"--widths must be comma-separated integers, got {widths!r}") from None
     clips = (read_teacher_hdf5(teacher_h5, audio_root) if teacher_h5 else
              read_frame_list(frame_list, objects, scenes, audio_root, video_key, audio_ext))
-    _report(run_training(clips, _settings(options), init, scratch or "soundnet8", width_list, head_softmax))
+    _report(_fresh_run(run_training, clips, _settings(options), init, scratch or "soundnet8", width_list,
+                       head_softmax))
 
 
 @click.command()
@@ -122,4 +135,4 @@ def finetune(label_list, classes, init, root, epochs, freeze, held_out, **option
     from ..training.finetune_data import read_label_list
 
     clips = read_label_list(label_list, classes, root)
-    _report(run_finetune(clips, classes, _settings(options), init, epochs, freeze, held_out))
+    _report(_fresh_run(run_finetune, clips, classes, _settings(options), init, epochs, freeze, held_out))

@@ -109,6 +109,8 @@ def finetune(clips: list[LabeledClip], classes: int, settings: LoopSettings, ini
     """Fine-tune the model at `init` for `epochs` epochs of ceil(training clips / batch size) steps."""
     if epochs < 1:
         raise ValueError("epochs must be at least 1")
+    if settings.batch_size < 1:
+        raise ValueError(f"batch size must be at least 1, got {settings.batch_size}")
     train_clips, held_clips = split_held_out(clips, held_out, settings.seed)
     model = finetuned_from(load(init), classes, torch.Generator().manual_seed(settings.seed))
     steps_per_epoch = math.ceil(len(train_clips) / settings.batch_size)

@@ -21,6 +21,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from . import distributed
 from .checkpoint import MARK, load_checkpoint, model_spec, restore_rng, save_checkpoint
+from .guards import check_batch_problems, check_device, check_fresh_output, check_loss, check_numbers
 from ..formats.loading import save
 from ..model.network import SoundNet
 from .optim import make_optimizer
@@ -109,8 +110,11 @@ def _check_settings(settings: LoopSettings, task: Task) -> None:
             raise ValueError(f"{name.replace('_', ' ')} must be at least 1")
     if settings.bf16 and not settings.device.startswith("cuda"):
         raise ValueError("bf16 autocast needs a GPU device (--device cuda)")
+    check_numbers(settings.lr, settings.beta1, settings.batch_size)
+    check_device(settings.device)
     if len(task.dataset) == 0:
         raise ValueError("no training clips")
+    check_fresh_output(Path(settings.out_dir), settings.resume, (CHECKPOINT, MODEL, LOG), CHECKPOINT)
 
 
 def _resume(settings: LoopSettings, task: Task, model: SoundNet, optimizer: torch.optim.Optimizer) -> int:
@@ -165,11 +169,13 @@ def _run(task: Task, settings: LoopSettings, context: distributed.Context) -> Ru
         ready = time.perf_counter()
         task.prepare(model)
         optimizer.zero_grad(set_to_none=True)
+        check_batch_problems(list(batch.get("problem", [])), step)
         with torch.autocast(context.device.type, dtype=torch.bfloat16, enabled=settings.bf16):
             loss = task.loss(net, batch, context.device)
+        loss_value = distributed.mean_over_ranks(loss.item(), context)
+        check_loss(loss_value, step, out / CHECKPOINT)
         loss.backward()
         optimizer.step()
-        loss_value = distributed.mean_over_ranks(loss.item(), context)
         step_missing = distributed.sum_over_ranks(int(batch["missing"].sum()), context)
         missing += step_missing
         done = time.perf_counter()
@@ -195,7 +201,7 @@ def _run(task: Task, settings: LoopSettings, context: distributed.Context) -> Ru
                             f"warning: {missing} clip loads were missing or undecodable and replaced by silence")
         progress.close()
         save(model, out / MODEL)
-        if step > start:
+        if step > start or not (out / CURVE).exists():  # also a run killed after its last step, now resumed
             plot_loss_curve(out / LOG, out / CURVE)
         if settings.export:
             save(model, settings.export)

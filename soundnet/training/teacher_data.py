@@ -20,7 +20,7 @@ import torch
 from torch.utils.data import Dataset
 
 from ..model.architecture import OBJECT_CLASSES, SAMPLE_RATE, SCENE_CLASSES
-from ..audio import AudioError, load_audio
+from ..audio import AudioError, NonFiniteAudioError, load_audio
 
 FRAMES = 4
 FRAME_SECONDS = 5
@@ -166,12 +166,15 @@ def tile_example(waveform: torch.Tensor | None, objects: np.ndarray, scenes: np.
             torch.from_numpy(np.ascontiguousarray(scenes[rows].T)))
 
 
-def load_or_silence(path: Path) -> torch.Tensor | None:
-    """The clip's waveform, or None when it is missing or undecodable (the caller counts it)."""
+def load_or_silence(path: Path) -> tuple[torch.Tensor | None, str]:
+    """(waveform, ""); (None, "") when it is missing or undecodable (the caller counts it as silence);
+    (None, why) when its samples are NaN or infinite, which must stop the run (the loop raises `why`)."""
     try:
-        return load_audio(path)
+        return load_audio(path), ""
+    except NonFiniteAudioError as error:
+        return None, str(error)
     except (AudioError, OSError):
-        return None
+        return None, ""
 
 
 class TeacherDataset(Dataset):
@@ -185,6 +188,6 @@ class TeacherDataset(Dataset):
 
     def __getitem__(self, key: tuple[int, int, int]) -> dict:
         clip = self.clips[key[0]]
-        waveform = load_or_silence(clip.audio)
+        waveform, problem = load_or_silence(clip.audio)
         x, objects, scenes = tile_example(waveform, clip.objects, clip.scenes)
-        return {"waveform": x, "objects": objects, "scenes": scenes, "missing": waveform is None}
+        return {"waveform": x, "objects": objects, "scenes": scenes, "missing": waveform is None, "problem": problem}
