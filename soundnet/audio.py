@@ -122,7 +122,7 @@ def _audio_errors(path: PathLike) -> Iterator[None]:
     except sf.SoundFileError as exc:
         reason = (getattr(exc, "error_string", None) or str(exc)).strip().splitlines()[0]
         if reason.startswith(_UNRECOGNISED) and os.path.isfile(path):
-            reason = "format not recognised: not audio libsndfile can decode (a wrong suffix or a damaged file)"
+            reason = "Format not recognised: not audio libsndfile can decode (a wrong suffix or a damaged file)"
         raise _audio_error(path, reason) from exc
 
 

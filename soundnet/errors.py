@@ -28,6 +28,7 @@ def describe_os_error(error: OSError) -> str:
     reason = _OS_REASONS.get(error.errno or -1)
     if reason is None or error.filename is None:
         return one_line(error)
-    if error.errno == errno.ENOENT:
-        return f"no such file: {error.filename}"
+    if error.errno == errno.ENOENT:  # our own messages name the kind of file ("no such list file")
+        own = (error.strerror or "").startswith("no such ")
+        return f"{error.strerror if own else 'no such file'}: {error.filename}"
     return f"{error.filename}: {reason}"

@@ -1,7 +1,8 @@
 """What native decoders print: libmpg123 writes `Note:`/`warning:` lines straight to file descriptor 2.
 
 Unlabelled, such lines cannot be tied to a file when many are decoded; here they are caught while the
-decoder runs and written afterwards, each prefixed with the name of the file being decoded.
+decoder runs and written afterwards, each prefixed with the name of the file being decoded. When the
+decoder fails they are dropped: the one-line error says what happened.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from typing import Iterator
 
 @contextlib.contextmanager
 def stderr_labelled(label: str) -> Iterator[None]:
-    """Run the block with fd 2 sent to a temporary file; then echo its lines as `label: line` to stderr."""
+    """Run the block with fd 2 sent to a temporary file; then, if it succeeded, echo the lines as `label: line`."""
     with contextlib.suppress(Exception):
         sys.stderr.flush()
     try:
@@ -29,8 +30,7 @@ def stderr_labelled(label: str) -> Iterator[None]:
         finally:
             os.dup2(saved, 2)
             os.close(saved)
-            capture.seek(0)
-            text = capture.read().decode("utf-8", "replace")
-            for line in text.splitlines():
-                if line.strip():
-                    sys.stderr.write(f"{label}: {line.strip()}\n")
+        capture.seek(0)
+        for line in capture.read().decode("utf-8", "replace").splitlines():
+            if line.strip():
+                sys.stderr.write(f"{label}: {line.strip()}\n")

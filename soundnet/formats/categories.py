@@ -7,18 +7,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..input_files import read_text_lines
+
 OBJECT_FILE = "categories_imagenet.txt"
 SCENE_FILE = "categories_places2.txt"
 
 
 def read_category_file(path: str | Path) -> list[str]:
     """One name per non-empty line, decoded as UTF-8; a clear error for unreadable files."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise ValueError(f"cannot read category file {path}: {error}") from None
-    names = [line.strip() for line in text.splitlines() if line.strip()]
+    names = [line.strip() for line in read_text_lines(path, "category file") if line.strip()]
     if not names:
         raise ValueError(f"category file {path} holds no names")
     return names

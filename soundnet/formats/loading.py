@@ -10,12 +10,14 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 import convert
 
+from ..input_files import regular_file
 from .categories import load_categories
 from ..model.examples import resolve_model_path
 from ..model.network import SoundNet
 from .t7_export import export_t7
 from .t7_import import model_from_t7
 from .tensor_files import format_of, model_from_weights, read_weights, save_weights
+from .validation import validate_model
 
 CategorySource = str | Path | tuple[str | Path, str | Path]
 
@@ -35,9 +37,7 @@ def load(path: str | Path, *, categories: CategorySource | None = None) -> Sound
 
     `"example"` names the embedded example checkpoint (random weights), here and so in every command.
     """
-    path = resolve_model_path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no such model file: {path}")
+    path = regular_file(resolve_model_path(path), "model file")
     fmt = format_of(path)
     if fmt == "t7":
         with ThreadPoolExecutor(1) as pool:  # hashing overlaps parsing (hashlib releases the GIL)
@@ -49,6 +49,7 @@ def load(path: str | Path, *, categories: CategorySource | None = None) -> Sound
             model.metadata.update(source_file=path.name, source_sha256=digest.result())
     else:
         model = model_from_weights(*read_weights(path, fmt), source=path)
+    validate_model(model, path)
     if categories is not None:
         attach_categories(model, categories)
     return model

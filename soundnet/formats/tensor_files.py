@@ -21,6 +21,7 @@ from ..model.architecture import INPUT_SCALE, SAMPLE_RATE
 from ..atomic import atomic_path
 from ..errors import one_line
 from ..model.network import SoundNet
+from .validation import float32_tensor
 
 SUFFIX_FORMATS = {".safetensors": "safetensors", ".pth": "pth", ".pt": "pth", ".h5": "h5", ".hdf5": "h5",
                   ".t7": "t7"}
@@ -135,6 +136,7 @@ def infer_architecture(state: dict[str, torch.Tensor]) -> tuple[str, list[int], 
 
 def model_from_weights(state: dict[str, torch.Tensor], meta: dict[str, str], source: str | Path) -> SoundNet:
     """Build the model the metadata (or, lacking it, the shapes) describe and load the state strictly."""
+    state = {key: float32_tensor(key, value, source) for key, value in state.items()}
     name, widths, classes = infer_architecture(state)
     if meta.get("architecture") and meta["architecture"] != name:
         raise ValueError(f"{source}: metadata says {meta['architecture']} but the parameters are {name}")
@@ -146,9 +148,12 @@ def model_from_weights(state: dict[str, torch.Tensor], meta: dict[str, str], sou
         try:
             model.set_bn_eps(json.loads(meta["bn_eps"]))
         except (ValueError, TypeError, AttributeError) as error:
-            raise ValueError(f"{source}: bad bn_eps metadata: {error}") from None
+            raise ValueError(f"{source}: bad bn_eps metadata: {one_line(error)}") from None
     model.metadata.update({key: value for key, value in meta.items()
                            if key in ("source_sha256", "source_file")})
     if "categories" in meta:
-        model.metadata["categories"] = [list(names) for names in json.loads(meta["categories"])]
+        try:
+            model.metadata["categories"] = json.loads(meta["categories"])
+        except ValueError as error:
+            raise ValueError(f"{source}: bad categories metadata: {one_line(error)}") from None
     return model

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import torch
 
+from ..input_files import read_text_lines
+
 ESC50_NAME = re.compile(r"^(?P<fold>\d+)-(?P<clip>[^-]+)-(?P<take>[^-]+)-(?P<target>\d+)\.wav$", re.IGNORECASE)
 
 
@@ -33,10 +35,7 @@ def read_list(list_file: str | Path, root: str | Path | None = None, need_labels
     """
     list_file = Path(list_file)
     base = Path(root) if root is not None else list_file.parent
-    try:
-        lines = list_file.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError:
-        raise ValueError(f"{list_file}: not a UTF-8 text list") from None
+    lines = read_text_lines(list_file)
     clips = []
     for number, line in enumerate(lines, 1):
         fields = line.split()

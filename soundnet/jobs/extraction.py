@@ -26,6 +26,7 @@ from ..model.architecture import INPUT_SCALE, SAMPLE_RATE, Layer
 from ..audio import audio_info, iter_audio_blocks, load_audio
 from ..inference.chunked import default_chunk_samples
 from ..errors import one_line
+from ..input_files import read_text_lines
 from ..inference.features import DEFAULT_LAYER, POOLS, extract, extract_blocks, feature_layer
 from .feature_sinks import ConsolidatedSink, PerFileSink, Sink, consolidated_attrs
 from ..model.network import SoundNet
@@ -61,10 +62,7 @@ class JobReport:
 
 def read_path_list(list_file: str | os.PathLike) -> list[str]:
     """One audio path per line, as extract_feat.lua's list; blank lines and '#' comments are skipped."""
-    try:
-        lines = Path(list_file).read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as error:
-        raise ValueError(f"cannot read list file {list_file}: {one_line(error)}") from None
+    lines = read_text_lines(list_file)
     paths = [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
     if not paths:
         raise ValueError(f"list file {list_file} names no audio files")

@@ -16,6 +16,7 @@ import torch
 from torch.utils.data import Dataset
 
 from ..model.architecture import SAMPLE_RATE
+from ..input_files import read_text_lines
 from .teacher_data import load_or_silence
 
 CROP_SECONDS = 5
@@ -33,20 +34,19 @@ def read_label_list(path: str | os.PathLike, classes: int, root: str | os.PathLi
     path = Path(path)
     base = Path(root) if root is not None else path.parent
     clips = []
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            parts = line.rsplit(maxsplit=1)
-            try:
-                label = int(parts[1]) if len(parts) == 2 else None
-            except ValueError:
-                label = None
-            if label is None:
-                raise ValueError(f"{path}:{number}: expected 'audio-path label', got {line.strip()!r}")
-            if not 0 <= label < classes:
-                raise ValueError(f"{path}:{number}: label {label} is outside 0..{classes - 1} (labels are 0-based)")
-            clips.append(LabeledClip(base / parts[0].strip(), label))
+    for number, line in enumerate(read_text_lines(path), 1):
+        if not line.strip():
+            continue
+        parts = line.rsplit(maxsplit=1)
+        try:
+            label = int(parts[1]) if len(parts) == 2 else None
+        except ValueError:
+            label = None
+        if label is None:
+            raise ValueError(f"{path}:{number}: expected 'audio-path label', got {line.strip()!r}")
+        if not 0 <= label < classes:
+            raise ValueError(f"{path}:{number}: label {label} is outside 0..{classes - 1} (labels are 0-based)")
+        clips.append(LabeledClip(base / parts[0].strip(), label))
     if not clips:
         raise ValueError(f"{path} lists no clips")
     return clips

@@ -20,6 +20,7 @@ import torch
 from torch.utils.data import Dataset
 
 from ..model.architecture import OBJECT_CLASSES, SAMPLE_RATE, SCENE_CLASSES
+from ..input_files import read_text_lines, regular_file
 from ..audio import AudioError, NonFiniteAudioError, load_audio
 
 FRAMES = 4
@@ -62,10 +63,10 @@ def video_key(spec: str) -> Callable[[str], str]:
 
 
 def _read_rows(path: Path, count: int, dim: int) -> np.ndarray:
-    data = np.fromfile(path, dtype=np.float32)
-    if data.size != count * dim:
-        raise ValueError(f"{path} holds {data.size} float32 values; the frame list needs {count} rows of {dim}")
-    return data.reshape(count, dim)
+    size = regular_file(path, "teacher probability file").stat().st_size  # checked before reading
+    if size != count * dim * 4:
+        raise ValueError(f"{path} holds {size / 4:g} float32 values; the frame list needs {count} rows of {dim}")
+    return np.fromfile(path, dtype=np.float32).reshape(count, dim)
 
 
 def read_frame_list(list_path: str | os.PathLike, objects_path: str | os.PathLike, scenes_path: str | os.PathLike,
@@ -76,16 +77,15 @@ def read_frame_list(list_path: str | os.PathLike, objects_path: str | os.PathLik
     root = Path(audio_root) if audio_root is not None else list_path.parent
     name_of = video_key(key)
     frames: list[tuple[int, str, str]] = []  # (line number, frame, video)
-    with open(list_path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            tokens = line.split()
-            if not tokens:
-                continue
-            video = name_of(tokens[0])
-            if not video:
-                raise ValueError(f"{list_path}:{number}: cannot take a video name from frame {tokens[0]!r} "
-                                 f"with video key {key!r}")
-            frames.append((number, tokens[0], video))
+    for number, line in enumerate(read_text_lines(list_path), 1):
+        tokens = line.split()
+        if not tokens:
+            continue
+        video = name_of(tokens[0])
+        if not video:
+            raise ValueError(f"{list_path}:{number}: cannot take a video name from frame {tokens[0]!r} "
+                             f"with video key {key!r}")
+        frames.append((number, tokens[0], video))
     if not frames:
         raise ValueError(f"{list_path} lists no frames")
     objects = _read_rows(Path(objects_path), len(frames), OBJECT_CLASSES)
@@ -106,7 +106,7 @@ def read_frame_list(list_path: str | os.PathLike, objects_path: str | os.PathLik
 
 def read_teacher_hdf5(path: str | os.PathLike, audio_root: str | os.PathLike | None = None) -> list[TeacherClip]:
     """The HDF5 layout: every group holding `objects` and `scenes` is one clip."""
-    path = Path(path)
+    path = regular_file(path, "teacher HDF5 file")
     root = Path(audio_root) if audio_root is not None else path.parent
     clips: list[TeacherClip] = []
 
@@ -115,11 +115,12 @@ def read_teacher_hdf5(path: str | os.PathLike, audio_root: str | os.PathLike | N
             return
         if "scenes" not in group:
             raise ValueError(f"{path}:/{name} has objects but no scenes dataset")
-        objects, scenes = np.asarray(group["objects"], np.float32), np.asarray(group["scenes"], np.float32)
-        if objects.ndim != 2 or objects.shape[1] != OBJECT_CLASSES or scenes.ndim != 2 or scenes.shape[1] != SCENE_CLASSES \
-                or len(objects) != len(scenes) or not 1 <= len(objects) <= FRAMES:
-            raise ValueError(f"{path}:/{name}: objects {objects.shape} and scenes {scenes.shape} must be "
+        shapes = [getattr(group[field], "shape", None) for field in ("objects", "scenes")]  # read nothing yet
+        frames = shapes[0][0] if shapes[0] else 0
+        if shapes != [(frames, OBJECT_CLASSES), (frames, SCENE_CLASSES)] or not 1 <= frames <= FRAMES:
+            raise ValueError(f"{path}:/{name}: objects {shapes[0]} and scenes {shapes[1]} must be "
                              f"T x {OBJECT_CLASSES} and T x {SCENE_CLASSES} with 1 <= T <= {FRAMES}")
+        objects, scenes = np.asarray(group["objects"], np.float32), np.asarray(group["scenes"], np.float32)
         for field, rows in (("objects", objects), ("scenes", scenes)):
             check_distributions(rows, lambda r, f=field: f"{path}:/{name}/{f} row {r + 1}")
         audio = group.attrs.get("audio", name)

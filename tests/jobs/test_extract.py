@@ -187,7 +187,7 @@ def test_job_options_are_checked(clips, tmp_path):
     (tmp_path / "empty.txt").write_text("\n# nothing\n")
     with pytest.raises(ValueError, match="names no audio"):
         read_path_list(tmp_path / "empty.txt")
-    with pytest.raises(ValueError, match="cannot read list"):
+    with pytest.raises(ValueError, match="no such list file"):
         read_path_list(tmp_path / "absent.txt")
     assert clip_key("a/./b.wav") == clip_key("a/b.wav")
 
