@@ -45,7 +45,7 @@ def run_predict(audio: tuple[str, ...], model_path: str, categories_dir: str | N
         else:
             click.echo(format_table(path, prediction, top_k))
     if fmt == "json":
-        click.echo(json.dumps(records, indent=2))
+        click.echo(json.dumps(records, indent=2, allow_nan=False))  # NaN is not JSON: never emitted
     return ok
 
 

@@ -27,6 +27,7 @@ from ..model.architecture import SAMPLE_RATE, Architecture, Layer
 from ..jobs.clip_lists import Clip, read_esc50, read_list, sorted_labels
 from ..jobs.feature_cache import CLIP_SECONDS, FeatureCache, clip_features
 from ..formats.loading import file_sha256, load
+from ..memory import check_fits
 from ..outputs import save_figure, write_json
 
 DEFAULT_LAYER = 18  # pool5, the paper's best layer for ESC-50
@@ -121,6 +122,11 @@ def evaluate(model_path: str | Path, folds: Sequence[Fold], *, layer: int | str 
     model = load(model_path)
     spec = model.architecture.layer(layer)
     total, steps = window_steps(model.architecture, spec, window)
+    clips = len({clip.path for fold in folds for clip in fold.train + fold.test})
+    channels = sum(model.classes) if spec.index == model.architecture.head.index else model.widths[spec.block - 1]
+    check_fits(clips * channels * (total + (total - steps + 1) * steps) * 4,
+               f"layer {spec.index} ({spec.name}) with a {window:g} s window over {clips} clips "
+               f"({total - steps + 1} windows of {channels * steps} values per clip)")
     for fold in folds:
         unlabelled = [clip.path for clip in fold.train + fold.test if clip.label is None]
         if unlabelled:

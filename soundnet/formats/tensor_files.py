@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import io
 import json
+import pickle
 from pathlib import Path
 from typing import Any
 
 import h5py
+import numpy as np
 import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
@@ -26,6 +28,7 @@ from .validation import float32_tensor
 SUFFIX_FORMATS = {".safetensors": "safetensors", ".pth": "pth", ".pt": "pth", ".h5": "h5", ".hdf5": "h5",
                   ".t7": "t7"}
 FORMATS = ("safetensors", "pth", "h5", "t7")
+MAX_PARAMETER_BYTES = 1 << 30  # a full-width SoundNet8 is 115 MB
 
 
 def format_of(path: str | Path, fmt: str | None = None) -> str:
@@ -96,6 +99,18 @@ def save_weights(model: SoundNet, path: str | Path, fmt: str) -> None:
             raise ValueError(f"save_weights does not write {fmt!r}")
 
 
+def _h5_state(h5: h5py.File) -> dict[str, torch.Tensor]:
+    """Every dataset as a tensor; declared sizes are checked before anything is read (gzip can hide gigabytes)."""
+    datasets: dict[str, h5py.Dataset] = {}
+    h5.visititems(lambda name, item: datasets.__setitem__(name.replace("/", "."), item)
+                  if isinstance(item, h5py.Dataset) else None)
+    declared = sum(item.size * item.dtype.itemsize for item in datasets.values())
+    if declared > MAX_PARAMETER_BYTES:
+        raise ValueError(f"its datasets declare {declared / 2**30:.1f} GiB, more than any SoundNet "
+                         f"({MAX_PARAMETER_BYTES / 2**30:.0f} GiB at most)")
+    return {name: torch.from_numpy(np.asarray(item[()])) for name, item in datasets.items()}
+
+
 def read_weights(path: str | Path, fmt: str) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     """(state_dict, metadata) from a safetensors, pth or h5 file; one-line ValueError when unreadable."""
     try:
@@ -106,14 +121,19 @@ def read_weights(path: str | Path, fmt: str) -> tuple[dict[str, torch.Tensor], d
             state = torch.load(path, map_location="cpu", weights_only=True)
             if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
                 raise ValueError("not a state_dict of tensors")
+            key = next((key for key in state if not isinstance(key, str)), None)
+            if key is not None:
+                raise ValueError(f"not a state_dict: key {key!r} is not a parameter name")
             return dict(state), {}
         with h5py.File(path, "r") as h5:
-            state = {}
-            h5.visititems(lambda name, item: state.__setitem__(name.replace("/", "."), torch.from_numpy(item[()]))
-                          if isinstance(item, h5py.Dataset) else None)
-            return state, {key: str(value) for key, value in h5.attrs.items()}
+            return _h5_state(h5), {key: str(value) for key, value in h5.attrs.items()}
     except FileNotFoundError:
         raise
+    except pickle.UnpicklingError as error:
+        if "weights only" in str(error).lower():  # torch's advice to load it unsafely is not repeated
+            raise ValueError(f"refused {path}: it holds Python objects other than tensors, which could run code "
+                             f"when loaded; only state_dicts of tensors are read") from None
+        raise ValueError(f"cannot read {path} as {fmt}: {one_line(error)}") from None
     except Exception as error:  # each backend has its own exception types; all mean "unreadable"
         raise ValueError(f"cannot read {path} as {fmt}: {one_line(error)}") from None
 

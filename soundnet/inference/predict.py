@@ -130,6 +130,8 @@ def predict_blocks(model: SoundNet, blocks: Iterable[torch.Tensor], *, categorie
     names = category_names(model, categories)
     head, counted = model.architecture.head, [0]
     objects, scenes = softmax_heads(collect(iter_chunked(model, _tiled(blocks, counted), head, chunk_samples)))
+    if not (torch.isfinite(objects).all() and torch.isfinite(scenes).all()):
+        raise ValueError("the model's output is not finite (NaN or infinity); no prediction is reported")
     return Prediction(objects[0], scenes[0], names, counted[0], tile_repeats(counted[0]),
                       model.architecture.receptive_field(head))
 

@@ -28,6 +28,7 @@ from ..inference.chunked import default_chunk_samples
 from ..errors import one_line
 from ..input_files import read_text_lines
 from ..inference.features import DEFAULT_LAYER, POOLS, extract, extract_blocks, feature_layer
+from .worker_lifetime import die_with_parent
 from .feature_sinks import ConsolidatedSink, PerFileSink, Sink, consolidated_attrs
 from ..model.network import SoundNet
 
@@ -103,7 +104,8 @@ def _decoded(paths: list[str], decoding: Decoding, workers: int) -> Iterator[tup
         yield from (_decode(path, decoding) for path in paths)
         return
     context = multiprocessing.get_context("fork")  # no re-import of torch per worker
-    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context, initializer=die_with_parent,
+                                                initargs=(os.getpid(),)) as pool:
         pending: deque = deque()
         try:
             for path in paths:

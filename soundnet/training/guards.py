@@ -7,11 +7,11 @@ non-finite loss, naming the step, before anything is written.
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 
 import torch
 
+from ..memory import check_fits
 from ..model.architecture import SAMPLE_RATE
 
 LONGEST_CLIP_SECONDS = 20  # the longest waveform a training item holds (student-teacher: 4 x 5 s)
@@ -37,24 +37,13 @@ def check_fresh_output(out_dir: Path, resume: Path | None, files: tuple[str, ...
     raise ExistingRunError(out_dir, found[0])
 
 
-def physical_memory() -> int | None:
-    try:
-        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
-
-
 def check_numbers(lr: float, beta1: float, batch_size: int) -> None:
     """Finite, sensible optimizer settings and a batch whose waveforms fit in this machine's memory."""
     if not math.isfinite(lr) or lr <= 0:
         raise ValueError(f"the learning rate must be a positive finite number, got {lr}")
     if not math.isfinite(beta1) or not 0 <= beta1 < 1:
         raise ValueError(f"beta1 must lie in [0, 1), got {beta1}")
-    memory = physical_memory()
-    needed = batch_size * LONGEST_CLIP_SECONDS * SAMPLE_RATE * 4
-    if memory and needed > memory:
-        raise ValueError(f"a batch of {batch_size} clips needs {needed / 2**30:.0f} GiB for its waveforms alone, "
-                         f"more than this machine's {memory / 2**30:.0f} GiB of memory")
+    check_fits(batch_size * LONGEST_CLIP_SECONDS * SAMPLE_RATE * 4, f"a batch of {batch_size} clips (waveforms alone)")
 
 
 def check_device(device: str) -> None:
