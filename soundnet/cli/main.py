@@ -27,6 +27,8 @@ class OneLineErrors(click.Group):
             raise click.ClickException(describe_os_error(error)) from None
         except (ValueError, RuntimeError) as error:
             raise click.ClickException(one_line(error)) from None
+        except MemoryError as error:
+            raise click.ClickException(f"out of memory: {one_line(error)}") from None
         except Exception as error:  # the last resort: a bug still reports one line, unless debugging
             if ctx.params.get("debug"):
                 raise
