@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import errno
+import os
 
 
 def one_line(error: BaseException | str) -> str:
@@ -23,11 +24,27 @@ _OS_REASONS = {
 }
 
 
+def _file_in_the_way(path: str) -> str | None:
+    """The first existing non-folder among `path`'s parents (or `path` itself), where a folder was needed."""
+    parts = os.path.abspath(path).split(os.sep)
+    for end in range(2, len(parts) + 1):
+        prefix = os.sep.join(parts[:end])
+        if not os.path.exists(prefix):
+            return None
+        if not os.path.isdir(prefix):
+            return prefix
+    return None
+
+
 def describe_os_error(error: OSError) -> str:
     """What happened, in words, and to which path: 'permission denied: clip.wav' rather than '[Errno 13] ...'."""
     reason = _OS_REASONS.get(error.errno or -1)
     if reason is None or error.filename is None:
         return one_line(error)
+    if error.errno in (errno.EEXIST, errno.ENOTDIR):
+        blocking = _file_in_the_way(os.fspath(error.filename))
+        if blocking:
+            return f"{blocking}: it is a file, not a folder"
     if error.errno == errno.ENOENT:  # our own messages name the kind of file ("no such list file")
         own = (error.strerror or "").startswith("no such ")
         return f"{error.strerror if own else 'no such file'}: {error.filename}"

@@ -13,6 +13,7 @@ import numpy as np
 
 import convert
 
+from ..input_files import regular_file
 from ..model.examples import resolve_model_path
 from .t7_import import NotSoundNetError, detect_architecture, short_class, top_level_modules
 from .tensor_files import format_of, read_weights
@@ -132,5 +133,5 @@ def describe_weights(path: str | Path) -> str:
 
 def describe(path: str | Path) -> str:
     """The report for a model file or `example`, whatever its format."""
-    path = resolve_model_path(path)
+    path = regular_file(resolve_model_path(path), "model file")
     return describe_t7(path) if format_of(path) == "t7" else describe_weights(path)
