@@ -53,6 +53,7 @@ def test_killed_extract_leaves_no_worker(tmp_path, sig):
     job = subprocess.Popen([sys.executable, "-m", "soundnet", "extract", "--list", str(tmp_path / "big.txt"),
                             "--model", "example", "--h5", str(tmp_path / "o.h5"), "--workers", "2"],
                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    workers: list[int] = []
     try:
         wait_for(lambda: len(children(job.pid)) >= 2 or job.poll() is not None, "no decode workers started")
         workers = children(job.pid)
@@ -63,6 +64,9 @@ def test_killed_extract_leaves_no_worker(tmp_path, sig):
     finally:
         if job.poll() is None:
             job.kill()
+        for pid in workers:  # leave nothing behind even when the test fails
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
     assert not (tmp_path / "o.h5").exists()  # never half-written
     rerun = subprocess.run([sys.executable, "-m", "soundnet", "extract", "--list", str(tmp_path / "big.txt"),
                             "--model", "example", "--h5", str(tmp_path / "o.h5"), "--workers", "0"],
