@@ -117,8 +117,7 @@ def _audio_error(path: PathLike, reason: str) -> AudioError:
 def _audio_errors(path: PathLike) -> Iterator[None]:
     """Turn libsndfile's exceptions into a one-line AudioError that names the file."""
     try:
-        with stderr_labelled(os.fspath(path)):
-            yield
+        yield
     except sf.SoundFileError as exc:
         reason = (getattr(exc, "error_string", None) or str(exc)).strip().splitlines()[0]
         if reason.startswith(_UNRECOGNISED) and os.path.isfile(path):
@@ -136,7 +135,7 @@ def _open(path: PathLike, sample_rate: int, reader: type[sf.SoundFile] = sf.Soun
         open(name, "rb").close()
     except OSError as error:
         raise _audio_error(name, describe_os_error(error).removeprefix(f"{name}: ")) from None
-    with _audio_errors(name):
+    with _audio_errors(name), stderr_labelled(name):
         handle = reader(name)
     if handle.samplerate < MIN_NATIVE_RATE:
         handle.close()
@@ -167,7 +166,7 @@ def load_audio(
     scale=512 reproduces the ESC-50 evaluation script's 2^-22. Use iter_audio_blocks for long files.
     """
     _check_options(channel, scale, resample_quality)
-    with _open(path, sample_rate) as handle, _audio_errors(path):
+    with _open(path, sample_rate) as handle, _audio_errors(path), stderr_labelled(os.fspath(path)):
         samples = handle.read(dtype=_read_dtype(handle), always_2d=True)
         native_rate = handle.samplerate
     check_finite(samples, f"cannot use audio file {os.fspath(path)}", rate=native_rate)
@@ -222,7 +221,11 @@ def _scaled_pieces(
     stream: soxr.ResampleStream | None
 ) -> Iterator[np.ndarray]:
     first = 0
-    while len(block := handle.read(frames, dtype=_read_dtype(handle), always_2d=True)):
+    while True:
+        with stderr_labelled(os.fspath(path)):  # only around the native call: the consumer's output stays its own
+            block = handle.read(frames, dtype=_read_dtype(handle), always_2d=True)
+        if not len(block):
+            break
         check_finite(block, f"cannot use audio file {os.fspath(path)}", first, handle.samplerate)
         first += len(block)
         piece = _mono_scaled(block, channel, scale)

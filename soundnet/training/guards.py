@@ -68,6 +68,6 @@ def check_loss(loss: float, step: int, checkpoint: Path) -> None:
 
 def check_batch_problems(problems: list[str], step: int) -> None:
     """Clips whose audio cannot be trained on (NaN or infinite samples) stop the run, naming file and step."""
-    bad = [problem for problem in problems if problem]
-    if bad:
-        raise ValueError(f"step {step}: {bad[0]}" + (f" (and {len(bad) - 1} more clip(s))" if len(bad) > 1 else ""))
+    if problems:
+        more = f" (and {len(problems) - 1} more clip(s))" if len(problems) > 1 else ""
+        raise ValueError(f"step {step}: {problems[0]}{more}")

@@ -169,7 +169,9 @@ def _run(task: Task, settings: LoopSettings, context: distributed.Context) -> Ru
         ready = time.perf_counter()
         task.prepare(model)
         optimizer.zero_grad(set_to_none=True)
-        check_batch_problems(list(batch.get("problem", [])), step)
+        problems = [problem for problem in batch.get("problem", []) if problem]
+        if distributed.sum_over_ranks(len(problems), context):  # every rank stops together
+            check_batch_problems(problems or ["a clip read by another process holds NaN or infinite samples"], step)
         with torch.autocast(context.device.type, dtype=torch.bfloat16, enabled=settings.bf16):
             loss = task.loss(net, batch, context.device)
         loss_value = distributed.mean_over_ranks(loss.item(), context)
