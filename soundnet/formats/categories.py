@@ -5,12 +5,15 @@ kept verbatim (they travel inside converted files) and shortened only for displa
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 from ..input_files import read_text_lines
 
 OBJECT_FILE = "categories_imagenet.txt"
 SCENE_FILE = "categories_places2.txt"
+PACKAGED_DIR = Path(__file__).resolve().parent.parent / "data"  # the original lists, shipped in the package
+TEACHER_CLASSES = (1000, 401)
 
 
 def read_category_file(path: str | Path) -> list[str]:
@@ -39,6 +42,18 @@ def load_categories(source: str | Path | tuple[str | Path, str | Path],
             if len(found) != wanted:
                 raise ValueError(f"{kind} category file {path} has {len(found)} names, the model has {wanted} classes")
     return names
+
+
+@lru_cache(maxsize=1)
+def packaged_categories() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The ImageNet (1000) and Places (401) names every SoundNet8/5 teacher predicts, as shipped here."""
+    objects, scenes = load_categories(PACKAGED_DIR, TEACHER_CLASSES)
+    return tuple(objects), tuple(scenes)
+
+
+def default_categories(classes: tuple[int, ...]) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+    """The shipped names when the heads have the teacher sizes (any SoundNet8/5), else None."""
+    return packaged_categories() if tuple(classes) == TEACHER_CLASSES else None
 
 
 def display_name(name: str) -> str:

@@ -14,7 +14,7 @@ import numpy as np
 import convert
 
 from ..input_files import regular_file
-from ..model.examples import resolve_model_path
+from ..model.registry import resolve_model_path
 from .t7_import import NotSoundNetError, detect_architecture, short_class, top_level_modules
 from .tensor_files import format_of, read_weights
 

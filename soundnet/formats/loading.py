@@ -1,7 +1,10 @@
 """The public entry points for files: load any supported file, save, convert.
 
-`.t7` goes through the format layer (convert.read_t7) and the Torch module mapping (t7_import);
-safetensors, pth and h5 through weights.py. Every failure is a one-line ValueError/OSError.
+The format is told by the file's content (its suffix only when the content says nothing): `.t7` goes
+through the format layer (convert.read_t7) and the Torch module mapping (t7_import); safetensors, pth and
+h5 through tensor_files (state_dicts of public PyTorch ports are renamed); the TF/Keras port's pickled
+sound8.npy through peer_formats. Every model gets its weights bundle (`model.weights`). Every failure is
+a one-line ValueError/OSError.
 """
 from __future__ import annotations
 
@@ -12,11 +15,13 @@ import convert
 
 from ..input_files import regular_file
 from .categories import load_categories
-from ..model.examples import resolve_model_path
 from ..model.network import SoundNet
+from ..model.registry import resolve_model_path
+from ..model.weights import identify
+from .peer_formats import read_keras_npy
 from .t7_export import export_t7
 from .t7_import import model_from_t7
-from .tensor_files import format_of, model_from_weights, read_weights, save_weights
+from .tensor_files import detect_format, format_of, model_from_weights, read_weights, save_weights
 from .validation import validate_model
 
 CategorySource = str | Path | tuple[str | Path, str | Path]
@@ -33,12 +38,13 @@ def sha256_of(path: str | Path) -> str:
 
 
 def load(path: str | Path, *, categories: CategorySource | None = None) -> SoundNet:
-    """A ready SoundNet in eval mode from .t7, .safetensors, .pth or .h5 (architecture detected).
+    """A ready SoundNet in eval mode from .t7, .safetensors, .pth, .h5 or a TF/Keras sound8.npy.
 
-    `"example"` names the embedded example checkpoint (random weights), here and so in every command.
+    `"example"` names the embedded example checkpoint (random weights) and `"soundnet8"` the released
+    weights (fetched into the cache folder on first use), here and so in every command.
     """
     path = regular_file(resolve_model_path(path), "model file")
-    fmt = format_of(path)
+    fmt, file_metadata = detect_format(path), {}
     if fmt == "t7":
         with ThreadPoolExecutor(1) as pool:  # hashing overlaps parsing (hashlib releases the GIL)
             digest = pool.submit(sha256_of, path)
@@ -47,9 +53,14 @@ def load(path: str | Path, *, categories: CategorySource | None = None) -> Sound
             except convert.T7FormatError as error:
                 raise ValueError(f"{path}: not a readable Torch7 file: {error}") from None
             model.metadata.update(source_file=path.name, source_sha256=digest.result())
+    elif fmt == "npy":
+        model = model_from_weights(read_keras_npy(path), {}, source=path)
+        model.metadata.update(source_file=path.name, source_sha256=sha256_of(path))
     else:
-        model = model_from_weights(*read_weights(path, fmt), source=path)
+        state, file_metadata = read_weights(path, fmt)
+        model = model_from_weights(state, file_metadata, source=path)
     validate_model(model, path)
+    model.weights = identify(model, file_metadata)
     if categories is not None:
         attach_categories(model, categories)
     return model
@@ -58,7 +69,7 @@ def load(path: str | Path, *, categories: CategorySource | None = None) -> Sound
 def file_sha256(model: SoundNet, path: str | Path) -> str:
     """The sha256 of the file `model` was loaded from: already known for a .t7, hashed otherwise."""
     path = resolve_model_path(path)
-    if format_of(path) == "t7" and model.metadata.get("source_sha256"):
+    if detect_format(path) in ("t7", "npy") and model.metadata.get("source_sha256"):
         return model.metadata["source_sha256"]
     return sha256_of(path)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import pickle
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,8 @@ from ..model.architecture import INPUT_SCALE, SAMPLE_RATE
 from ..atomic import atomic_path
 from ..errors import one_line
 from ..model.network import SoundNet
+from ..model.weights import descriptive_metadata
+from .peer_formats import NPY_MAGIC, rename_port_state
 from .validation import float32_tensor
 
 SUFFIX_FORMATS = {".safetensors": "safetensors", ".pth": "pth", ".pt": "pth", ".h5": "h5", ".hdf5": "h5",
@@ -42,6 +45,27 @@ def format_of(path: str | Path, fmt: str | None = None) -> str:
         raise ValueError(f"cannot tell the format of {path} from its suffix; use one of "
                          f"{', '.join(sorted(SUFFIX_FORMATS))}")
     return SUFFIX_FORMATS[suffix]
+
+
+def sniff_format(path: str | Path) -> str | None:
+    """The format the file's first bytes show (None when they show nothing known)."""
+    with open(path, "rb") as handle:
+        head = handle.read(16)
+        size = os.fstat(handle.fileno()).st_size
+    if head.startswith(NPY_MAGIC):
+        return "npy"
+    if head.startswith(b"PK\x03\x04") or head.startswith(b"\x80\x02\x8a\x0a"):  # torch.save: zip or legacy
+        return "pth"
+    if head.startswith(b"\x89HDF\r\n\x1a\n"):
+        return "h5"
+    if len(head) >= 9 and 0 < int.from_bytes(head[:8], "little") <= size - 8 and head[8:9] == b"{":
+        return "safetensors"
+    return None
+
+
+def detect_format(path: str | Path) -> str:
+    """The format of an existing file: by content, else by suffix (.t7 files have no magic bytes)."""
+    return sniff_format(path) or format_of(path)
 
 
 def torch_index_map(model: SoundNet) -> dict[str, list[str]]:
@@ -72,6 +96,7 @@ def model_metadata(model: SoundNet) -> dict[str, str]:
             meta[key] = str(model.metadata[key])
     if model.metadata.get("categories"):
         meta["categories"] = json.dumps(model.metadata["categories"])
+    meta.update(descriptive_metadata(getattr(model, "weights", None)))
     return meta
 
 
@@ -156,7 +181,7 @@ def infer_architecture(state: dict[str, torch.Tensor]) -> tuple[str, list[int], 
 
 def model_from_weights(state: dict[str, torch.Tensor], meta: dict[str, str], source: str | Path) -> SoundNet:
     """Build the model the metadata (or, lacking it, the shapes) describe and load the state strictly."""
-    state = {key: float32_tensor(key, value, source) for key, value in state.items()}
+    state = {key: float32_tensor(key, value, source) for key, value in rename_port_state(state).items()}
     name, widths, classes = infer_architecture(state)
     if meta.get("architecture") and meta["architecture"] != name:
         raise ValueError(f"{source}: metadata says {meta['architecture']} but the parameters are {name}")

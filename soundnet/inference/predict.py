@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from ..model.architecture import SAMPLE_RATE, ReceptiveField
-from ..formats.categories import display_name, load_categories
+from ..formats.categories import default_categories, display_name, load_categories
 from .chunked import iter_chunked
 from .features import collect
 from ..model.heads import softmax_heads
@@ -90,11 +90,13 @@ def _ranked(probabilities: torch.Tensor, names: Sequence[str], k: int) -> list[R
 
 
 def category_names(model: SoundNet, categories: str | Path | None = None) -> tuple[Sequence[str], Sequence[str]]:
-    """Names from a categories folder if given, else from the model file's metadata, else index labels."""
+    """Names from a categories folder if given, else the model file's, else the shipped teacher lists."""
     if categories is not None:
         return load_categories(categories, model.classes)
     if model.metadata.get("categories"):
         return tuple(model.metadata["categories"])
+    if shipped := default_categories(model.classes):
+        return shipped
     return tuple([f"#{i}" for i in range(count)] for count in model.classes)
 
 

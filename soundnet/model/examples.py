@@ -16,11 +16,6 @@ EXAMPLE_WIDTHS = (4, 8, 16, 32, 32, 32, 32)
 EXAMPLE_NAME = "example"
 
 
-def resolve_model_path(name: str | Path) -> Path:
-    """'example' names the embedded checkpoint; anything else is a path."""
-    return EXAMPLE_MODEL if str(name) == EXAMPLE_NAME else Path(name)
-
-
 def synthetic_sound(seconds: float, seed: int = 0, sample_rate: int = SAMPLE_RATE) -> torch.Tensor:
     """A reproducible test sound scaled like SoundNet input: tones, a chirp, an envelope, noise, clicks."""
     generator = torch.Generator().manual_seed(seed)

@@ -6,7 +6,7 @@ classifier), so state-dict keys read like the paper. Inputs are raw waveforms al
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 import torch
@@ -17,6 +17,9 @@ from .architecture import (OBJECT_CLASSES, SAMPLE_RATE, SCENE_CLASSES, Architect
                            get_architecture)
 from ..errors import one_line
 from .layers import TorchBatchNorm1d, TorchConv1d
+
+if TYPE_CHECKING:
+    from .weights import Weights
 
 
 
@@ -67,6 +70,7 @@ class SoundNet(nn.Module):
         else:
             self.classes = tuple(classes or (OBJECT_CLASSES, SCENE_CLASSES))
         self.metadata: dict[str, Any] = {}
+        self.weights: Weights | None = None  # what is known of these weights (soundnet.load sets it)
         for layer in self.architecture.body:
             self.add_module(layer.name, self._build(layer))
         head = self.architecture.head

@@ -45,7 +45,8 @@ def test_predict_table_says_when_it_tiles(audio):
     assert result.exit_code == 0, result.output
     assert "long.wav: 12.00 s, 1 step(s)\n" in result.stdout
     assert "short.mp3: 0.80 s, 1 step(s); shorter than 10 s, so tiled x13" in result.stdout
-    assert result.stdout.count("middle step 1/1: object #") == 2
+    assert result.stdout.count("middle step 1/1: object ") == 2
+    assert "object #" not in result.stdout, "a teacher model shows the shipped category names by default"
 
 
 def test_predict_json_csv_and_h5(audio, tmp_path):

@@ -78,8 +78,8 @@ def test_verify_passes_and_fails(torch7_refs, tmp_path):
     assert "FAIL" in result.output and "10 (bn3)" in result.output
 
 
-def test_demo_runs(tmp_path):
-    result = run("demo", "--out", tmp_path)
+def test_example_demo_runs(tmp_path):
+    result = run("demo", "--example", "--out", tmp_path)
     assert result.exit_code == 0, result.output
     assert "layer outputs within 1e-4" in result.output
     assert (tmp_path / "example_soundnet8.safetensors").is_file()
