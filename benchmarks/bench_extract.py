@@ -4,9 +4,9 @@
 
 Generates 200 five-second clips (WAV at 22.05 kHz, and MP3 at 44.1 kHz, which must be decoded and
 resampled) and one 30-minute WAV in a temporary folder, then times
-- the pipeline (soundnet.extract_job.extract_files: decode workers, equal-length batches, in-place
+- the pipeline (soundnet.jobs.extraction.extract_files: decode workers, equal-length batches, in-place
   inference forward, chunked streaming of long files, atomic HDF5 writes), and
-- a naive loop as public ports run it: per clip load_audio, model.extract on one clip with autograd on,
+- a naive loop as public ports run it: per clip load_audio, model.forward_features on one clip with autograd on,
   write the HDF5 file; the long file loaded whole and passed in one piece,
 as audio-seconds per wall-second and their ratio. Then the peak RSS of the chunked path for 1 and 60
 minutes of audio, each in a fresh subprocess, from /proc/self/status VmHWM.
@@ -41,12 +41,12 @@ import sys, torch
 from soundnet import SoundNet8
 from soundnet.audio import iter_audio_blocks
 from soundnet.inference.chunked import default_chunk_samples
-from soundnet.inference.features import extract_blocks
+from soundnet.inference.features import extract_features
 torch.manual_seed(0)
 model = SoundNet8().eval()
 layer = model.architecture.layer(24)
 blocks = iter_audio_blocks(sys.argv[1], default_chunk_samples(model, layer))
-features = extract_blocks(model, blocks, layer)
+features = extract_features(model, blocks, layer)
 peak = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:"))
 print(features.shape[-1], peak * 1024)
 """
@@ -72,7 +72,7 @@ def naive(model: torch.nn.Module, paths: list[Path], out_dir: Path) -> None:
     """One clip at a time, autograd on, whole file in memory: what public ports do."""
     out_dir.mkdir(parents=True, exist_ok=True)
     for path in paths:
-        features = model.extract(load_audio(path)[None, None], LAYER)
+        features = model.forward_features(load_audio(path)[None, None], LAYER)
         with h5py.File(out_dir / (path.name + ".soundnet.h5"), "w") as handle:
             handle.create_dataset(f"layer{LAYER}", data=features.detach().squeeze().numpy())
 

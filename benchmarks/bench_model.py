@@ -1,135 +1,117 @@
-"""Conversion and forward speed of full-width SoundNet8, side by side in one run.
+"""Forward speed of full-width SoundNet8 against Torch7, side by side in one run.
 
-    python3 benchmarks/bench_model.py [--repeats 9]
+    python3 benchmarks/bench_model.py [--rounds 9] [--batch-rounds 3] [--batch 16]
 
-1. Convert a full-width SoundNet8 .t7 in the released layout (cudnn classes, CudaTensor, weights and
-   gradients as views into two flat storages: ~115 MB, written with convert.write_t7) to safetensors:
-   wall time and peak RSS, each in a fresh process, against torchfile.load of the same file alone.
-   Target: conversion <= 1.5 x torchfile's read time.
-2. Forward of one 20 s clip (441,000 samples), eval mode, inference_mode, with 1 and 2 threads, for the
-   layer implementations tried: plain Conv1d, Conv2d with k x 1 kernels (Torch's layout), and ours
-   (polyphase stride-1 conv for the low-channel strided layers, im2col + matmul for the deep short ones,
-   Conv1d in between).
-   Targets: <= 65 ms on one thread (>= 4x Torch7's ~260 ms, >= 300x real time).
+Torch7 (benchmarks/torch7_server.lua, nn modules as main_train.lua built them, net:evaluate()) and ours
+(eval mode, inference_mode: soundnet/model/inference.py) take turns round by round on random 20 s clips:
+one clip with 1 and with 2 threads, then a batch of 16 clips with 1 and 2 threads. Each line gives the
+median and range over rounds of wall and of CPU time and the ratios of medians (with the range of per-round
+ratios); on an oversubscribed machine the 1-thread CPU-time ratio is the one that compares work.
+Targets: one clip >= 8x Torch7 on one thread; 2 threads >= 1.6x faster than 1; batched throughput per
+core >= 1.5x the single-clip rate on one thread. With a CUDA device, also fp32 / TF32 / bf16 figures
+and each mode's largest difference from the CPU float32 output.
 """
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
-import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
-TORCH7_FORWARD_MS = 260.0  # Torch7 CPU forward, full SoundNet8, one 20 s clip, one thread (MANIFEST step 5)
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from side_by_side import CLIP_SAMPLES, both, cpu_description, interleaved, spread, start_torch7, timed, wall
+
+from soundnet.cli.allocator import tune
+from soundnet.model.network import SoundNet8
+
 CLIP_SECONDS = 20.0
-CACHE = Path(tempfile.gettempdir()) / "soundnet_bench"
-
-CHILD = r"""
-import json, sys, time
-what, src, dst = sys.argv[1:4]
-if what == "torchfile":
-    import torchfile
-else:
-    import soundnet
-def status(key):  # kB; VmHWM is this process's own peak (ru_maxrss would include the parent's)
-    return next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith(key))
-base = status("VmRSS:")
-start = time.perf_counter()
-if what == "torchfile":
-    torchfile.load(src)
-else:
-    soundnet.convert_file(src, dst)
-elapsed = time.perf_counter() - start
-print(json.dumps({"seconds": elapsed, "rss_mb": (status("VmHWM:") - base) / 1024}))
-"""
+THREADS = (1, 2)
 
 
-def full_width_t7() -> Path:
-    import soundnet
-
-    path = CACHE / "soundnet8_full_released.t7"
-    if not path.exists():
-        CACHE.mkdir(parents=True, exist_ok=True)
-        soundnet.export_t7(soundnet.SoundNet8().eval(), path, layout="released")
-    return path
-
-
-def in_fresh_process(what: str, src: Path, repeats: int) -> dict:
-    runs = []
-    for _ in range(repeats):
-        out = subprocess.run([sys.executable, "-c", CHILD, what, str(src), str(CACHE / "out.safetensors")],
-                             check=True, capture_output=True, text=True)
-        runs.append(json.loads(out.stdout))
-    return {"seconds": statistics.median(r["seconds"] for r in runs),
-            "rss_mb": statistics.median(r["rss_mb"] for r in runs)}
-
-
-def conversion(repeats: int) -> None:
-    src = full_width_t7()
-    size_mb = src.stat().st_size / 1e6
-    reader = in_fresh_process("torchfile", src, repeats)
-    ours = in_fresh_process("convert", src, repeats)
-    print(f"full SoundNet8 .t7, released layout: {size_mb:.1f} MB")
-    print(f"  torchfile.load alone      {reader['seconds'] * 1e3:8.1f} ms   peak RSS +{reader['rss_mb']:.0f} MB")
-    print(f"  soundnet convert -> safet. {ours['seconds'] * 1e3:7.1f} ms   peak RSS +{ours['rss_mb']:.0f} MB")
-    print(f"  ratio convert / torchfile: {ours['seconds'] / reader['seconds']:.2f}x (target <= 1.5x); "
-          f"convert peak RSS {ours['rss_mb'] / size_mb:.2f}x the file size")
-
-
-def conv2d_forward(self, x):
-    """Torch7's own layout: B x C x N x 1 with k x 1 kernels."""
-    import torch.nn.functional as F
-
-    return F.conv2d(x.unsqueeze(-1), self.weight.unsqueeze(-1), self.bias,
-                    (self.stride[0], 1), (self.padding[0], 0)).squeeze(-1)
-
-
-def forward_timings(repeats: int) -> None:
-    import torch
-
-    import soundnet
-    from soundnet.model.layers import TorchConv1d
-
-    model = soundnet.SoundNet8().eval()
-    clip = torch.randn(1, 1, int(CLIP_SECONDS * soundnet.SAMPLE_RATE)) * 40
-    convs = [m for m in model.modules() if isinstance(m, TorchConv1d)]
-    ours = [(m.polyphase, m.im2col) for m in convs]
-
-    def configure(variant: str) -> None:
-        for module, (polyphase, im2col) in zip(convs, ours):
-            module.__dict__.pop("forward", None)
-            module.polyphase, module.im2col = (polyphase, im2col) if variant == "ours" else (False, False)
-            if variant == "conv2d":
-                module.forward = conv2d_forward.__get__(module)
-
-    variants = {"Conv1d (plain)": "plain", "Conv2d k x 1": "conv2d", "ours (polyphase/im2col/Conv1d)": "ours"}
-    print("forward, one 20 s clip, full SoundNet8, eval + inference_mode (median of %d):" % repeats)
-    for threads in (1, 2):
+def ours(model, clips: torch.Tensor, threads: int):
+    def forward() -> None:
         torch.set_num_threads(threads)
-        for name, variant in variants.items():
-            configure(variant)
-            with torch.inference_mode():
-                for _ in range(2):
-                    model(clip)
-                times = []
-                for _ in range(repeats):
-                    start = time.perf_counter()
-                    model(clip)
-                    times.append(time.perf_counter() - start)
-            ms = statistics.median(times) * 1e3
-            print(f"  {threads} thread{'s' if threads > 1 else ' '} {name:<31} {ms:7.1f} ms  "
-                  f"{CLIP_SECONDS * 1e3 / ms:6.0f}x real time  {TORCH7_FORWARD_MS / ms:4.1f}x Torch7")
+        with torch.inference_mode():
+            model(clips)
+
+    return timed(forward)
+
+
+def side_by_side(model, batch: int, rounds: int, torch7: dict) -> dict[int, list[tuple[float, float]]]:
+    """Interleaved rounds at 1 and 2 threads for `batch` clips; prints one line per thread count."""
+    clips = torch.randn(batch, 1, CLIP_SAMPLES, generator=torch.Generator().manual_seed(batch)) * 40
+    measures = {}
+    for threads in THREADS:
+        if torch7.get(threads):
+            measures[f"Torch7 {threads}"] = lambda t=threads: torch7[t].seconds(f"forward {batch}")
+        measures[f"ours {threads}"] = ours(model, clips, threads)
+    samples = interleaved(measures, rounds)
+    what = "one 20 s clip" if batch == 1 else f"batch of {batch} x 20 s"
+    for threads in THREADS:
+        mine = samples[f"ours {threads}"]
+        line = both(f"forward, {what}, {threads} thread{'s' if threads > 1 else ''}", mine,
+                    samples.get(f"Torch7 {threads}"))
+        real_time = batch * CLIP_SECONDS / statistics.median(wall(mine))
+        print(f"{line}; ours {real_time:.0f}x real time", flush=True)
+    return {threads: samples[f"ours {threads}"] for threads in THREADS}
+
+
+def gpu_figures(model, batch: int, rounds: int) -> None:
+    """fp32, TF32 and bf16 forward on CUDA, with each mode's max difference from the CPU float32 output."""
+    clips = torch.randn(batch, 1, CLIP_SAMPLES, generator=torch.Generator().manual_seed(7)) * 40
+    with torch.inference_mode():
+        expected = torch.cat(model(clips), dim=1)
+    gpu_model = SoundNet8().eval().cuda()
+    gpu_model.load_state_dict(model.state_dict())
+    on_gpu = clips.cuda()
+    for mode in ("fp32", "tf32", "bf16"):
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = mode == "tf32"
+
+        def forward(mode=mode):
+            with torch.inference_mode(), torch.autocast("cuda", torch.bfloat16, enabled=mode == "bf16"):
+                out = gpu_model(on_gpu)
+            torch.cuda.synchronize()
+            return out
+
+        samples = wall(interleaved({mode: timed(forward)}, rounds)[mode])
+        got = torch.cat([o.float().cpu() for o in forward()], dim=1)
+        error = ((got - expected).abs().max() / expected.abs().max().clamp(min=1)).item()
+        print(f"GPU {torch.cuda.get_device_name()}, {mode}, batch {batch}: {spread(samples)} | "
+              f"max relative difference from CPU fp32 {error:.1e}", flush=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeats", type=int, default=9)
+    parser.add_argument("--rounds", type=int, default=9)
+    parser.add_argument("--batch-rounds", type=int, default=3)
+    parser.add_argument("--batch", type=int, default=16)
     args = parser.parse_args()
-    conversion(max(3, args.repeats // 3))
-    forward_timings(args.repeats)
+    tune()  # what the soundnet command does at start (soundnet/cli/allocator.py)
+    print(cpu_description(), flush=True)
+    model = SoundNet8().eval()
+    torch7 = {threads: start_torch7(threads) for threads in THREADS}
+    try:
+        single = side_by_side(model, 1, args.rounds, torch7)
+        batched = side_by_side(model, args.batch, args.batch_rounds, torch7)
+    finally:
+        for server in torch7.values():
+            if server:
+                server.close()
+    one_thread = statistics.median(wall(single[1]))
+    print(f"ours, 2 threads vs 1 on one clip: {one_thread / statistics.median(wall(single[2])):.2f}x faster "
+          f"in wall time (target >= 1.6x)")
+    for threads in THREADS:
+        per_core = args.batch / statistics.median(wall(batched[threads])) / threads
+        print(f"ours, batch of {args.batch} on {threads} thread(s): {per_core:.1f} clips/s per core = "
+              f"{per_core * one_thread:.2f}x the single-clip rate on 1 thread (target >= 1.5x)")
+    if torch.cuda.is_available():
+        for batch in (1, args.batch):
+            gpu_figures(model, batch, args.rounds)
+    else:
+        print("no CUDA device in this run: GPU figures not measured")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,10 @@
-"""Benchmark convert.read_t7 against torchfile.load on a full-width SoundNet8-sized .t7 (about 115 MB).
+"""Benchmark .t7 loading on a full-width SoundNet8-sized .t7 (about 115 MB): ours against torchfile and Torch7.
 
     python3 benchmarks/bench_read_t7.py [--runs N] [--cache-dir DIR]
+
+Readers: convert.read_t7 (the object tree), soundnet.load (a ready SoundNet, as torch.load gives a ready
+net in Torch7), torchfile.load, and Torch7's own torch.load (benchmarks/torch7_server.lua, one warm luajit
+process) when the runtime is present; they take turns run by run.
 
 The file is built once (cached) in the released layout: every weight/bias a view
 into one flat storage of 14,352,713 floats, every gradWeight/gradBias a view into
@@ -23,6 +27,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from side_by_side import cpu_description, ratio, spread, start_torch7  # noqa: E402
+
 TIME_TARGET, RSS_TARGET, ASCII_TARGET_MBS = 1.1, 1.5, 20.0
 FULL_PARAMETERS = 14_352_713
 
@@ -41,6 +47,9 @@ which, path = sys.argv[1], sys.argv[2]
 if which == "read_t7":
     import numpy, convert
     load = convert.read_t7
+elif which == "soundnet.load":
+    import soundnet
+    load = soundnet.load
 else:
     import numpy, torchfile
     def load(p):
@@ -91,32 +100,56 @@ def _plain_table_tree():
     return convert.TorchObject("nn.Sequential", {"modules": modules, "train": False})
 
 
-def build_file(path: Path) -> str:
+def build_file(path: Path, layout: str) -> str:
     """Write the benchmark file; prefer the project's own exporter when it is in the tree."""
     try:
         import soundnet
-        soundnet.export_t7(soundnet.SoundNet8(), path, layout="released")
-        return "soundnet.export_t7(SoundNet8(), layout='released')"
+        soundnet.export_t7(soundnet.SoundNet8(), path, layout=layout)
+        return f"soundnet.export_t7(SoundNet8(), layout={layout!r})"
     except (ImportError, AttributeError, TypeError):
+        if layout != "released":
+            raise
         import convert
         convert.write_t7(_plain_table_tree(), path)
         return "benchmarks/bench_read_t7.py layer table"
 
 
-def measure(path: Path, runs: int) -> dict[str, tuple[float, float]]:
-    """Median time and median peak RSS (bytes above baseline) per reader, over fresh subprocesses.
+def measure(path: Path, runs: int, torch7) -> dict[str, list[dict]]:
+    """Time and peak RSS (bytes above baseline) per reader and run: Python readers in fresh subprocesses.
 
-    The two readers alternate run by run so that load on a shared machine hits both alike.
+    The readers alternate run by run so that load on a shared machine hits all alike.
     """
-    samples: dict[str, list[dict]] = {"read_t7": [], "torchfile": []}
+    samples: dict[str, list[dict]] = {"read_t7": [], "soundnet.load": [], "torchfile": []}
+    if torch7:
+        samples["Torch7 torch.load"] = []
+        torch7.seconds(f"load {path}")  # warm-up, as the Python readers' imports are outside their timing
     env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     for _ in range(runs):
         for which, results in samples.items():
+            if which.startswith("Torch7"):
+                results.append({"time": torch7.seconds(f"load {path}")[0]})
+                continue
             out = subprocess.run([sys.executable, "-c", _CHILD, which, str(path)], capture_output=True, text=True,
                                  env=env, check=True)
             results.append(json.loads(out.stdout.strip().splitlines()[-1]))
-    return {which: (statistics.median(r["time"] for r in results), statistics.median(r["rss"] for r in results))
-            for which, results in samples.items()}
+    return samples
+
+
+def report(path: Path, samples: dict[str, list[dict]]) -> None:
+    size = path.stat().st_size
+    print(f"file: {path} ({size / 1e6:.1f} MB), median of {len(samples['read_t7'])} runs (ms)")
+    times = {which: [r["time"] for r in results] for which, results in samples.items()}
+    for which, seconds in times.items():
+        line = f"  load {which:<18} {spread(seconds)}"
+        if "Torch7 torch.load" in times and not which.startswith("Torch7"):
+            line += f" | {ratio(times['Torch7 torch.load'], seconds)}"
+        print(line)
+    (ours_t, ours_rss), (tf_t, tf_rss) = ((statistics.median(r["time"] for r in samples[which]),
+                                           statistics.median(r["rss"] for r in samples[which]))
+                                          for which in ("read_t7", "torchfile"))
+    print(f"  read time: read_t7 / torchfile.load = {ours_t / tf_t:.2f}x (target <= {TIME_TARGET}x)")
+    print(f"  peak RSS above baseline: read_t7 {ours_rss / 1e6:.1f} MB = {ours_rss / size:.2f}x file size "
+          f"(target <= {RSS_TARGET}x), torchfile.load {tf_rss / 1e6:.1f} MB = {tf_rss / size:.2f}x")
 
 
 def ascii_speed(runs: int) -> tuple[Path, float] | None:
@@ -139,19 +172,20 @@ def main() -> None:
     parser.add_argument("--cache-dir", type=Path, default=Path(tempfile.gettempdir()) / "soundnet_t7_bench")
     args = parser.parse_args()
     args.cache_dir.mkdir(parents=True, exist_ok=True)
-    path = args.cache_dir / "soundnet8_full_released.t7"
-    if not path.is_file():
-        t0 = time.perf_counter()
-        how = build_file(path)
-        print(f"built {path} with {how} in {time.perf_counter() - t0:.1f} s")
-    size = path.stat().st_size
-    print(f"file: {path} ({size / 1e6:.1f} MB)")
-    results = measure(path, args.runs)
-    (ours_t, ours_rss), (tf_t, tf_rss) = results["read_t7"], results["torchfile"]
-    print(f"read time  (median of {args.runs} fresh processes): read_t7 {ours_t * 1e3:.1f} ms, "
-          f"torchfile.load {tf_t * 1e3:.1f} ms -> ratio {ours_t / tf_t:.2f}x (target <= {TIME_TARGET}x)")
-    print(f"peak RSS above baseline: read_t7 {ours_rss / 1e6:.1f} MB = {ours_rss / size:.2f}x file size "
-          f"(target <= {RSS_TARGET}x), torchfile.load {tf_rss / 1e6:.1f} MB = {tf_rss / size:.2f}x")
+    print(cpu_description())
+    torch7 = start_torch7(1)
+    try:
+        # the released layout (cudnn classes, CudaTensor) only loads where cutorch is: Torch7 reads the nn one
+        for layout, server in (("released", None), ("torch", torch7)):
+            path = args.cache_dir / f"soundnet8_full_{layout}.t7"
+            if not path.is_file():
+                t0 = time.perf_counter()
+                how = build_file(path, layout)
+                print(f"built {path} with {how} in {time.perf_counter() - t0:.1f} s")
+            report(path, measure(path, args.runs, server))
+    finally:
+        if torch7:
+            torch7.close()
     speed = ascii_speed(args.runs)
     if speed is None:
         print("ascii: reference file not found (set SOUNDNET_TORCH7_REFS)")

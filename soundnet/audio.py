@@ -90,18 +90,29 @@ def prepare_waveform(
     scale: float = INPUT_SCALE,
     sample_rate: int = SAMPLE_RATE,
     resample_quality: str = "VHQ",
+    channels_first: bool | None = None,
 ) -> torch.Tensor:
-    """Turn decoded samples (frames, or frames x channels, at native_rate) into a SoundNet waveform.
+    """Turn decoded samples (frames, frames x channels or channels x frames, at native_rate) into a waveform.
 
     The same recipe as load_audio, for audio already in memory: floats are taken as [-1, 1] and
     integers as full scale of their type, so int32 from sox or soundfile gives the original's 2^-23.
+    A 2-D array is read as soundfile's frames x channels or torchaudio's channels x frames: the shorter
+    axis holds the channels, unless `channels_first` says which; a square one must say.
     """
     _check_options(channel, scale, resample_quality)
     array = np.asarray(samples)
     if array.ndim == 1:
         array = array[:, None]
     if array.ndim != 2 or array.shape[0] == 0 or array.shape[1] == 0:
-        raise ValueError(f"samples must be a non-empty frames or frames x channels array, got shape {array.shape}")
+        raise ValueError(f"samples must be a non-empty frames, frames x channels or channels x frames array, "
+                         f"got shape {array.shape}")
+    if channels_first is None:
+        if array.shape[0] == array.shape[1] and array.shape[0] > 1:
+            raise ValueError(f"samples of shape {array.shape} could be frames x channels or channels x frames; "
+                             "pass channels_first")
+        channels_first = array.shape[0] < array.shape[1]
+    if channels_first:
+        array = array.T
     check_finite(array, "samples", rate=native_rate)
     mono = _mono_scaled(array, channel, scale)
     if native_rate != sample_rate:

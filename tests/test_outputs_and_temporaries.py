@@ -34,7 +34,7 @@ def test_every_output_honours_the_umask(tmp_path, umask):
         ["predict", str(tmp_path / "clip.wav"), "--model", "example", "--write-h5"],
         ["extract", str(tmp_path / "clip.wav"), "--model", "example", "--h5", str(tmp_path / "f.h5")],
         ["extract", str(tmp_path / "clip.wav"), "--model", "example", "--out", str(tmp_path / "features")],
-        ["visualize", "filters", "example", "--out", str(tmp_path / "conv1.png")],
+        ["visualize", "filters", "--model", "example", "--out", str(tmp_path / "conv1.png")],
     ]
     for command in commands:
         result = runner.invoke(cli, command)
@@ -50,7 +50,7 @@ def test_training_outputs_honour_the_umask(tmp_path, umask):
     write_audio(tmp_path / "a.wav", 3.0)
     write_audio(tmp_path / "b.wav", 3.0, seed=1)
     (tmp_path / "list.txt").write_text("a.wav 0\nb.wav 1\n")
-    result = CliRunner().invoke(cli, ["finetune", "--list", str(tmp_path / "list.txt"), "--classes", "2", "--init",
+    result = CliRunner().invoke(cli, ["finetune", "--list", str(tmp_path / "list.txt"), "--classes", "2", "--model",
                                       "example", "--epochs", "1", "--batch-size", "2", "--held-out", "0",
                                       "--workers", "0", "--quiet", "--out", str(tmp_path / "run")])
     assert result.exit_code == 0, result.output

@@ -5,21 +5,28 @@ from pathlib import Path
 
 import click
 
+from ..evaluation.protocol import DEFAULT_C, DEFAULT_LAYER, DEFAULT_SCALE
+from ..evaluation.visualize import DEFAULT_TOP, DEFAULT_UNITS, DEFAULT_UNITS_LAYER
+from ..model.architecture import INPUT_SCALE
+from .options import load_model, model_option
+
 
 @click.command()
 @click.argument("esc50_dir", required=False, type=click.Path(file_okay=False, path_type=Path))
-@click.option("--model", "model_path", required=True, help="Model file (.t7/.safetensors/.pth/.h5) or 'example'.")
+@model_option
 @click.option("--train", "train_lists", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
               help="A `path label` list of training clips; repeat with --test for several folds.")
 @click.option("--test", "test_lists", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
               help="The `path label` list of test clips paired with each --train.")
 @click.option("--root", type=click.Path(file_okay=False, path_type=Path),
               help="Folder the list paths are relative to (default: each list's folder).")
-@click.option("--layer", default="18", show_default=True, help="Torch index or name of the feature layer (18 = pool5).")
+@click.option("--layer", default=str(DEFAULT_LAYER), show_default=True,
+              help="Torch index or name of the feature layer; 18 = pool5, the paper's best layer on ESC-50 "
+                   "(extract's 24 is extract_feat.lua's default).")
 @click.option("--window", default=1.0, show_default=True, help="Time window in seconds (ESC-50: 1, DCASE: 5).")
-@click.option("-C", "--svm-c", "svm_c", default=0.01, show_default=True, help="The linear SVM's C.")
-@click.option("--scale", default=512.0, show_default=True,
-              help="Input scale; 512 is the evaluation scripts' 2^-22, 256 the other scripts'.")
+@click.option("-C", "--svm-c", "svm_c", default=DEFAULT_C, show_default=True, help="The linear SVM's C.")
+@click.option("--scale", default=DEFAULT_SCALE, show_default=True, type=click.FloatRange(min=0, min_open=True),
+              help="Input scale; 512 because the evaluation scripts read audio at 2^-22 (the other scripts: 256).")
 @click.option("--keep-negative", is_flag=True,
               help="Keep negative features (the original's liblinear input dropped them).")
 @click.option("--cache", "cache_path", type=click.Path(dir_okay=False, path_type=Path),
@@ -40,23 +47,13 @@ def evaluate(esc50_dir, model_path, train_lists, test_lists, root, layer, window
     """
     from ..evaluation import protocol
 
-    if bool(esc50_dir) == bool(train_lists):
-        raise ValueError("give either an ESC-50 folder or --train/--test lists, not both or neither")
-    if len(train_lists) != len(test_lists):
-        raise ValueError(f"--train and --test must pair up: got {len(train_lists)} and {len(test_lists)}")
-    names: dict[str, str] = {}
-    if esc50_dir:
-        folds, names = protocol.esc50_folds(esc50_dir)
-    else:
-        folds = protocol.list_folds(list(zip(train_lists, test_lists)), root)
-    results = protocol.evaluate(model_path, folds, layer=layer, window=window, c=svm_c, scale=scale,
+    folds, names = protocol.folds_of(esc50_dir, train_lists, test_lists, root)
+    results = protocol.evaluate(load_model(model_path), folds, layer=layer, window=window, c=svm_c, scale=scale,
                                 cache_path=cache_path or out_dir / "features.h5", batch_size=batch_size,
                                 positive_only=not keep_negative, class_names=names)
     report, figure = protocol.write_report(results, out_dir)
-    for fold in results["folds"]:
-        click.echo(f"fold {fold['fold']}: accuracy {fold['accuracy']:.4f} ({fold['test_clips']} test clips)")
-    click.echo(f"mean accuracy {results['mean_accuracy']:.4f} over {len(results['folds'])} fold(s); "
-               f"features computed {results['features']['computed']}, reused {results['features']['reused']}")
+    for line in protocol.summary_lines(results):
+        click.echo(line)
     click.echo(f"wrote {report} and {figure}")
 
 
@@ -66,62 +63,60 @@ def visualize() -> None:
 
     \b
     Examples:
-      soundnet visualize filters example --out conv1.png
-      soundnet visualize units example --list clips.txt --layer conv7 --top 9 --out units/
+      soundnet visualize filters --model example --out conv1.png
+      soundnet visualize units --model example --list clips.txt --layer relu7 --out units/
     """
 
 
 @visualize.command()
-@click.argument("model_path", metavar="MODEL")
+@model_option
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path), help="PNG to write.")
-def filters(model_path, out_path) -> None:
-    """conv1's kernels in the time domain (a grid) and their frequency responses.
+@click.option("--dpi", default=100, show_default=True, type=click.IntRange(min=20, max=600),
+              help="Pixels per inch of the 12 in wide figure.")
+def filters(model_path, out_path, dpi) -> None:
+    """conv1's kernels sorted by peak frequency: a heatmap of the bank, each kernel beside its magnitude response.
 
     \b
-    Example:
-      soundnet visualize filters soundnet8.safetensors --out conv1.png
-      soundnet visualize filters example --out conv1.png
+    Examples:
+      soundnet visualize filters --model soundnet8.safetensors --out conv1.png
+      soundnet visualize filters --model example --out conv1.png
     """
-    from ..formats.loading import load
-    from ..outputs import save_figure
     from ..evaluation.visualize import filters_figure
+    from ..outputs import save_figure
 
-    click.echo(f"wrote {save_figure(filters_figure(load(model_path)), out_path)}")
+    click.echo(f"wrote {save_figure(filters_figure(load_model(model_path)), out_path, dpi)}")
 
 
 @visualize.command()
-@click.argument("model_path", metavar="MODEL")
+@model_option
 @click.option("--list", "list_file", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="Clips, one path per line (a label column is ignored).")
+              help="Clips, one path per line, optionally followed by a label (shown, and scored as purity).")
 @click.option("--root", type=click.Path(file_okay=False, path_type=Path),
               help="Folder the list paths are relative to (default: the list's folder).")
-@click.option("--layer", default="conv7", show_default=True, help="Torch index or name of the layer.")
-@click.option("--units", "unit_text", default="0-5", show_default=True, help="0-based units, e.g. '3,17,40-42'.")
-@click.option("--top", default=9, show_default=True, type=click.IntRange(min=1), help="Clips kept per unit.")
-@click.option("--scale", default=256.0, show_default=True, help="Input scale (the original scripts' 2^-23).")
+@click.option("--layer", default=DEFAULT_UNITS_LAYER, show_default=True,
+              help="Torch index or name of the layer; conv7 (22) is the layer whose units the paper's figure shows.")
+@click.option("--units", "unit_text", default=DEFAULT_UNITS, show_default=True,
+              help="0-based units, e.g. '3,17,40-42', or 'all'.")
+@click.option("--top", default=DEFAULT_TOP, show_default=True, type=click.IntRange(min=1),
+              help="Segments kept per unit.")
+@click.option("--scale", default=INPUT_SCALE, show_default=True, type=click.FloatRange(min=0, min_open=True),
+              help="Input scale (256: the original scripts' 2^-23).")
+@click.option("--categories-dir", type=click.Path(file_okay=False, exists=True),
+              help="Folder with categories_imagenet.txt and categories_places2.txt (default: names in the model file).")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Folder for index.html, ranking.json and segments/.")
-def units(model_path, list_file, root, layer, unit_text, top, scale, out_dir) -> None:
-    """The clips and time offsets that excite chosen units most: an HTML page to listen, and a JSON ranking.
+def units(model_path, list_file, root, layer, unit_text, top, scale, categories_dir, out_dir) -> None:
+    """A page of the sounds that excite each unit most: spectrograms, players, concepts, a sortable index.
 
-    One pass over the clips with a running top-k per unit, so thousands of clips need little memory.
+    One chunked pass over the clips keeps a running top-k per unit, so thousands of clips need little
+    memory; then the clips that made a top list are decoded again to cut their segments.
 
     \b
     Example:
-      soundnet visualize units soundnet8.safetensors --list clips.txt --layer conv7 --top 9 --out units/
+      soundnet visualize units --model soundnet8.safetensors --list clips.txt --layer relu7 --out units/
     """
-    from ..jobs.clip_lists import read_list
-    from ..formats.loading import load
-    from ..evaluation.unit_page import write_unit_report
-    from ..evaluation.visualize import layer_channels, parse_units, rank_units
+    from ..evaluation.unit_page import visualize_units
 
-    model = load(model_path)
-    spec = model.architecture.layer(layer)
-    chosen = parse_units(unit_text, layer_channels(model, spec))
-    paths = [clip.path for clip in read_list(list_file, root, need_labels=False)]
-    ranking = rank_units(model, paths, spec, chosen, top, scale)
-    summary = {"model": str(model_path), "architecture": model.name, "layer": {"index": spec.index, "name": spec.name},
-               "scale": scale, "top": top, "units": chosen, "clips": len(paths)}
-    report, html_page = write_unit_report(ranking, paths, model.architecture.receptive_field(spec), scale,
-                                          out_dir, summary, spec)
-    click.echo(f"ranked {len(paths)} clips for {len(chosen)} units; wrote {html_page} and {report}")
+    line, _, _ = visualize_units(load_model(model_path), list_file, out_dir, root=root, layer=layer, units=unit_text,
+                                 top=top, scale=scale, categories=categories_dir)
+    click.echo(line)

@@ -41,9 +41,10 @@ class OneLineErrors(click.Group):
 def cli(debug: bool) -> None:
     """SoundNet (Aytar, Vondrick, Torralba 2016) from Torch7 to PyTorch.
 
-    MODEL arguments take .t7, .safetensors, .pth, .h5 or TF/Keras sound8.npy files, `soundnet8` (the
-    released weights, fetched once into $SOUNDNET_HOME) or `example` (the embedded checkpoint with random
-    weights). Every command's --help has more.
+    Every command that runs a model takes it as --model MODEL: a .t7, .safetensors, .pth, .h5 or TF/Keras
+    sound8.npy file, `soundnet8` (the released weights, fetched once into $SOUNDNET_HOME) or `example` (the
+    embedded checkpoint with random weights); train may start from --scratch instead. The file commands
+    (inspect, convert, export) take file arguments. Every command's --help has more.
 
     \b
     Examples:
@@ -52,16 +53,16 @@ def cli(debug: bool) -> None:
       soundnet fetch soundnet8
       soundnet inspect soundnet8_final.t7
       soundnet convert soundnet8_final.t7 soundnet8.safetensors --categories-dir categories/
-      soundnet verify soundnet8.safetensors --reference refs_soundnet8.t7
+      soundnet verify --model soundnet8.safetensors --reference refs_soundnet8.t7
       soundnet export soundnet8.safetensors soundnet8_roundtrip.t7
       soundnet predict clip.mp3 --model soundnet8.safetensors --top 5
       soundnet extract clips/*.wav --model soundnet8.safetensors --layer 24 --out features/
       soundnet merge all.h5 part.shard-0-of-2.h5 part.shard-1-of-2.h5
-      soundnet train --hdf5 teacher.h5 --init soundnet8.safetensors --steps 1000 --out run/
-      soundnet finetune --list train.txt --classes 50 --init soundnet8.safetensors --out ft/
+      soundnet train --hdf5 teacher.h5 --model soundnet8.safetensors --steps 1000 --out run/
+      soundnet finetune --list train.txt --classes 50 --model soundnet8.safetensors --out ft/
       soundnet evaluate ESC-50/ --model soundnet8.safetensors --out esc50/
-      soundnet visualize filters soundnet8.safetensors --out conv1.png
-      soundnet visualize units soundnet8.safetensors --list clips.txt --layer conv7 --out units/
+      soundnet visualize filters --model soundnet8.safetensors --out conv1.png
+      soundnet visualize units --model soundnet8.safetensors --list clips.txt --layer conv7 --out units/
     """
 
 

@@ -5,7 +5,10 @@ import sys
 
 import click
 
-from .options import model_argument
+from ..formats.t7_export import LAYOUTS
+from ..formats.tensor_files import FORMATS
+from ..parity.verify import TOLERANCE
+from .options import load_model, model_option
 
 
 @click.command()
@@ -30,11 +33,13 @@ def fetch(name: str, quiet: bool) -> None:
 @click.command()
 @click.argument("path", type=click.Path(dir_okay=False))
 def inspect(path: str) -> None:
-    """Show a model file: module tree with Torch indices, classes, tensor types, storages, architecture.
+    """Describe a file: a model (module tree with Torch indices, tensors, architecture), a feature file
+    (<audio>.soundnet.h5/.npz, a consolidated --h5 file) or a prediction file (.soundnet_categories.h5).
 
     \b
-    Example:
+    Examples:
       soundnet inspect soundnet8_final.t7
+      soundnet inspect clip.wav.soundnet.h5
     """
     from ..formats.inspection import describe
 
@@ -44,7 +49,7 @@ def inspect(path: str) -> None:
 @click.command(name="convert")
 @click.argument("source", metavar="IN")
 @click.argument("target", metavar="OUT", type=click.Path(dir_okay=False))
-@click.option("--format", "fmt", type=click.Choice(["safetensors", "pth", "h5", "t7"]),
+@click.option("--format", "fmt", type=click.Choice(FORMATS),
               help="Output format (default: from OUT's suffix).")
 @click.option("--categories-dir", type=click.Path(file_okay=False, exists=True),
               help="Folder with categories_imagenet.txt and categories_places2.txt to embed.")
@@ -63,42 +68,35 @@ def convert_command(source: str, target: str, fmt: str | None, categories_dir: s
     if categories_dir and category_files:
         raise click.UsageError("give --categories-dir or --categories, not both")
     model = convert_file(source, target, fmt, categories_dir or category_files or None)
-    named = " with category names" if model.metadata.get("categories") else ""
+    known = model.metadata.get("categories") or (model.weights and model.weights.meta.get("categories"))
+    named = " with category names" if known else ""
     click.echo(f"{source} -> {target}: {model.name}, widths {list(model.widths)}, classes {list(model.classes)}{named}")
 
 
 @click.command()
-@model_argument
+@model_option
 @click.option("--reference", "-r", required=True, type=click.Path(dir_okay=False, exists=True),
               help="Reference activations written by reference_outputs/make_reference.lua.")
-@click.option("--tolerance", default=1e-4, show_default=True, help="Max |ours - torch7| / max(1, max |torch7|).")
-def verify(model: str, reference: str, tolerance: float) -> None:
+@click.option("--tolerance", default=TOLERANCE, show_default=True, help="Max |ours - torch7| / max(1, max |torch7|).")
+def verify(model_path: str, reference: str, tolerance: float) -> None:
     """Compare every layer of MODEL with Torch7's activations; exit 1 when any layer fails.
 
     \b
     Example:
-      soundnet verify soundnet8.safetensors --reference refs_soundnet8.t7
+      soundnet verify --model soundnet8.safetensors --reference refs_soundnet8.t7
     """
-    import convert
+    from ..parity.verify import format_checks, verify_file
 
-    from ..formats.loading import load
-    from ..parity.verify import format_checks, verify_reference
-
-    net = load(model)
-    try:
-        refs = convert.read_t7(reference)
-    except convert.T7FormatError as error:
-        raise ValueError(f"{reference}: not a readable Torch7 file: {error}") from None
-    checks = verify_reference(net, refs, tolerance)
+    checks = verify_file(load_model(model_path), reference, tolerance)
     click.echo(format_checks(checks))
     if not all(check.ok for check in checks):
         sys.exit(1)
 
 
 @click.command()
-@model_argument
+@click.argument("model", metavar="MODEL")
 @click.argument("target", metavar="OUT.t7", type=click.Path(dir_okay=False))
-@click.option("--layout", type=click.Choice(["torch", "released"]), default="torch", show_default=True,
+@click.option("--layout", type=click.Choice(LAYOUTS), default=LAYOUTS[0], show_default=True,
               help="torch: nn.* classes and FloatTensor; released: cudnn.* classes and CudaTensor as the GPU-trained files.")
 @click.option("--ascii", "ascii_format", is_flag=True, help="Write Torch7's ascii format instead of binary.")
 def export(model: str, target: str, layout: str, ascii_format: bool) -> None:

@@ -6,6 +6,13 @@ from pathlib import Path
 
 import click
 
+from ..model.architecture import SOUNDNET5, SOUNDNET8
+from ..training.losses import HEAD_SOFTMAX_MODES
+from ..training.optim import OPTIMIZERS
+from .options import MODEL_HELP, load_model, model_option
+
+TEACHER_ARCHITECTURES = (SOUNDNET8.name, SOUNDNET5.name)
+
 
 def loop_options(steps: bool):
     """The options `train` and `finetune` share (batch, seed, optimizer, checkpoints, devices, output)."""
@@ -16,7 +23,7 @@ def loop_options(steps: bool):
         click.option("--seed", default=0, show_default=True, help="Seeds initialisation, sampling and crops."),
         click.option("--lr", default=1e-3, show_default=True),
         click.option("--beta1", default=0.9, show_default=True),
-        click.option("--optimizer", type=click.Choice(["adam", "adam-pytorch"]), default="adam", show_default=True,
+        click.option("--optimizer", type=click.Choice(OPTIMIZERS), default=OPTIMIZERS[0], show_default=True,
                      help="adam: Torch7's optim.adam formula; adam-pytorch: torch.optim.Adam."),
         click.option("--checkpoint-every", default=0, show_default=True,
                      help="Write checkpoint.pt every K steps (and always at the end)."),
@@ -76,63 +83,71 @@ def _report(result) -> None:
 @click.option("--hdf5", "teacher_h5", type=click.Path(dir_okay=False),
               help="HDF5 layout: a group per clip with objects T x 1000 and scenes T x 401.")
 @click.option("--audio-root", type=click.Path(file_okay=False), help="Audio folder (default: the list's folder).")
-@click.option("--init", type=click.Path(dir_okay=False), help="Model to continue (.t7, .safetensors, .pth, .h5).")
-@click.option("--scratch", type=click.Choice(["soundnet8", "soundnet5"]),
-              help="Start from scratch with main_train.lua's initialisation instead.")
+@click.option("--model", "model_path", metavar="MODEL", help=f"Model to continue. {MODEL_HELP}")
+@click.option("--scratch", type=click.Choice(TEACHER_ARCHITECTURES),
+              help="Start from scratch with main_train.lua's initialisation instead of --model.")
 @click.option("--widths", help="Conv widths for --scratch, comma-separated (default: full width).")
-@click.option("--head-softmax", type=click.Choice(["classes", "torch7-cpu"]), default="classes", show_default=True,
+@click.option("--head-softmax", type=click.Choice(HEAD_SOFTMAX_MODES), default=HEAD_SOFTMAX_MODES[0], show_default=True,
               help="Student log-softmax: over classes (the paper), or over the batch as Torch7's CPU nn did.")
 @loop_options(steps=True)
-def train(frame_list, objects, scenes, video_key, audio_ext, teacher_h5, audio_root, init, scratch, widths,
+def train(frame_list, objects, scenes, video_key, audio_ext, teacher_h5, audio_root, model_path, scratch, widths,
           head_softmax, **options) -> None:
     """Student-teacher training (main_train.lua): KL to the teacher's object and scene distributions.
 
     \b
     Examples:
-      soundnet train --hdf5 teacher.h5 --init soundnet8_final.t7 --batch-size 8 --steps 1000
+      soundnet train --hdf5 teacher.h5 --model soundnet8_final.t7 --batch-size 8 --steps 1000
       soundnet train --list frames.txt --objects objects.bin --scenes scenes.bin --audio-root mp3/ --scratch soundnet8
-      torchrun --nproc-per-node 2 -m soundnet.cli train --hdf5 teacher.h5 --init soundnet8_final.t7
+      torchrun --nproc-per-node 2 -m soundnet.cli train --hdf5 teacher.h5 --model soundnet8_final.t7
     """
     from ..training.teacher_data import read_frame_list, read_teacher_hdf5
-    from ..training.train import train as run_training
+    from ..training.train import build_student, train as run_training
 
     if bool(teacher_h5) == bool(frame_list):
         raise click.UsageError("give either --hdf5 or --list (with --objects and --scenes)")
     if frame_list and not (objects and scenes):
         raise click.UsageError("--list needs --objects and --scenes")
-    if bool(init) == bool(scratch):
-        raise click.UsageError("give either --init MODEL or --scratch soundnet8|soundnet5")
+    if bool(model_path) == bool(scratch):
+        raise click.UsageError("give either --model MODEL or --scratch soundnet8|soundnet5")
     try:
         width_list = [int(w) for w in widths.split(",")] if widths else None
     except ValueError:
         raise click.UsageError(f"--widths must be comma-separated integers, got {widths!r}") from None
     clips = (read_teacher_hdf5(teacher_h5, audio_root) if teacher_h5 else
              read_frame_list(frame_list, objects, scenes, audio_root, video_key, audio_ext))
-    _report(_fresh_run(run_training, clips, _settings(options), init, scratch or "soundnet8", width_list,
-                       head_softmax))
+    options["source"] = f"{model_path or 'from scratch'} on {teacher_h5 or frame_list}"
+    settings = _settings(options)
+    model = build_student(load_model(model_path) if model_path else None, scratch or "soundnet8", width_list,
+                          settings.seed)
+    _report(_fresh_run(run_training, model, clips, settings, head_softmax))
 
 
 @click.command()
 @click.option("--list", "label_list", required=True, type=click.Path(dir_okay=False),
-              help="Lines 'audio-path label' with 0-based labels.")
-@click.option("--classes", required=True, type=int, help="Number of classes N (labels 0..N-1).")
-@click.option("--init", required=True, type=click.Path(dir_okay=False),
-              help="SoundNet8 to fine-tune (.t7, .safetensors, .pth, .h5), e.g. soundnet8_final.t7.")
+              help="Lines 'audio-path label': 0-based class numbers, or class names (numbered in sorted order).")
+@click.option("--classes", type=click.IntRange(min=1),
+              help="Number of classes N when labels are numbers 0..N-1 (default: the largest label + 1).")
+@model_option
 @click.option("--root", type=click.Path(file_okay=False), help="Folder of relative audio paths (default: the list's).")
 @click.option("--epochs", default=10, show_default=True)
 @click.option("--freeze", default=0, show_default=True,
               help="Keep Torch modules 1..UPTO fixed (e.g. 18: up to pool5); their BN layers stay in eval mode.")
 @click.option("--held-out", default=0.1, show_default=True, help="Fraction of clips held out; accuracy per epoch.")
 @loop_options(steps=False)
-def finetune(label_list, classes, init, root, epochs, freeze, held_out, **options) -> None:
+def finetune(label_list, classes, model_path, root, epochs, freeze, held_out, **options) -> None:
     """Fine-tune SoundNet8 on labeled clips (main_finetune.lua): new conv 1024 -> N, random 5 s crops.
+
+    The class names are saved in the model file and in OUT/classes.txt, so predict names them.
 
     \b
     Example:
-      soundnet finetune --list train.txt --classes 50 --init soundnet8_final.t7 --batch-size 32 --epochs 20 --freeze 18
+      soundnet finetune --list train.txt --model soundnet8_final.t7 --batch-size 32 --epochs 20 --freeze 18
     """
+    from ..jobs.clip_lists import read_list
     from ..training.finetune import finetune as run_finetune
-    from ..training.finetune_data import read_label_list
+    from ..training.finetune_data import labeled_clips
 
-    clips = read_label_list(label_list, classes, root)
-    _report(_fresh_run(run_finetune, clips, classes, _settings(options), init, epochs, freeze, held_out))
+    options["source"] = f"{model_path} on {label_list}"
+    clips, names = labeled_clips(read_list(label_list, root, labels="required", check_files=False), classes)
+    _report(_fresh_run(run_finetune, load_model(model_path), clips, names, _settings(options), epochs, freeze,
+                       held_out))

@@ -25,9 +25,11 @@ from sklearn.svm import LinearSVC
 
 from ..model.architecture import SAMPLE_RATE, Architecture, Layer
 from ..jobs.clip_lists import Clip, read_esc50, read_list, sorted_labels
-from ..jobs.feature_cache import CLIP_SECONDS, FeatureCache, clip_features
-from ..formats.loading import file_sha256, load
+from ..inference.tiling import TILE_SECONDS
+from ..jobs.feature_cache import FeatureCache, clip_features
+from ..formats.loading import model_label, model_sha256
 from ..memory import check_fits
+from ..model.network import SoundNet
 from ..outputs import save_figure, write_json
 
 DEFAULT_LAYER = 18  # pool5, the paper's best layer for ESC-50
@@ -56,7 +58,20 @@ def list_folds(pairs: Sequence[tuple[str | Path, str | Path]], root: str | Path 
     """One fold per (train list, test list) pair of `path label` files, as the original splits/trainK.txt."""
     if not pairs:
         raise ValueError("give at least one train/test list pair")
-    return [Fold(str(k), read_list(train, root), read_list(test, root)) for k, (train, test) in enumerate(pairs, 1)]
+    return [Fold(str(k), read_list(train, root, labels="required"), read_list(test, root, labels="required"))
+            for k, (train, test) in enumerate(pairs, 1)]
+
+
+def folds_of(esc50_dir: str | Path | None, train_lists: Sequence[str | Path], test_lists: Sequence[str | Path],
+             root: str | Path | None = None) -> tuple[list[Fold], dict[str, str]]:
+    """The folds to evaluate: an ESC-50 folder's (leave one fold out), or one per (train, test) list pair."""
+    if bool(esc50_dir) == bool(train_lists):
+        raise ValueError("give either an ESC-50 folder or train/test lists, not both or neither")
+    if len(train_lists) != len(test_lists):
+        raise ValueError(f"train and test lists must pair up: got {len(train_lists)} and {len(test_lists)}")
+    if esc50_dir:
+        return esc50_folds(esc50_dir)
+    return list_folds(list(zip(train_lists, test_lists)), root), {}
 
 
 def window_steps(architecture: Architecture, layer: Layer, seconds: float) -> tuple[int, int]:
@@ -66,10 +81,10 @@ def window_steps(architecture: Architecture, layer: Layer, seconds: float) -> tu
     mapping, so a window covers at least the requested share of the clip (pool5 of SoundNet8: T = 27,
     1 s gives w = 3).
     """
-    if not 0 < seconds <= CLIP_SECONDS:
-        raise ValueError(f"the window must be in (0, {CLIP_SECONDS}] seconds, got {seconds}")
-    total = architecture.output_length(CLIP_SECONDS * SAMPLE_RATE, layer)
-    return total, max(1, math.ceil(seconds / CLIP_SECONDS * total))
+    if not 0 < seconds <= TILE_SECONDS:
+        raise ValueError(f"the window must be in (0, {TILE_SECONDS}] seconds, got {seconds}")
+    total = architecture.output_length(TILE_SECONDS * SAMPLE_RATE, layer)
+    return total, max(1, math.ceil(seconds / TILE_SECONDS * total))
 
 
 def windows(features: np.ndarray, steps: int, positive_only: bool = True) -> np.ndarray:
@@ -114,12 +129,11 @@ def fit_and_score(train: np.ndarray, labels: Sequence[str], test: np.ndarray,
     return scores.reshape(test.shape[0], test.shape[1], -1).mean(axis=1), list(svm.classes_), converged
 
 
-def evaluate(model_path: str | Path, folds: Sequence[Fold], *, layer: int | str = DEFAULT_LAYER,
+def evaluate(model: SoundNet, folds: Sequence[Fold], *, layer: int | str = DEFAULT_LAYER,
              window: float = 1.0, c: float = DEFAULT_C, scale: float = DEFAULT_SCALE,
              cache_path: str | Path, batch_size: int = 16, positive_only: bool = True,
              class_names: dict[str, str] | None = None) -> dict:
     """Run the protocol over `folds`; a JSON-ready dict of per-fold and mean accuracy, confusion, predictions."""
-    model = load(model_path)
     spec = model.architecture.layer(layer)
     total, steps = window_steps(model.architecture, spec, window)
     clips = len({clip.path for fold in folds for clip in fold.train + fold.test})
@@ -132,7 +146,7 @@ def evaluate(model_path: str | Path, folds: Sequence[Fold], *, layer: int | str 
         if unlabelled:
             raise ValueError(f"fold {fold.name}: clip {unlabelled[0]} has no label")
     paths = sorted({clip.path for fold in folds for clip in fold.train + fold.test})
-    model_sha = file_sha256(model, model_path)
+    model_sha = model_sha256(model)
     features, stats = clip_features(model, model_sha, paths, spec, scale, FeatureCache(cache_path), batch_size)
     vectors = windows(features, steps, positive_only)
     row = {p: i for i, p in enumerate(paths)}
@@ -152,8 +166,8 @@ def evaluate(model_path: str | Path, folds: Sequence[Fold], *, layer: int | str 
                              "accuracy": accuracy, "svm_converged": converged})
     accuracies = [f["accuracy"] for f in fold_results]
     return {
-        "model": str(model_path), "model_sha256": model_sha, "architecture": model.name,
-        "layer": {"index": spec.index, "name": spec.name}, "scale": scale, "clip_seconds": CLIP_SECONDS,
+        "model": model_label(model), "model_sha256": model_sha, "architecture": model.name,
+        "layer": {"index": spec.index, "name": spec.name}, "scale": scale, "clip_seconds": TILE_SECONDS,
         "feature_steps": total, "window_seconds": window, "window_steps": steps, "windows_per_clip": total - steps + 1,
         "feature_dimension": int(vectors.shape[2]), "positive_only": positive_only,
         "svm": {"solver": "liblinear -s 1 (L2-regularised L2-loss, dual)", "C": c, "bias": 1, "tol": 0.1},
@@ -194,3 +208,12 @@ def write_report(results: dict, out_dir: str | Path) -> tuple[Path, Path]:
     out_dir = Path(out_dir)
     return (write_json(out_dir / "evaluation.json", results),
             save_figure(confusion_figure(results), out_dir / "confusion.png"))
+
+
+def summary_lines(results: dict) -> list[str]:
+    """Per-fold and mean accuracy, and how many features were computed or reused."""
+    lines = [f"fold {fold['fold']}: accuracy {fold['accuracy']:.4f} ({fold['test_clips']} test clips)"
+             for fold in results["folds"]]
+    lines.append(f"mean accuracy {results['mean_accuracy']:.4f} over {len(results['folds'])} fold(s); "
+                 f"features computed {results['features']['computed']}, reused {results['features']['reused']}")
+    return lines

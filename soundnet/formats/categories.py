@@ -9,6 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from ..input_files import read_text_lines
+from ..model.heads import HEAD_LABELS
 
 OBJECT_FILE = "categories_imagenet.txt"
 SCENE_FILE = "categories_places2.txt"
@@ -37,7 +38,7 @@ def load_categories(source: str | Path | tuple[str | Path, str | Path],
         object_path, scene_path = Path(source) / OBJECT_FILE, Path(source) / SCENE_FILE
     names = (read_category_file(object_path), read_category_file(scene_path))
     if classes is not None:
-        for kind, path, found, wanted in zip(("object", "scene"), (object_path, scene_path),
+        for kind, path, found, wanted in zip(HEAD_LABELS, (object_path, scene_path),
                                              names, classes):
             if len(found) != wanted:
                 raise ValueError(f"{kind} category file {path} has {len(found)} names, the model has {wanted} classes")

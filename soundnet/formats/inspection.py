@@ -15,8 +15,9 @@ import convert
 
 from ..input_files import regular_file
 from ..model.registry import resolve_model_path
-from .t7_import import NotSoundNetError, detect_architecture, short_class, top_level_modules
-from .tensor_files import format_of, read_weights
+from .peer_formats import read_keras_npy, rename_port_state
+from .t7_import import NotSoundNetError, detect_architecture, read_torch7, short_class, top_level_modules
+from .tensor_files import detect_format, read_weights
 
 PARAMETER_FIELDS = ("weight", "bias", "running_mean", "running_var", "running_std")
 
@@ -91,10 +92,7 @@ def _outline(value: Any, name: str = "", depth: int = 0, max_depth: int = 3) -> 
 
 def describe_t7(path: str | Path) -> str:
     """The report for a .t7 file (raises ValueError with one line when it is unreadable)."""
-    try:
-        root = convert.read_t7(path)
-    except convert.T7FormatError as error:
-        raise ValueError(f"{path}: not a readable Torch7 file: {error}") from None
+    root = read_torch7(path)
     lines = [f"{path}: Torch7 file, {Path(path).stat().st_size:,} bytes, top object {getattr(root, 'typename', type(root).__name__)}"]
     try:
         modules = top_level_modules(root)
@@ -117,9 +115,11 @@ def describe_t7(path: str | Path) -> str:
 
 
 def describe_weights(path: str | Path) -> str:
-    """The report for a converted file: metadata and parameter tensors."""
-    state, meta = read_weights(path, format_of(path))
-    lines = [f"{path}: {format_of(path)} weights, {Path(path).stat().st_size:,} bytes"]
+    """The report for a converted file or another port's weights: metadata and parameter tensors."""
+    fmt = detect_format(path)
+    state, meta = (read_keras_npy(path), {}) if fmt == "npy" else read_weights(path, fmt)
+    state = rename_port_state(state)
+    lines = [f"{path}: {fmt} weights, {Path(path).stat().st_size:,} bytes"]
     for key, value in sorted(meta.items()):
         shown = value if len(value) <= 120 else value[:117] + "..."
         lines.append(f"  {key}: {shown}")
@@ -132,6 +132,12 @@ def describe_weights(path: str | Path) -> str:
 
 
 def describe(path: str | Path) -> str:
-    """The report for a model file or `example`, whatever its format."""
+    """The report for a model file or `example`, whatever its format, or for a feature or prediction file."""
+    from ..jobs.feature_files import describe_output_file  # outputs of jobs, recognised before weights
+
     path = regular_file(resolve_model_path(path), "model file")
-    return describe_t7(path) if format_of(path) == "t7" else describe_weights(path)
+    if Path(path).suffix.lower() in (".h5", ".hdf5", ".npz"):
+        report = describe_output_file(path)
+        if report is not None:
+            return report
+    return describe_t7(path) if detect_format(path) == "t7" else describe_weights(path)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-import convert
 
 from ..input_files import regular_file
 from .categories import load_categories
@@ -20,7 +19,7 @@ from ..model.registry import resolve_model_path
 from ..model.weights import identify
 from .peer_formats import read_keras_npy
 from .t7_export import export_t7
-from .t7_import import model_from_t7
+from .t7_import import model_from_t7, read_torch7
 from .tensor_files import detect_format, format_of, model_from_weights, read_weights, save_weights
 from .validation import validate_model
 
@@ -43,22 +42,21 @@ def load(path: str | Path, *, categories: CategorySource | None = None) -> Sound
     `"example"` names the embedded example checkpoint (random weights) and `"soundnet8"` the released
     weights (fetched into the cache folder on first use), here and so in every command.
     """
+    name = str(path)
     path = regular_file(resolve_model_path(path), "model file")
     fmt, file_metadata = detect_format(path), {}
-    if fmt == "t7":
-        with ThreadPoolExecutor(1) as pool:  # hashing overlaps parsing (hashlib releases the GIL)
-            digest = pool.submit(sha256_of, path)
-            try:
-                model = model_from_t7(convert.read_t7(path))  # the tree (and its gradient storage) dies here
-            except convert.T7FormatError as error:
-                raise ValueError(f"{path}: not a readable Torch7 file: {error}") from None
+    with ThreadPoolExecutor(1) as pool:  # hashing overlaps parsing (hashlib releases the GIL)
+        digest = pool.submit(sha256_of, path)
+        if fmt == "t7":
+            model = model_from_t7(read_torch7(path))  # the tree (and its gradient storage) dies here
             model.metadata.update(source_file=path.name, source_sha256=digest.result())
-    elif fmt == "npy":
-        model = model_from_weights(read_keras_npy(path), {}, source=path)
-        model.metadata.update(source_file=path.name, source_sha256=sha256_of(path))
-    else:
-        state, file_metadata = read_weights(path, fmt)
-        model = model_from_weights(state, file_metadata, source=path)
+        elif fmt == "npy":
+            model = model_from_weights(read_keras_npy(path), {}, source=path)
+            model.metadata.update(source_file=path.name, source_sha256=digest.result())
+        else:
+            state, file_metadata = read_weights(path, fmt)
+            model = model_from_weights(state, file_metadata, source=path)
+        model.metadata.update(file=name, file_sha256=digest.result())
     validate_model(model, path)
     model.weights = identify(model, file_metadata)
     if categories is not None:
@@ -66,12 +64,21 @@ def load(path: str | Path, *, categories: CategorySource | None = None) -> Sound
     return model
 
 
-def file_sha256(model: SoundNet, path: str | Path) -> str:
-    """The sha256 of the file `model` was loaded from: already known for a .t7, hashed otherwise."""
-    path = resolve_model_path(path)
-    if detect_format(path) in ("t7", "npy") and model.metadata.get("source_sha256"):
-        return model.metadata["source_sha256"]
-    return sha256_of(path)
+def model_sha256(model: SoundNet) -> str:
+    """What identifies a model in outputs and caches: the sha256 of the file it was loaded from, or of its
+    tensors (names, dtypes, shapes, bytes) for a model built in memory."""
+    if model.metadata.get("file_sha256"):
+        return model.metadata["file_sha256"]
+    digest = hashlib.sha256()
+    for key, tensor in sorted(model.state_dict().items()):
+        digest.update(f"{key} {tensor.dtype} {tuple(tensor.shape)}".encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def model_label(model: SoundNet) -> str:
+    """How outputs name a model: the file it was loaded from (as given), else its architecture."""
+    return str(model.metadata.get("file") or model.name)
 
 
 def attach_categories(model: SoundNet, source: CategorySource) -> None:

@@ -6,12 +6,16 @@ layer are treated alike, and fields a layer does not need (cudnn's iSize, groups
 """
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
 import torch
 
+import convert
+
 from ..model.architecture import ARCHITECTURES, Architecture, Layer
+from ..model.heads import head_module_names
 from ..model.network import SoundNet
 from .validation import float32_array
 
@@ -220,7 +224,7 @@ def model_from_t7(root: Any) -> SoundNet:
                                        f"the conv before gives {in_channels}")
             state.update({f"{layer.name}.{name}": value for name, value in bn.items()})
             bn_eps[layer.name] = float(_number(module, "eps", where, 1e-5))
-    head_names = ["classifier"] if arch.is_classifier else ["object_head", "scene_head"]
+    head_names = head_module_names(arch)
     classes = []
     for name, conv in zip(head_names, _head_convs(modules[arch.head.index - 1], arch)):
         weight, bias = _conv_params(conv, f"module {arch.head.index} ({name})", in_channels)
@@ -232,3 +236,11 @@ def model_from_t7(root: Any) -> SoundNet:
     model = SoundNet.from_state_dict(arch, widths, classes[0] if arch.is_classifier else classes, state)
     model.set_bn_eps(bn_eps)
     return model
+
+
+def read_torch7(path: str | os.PathLike) -> Any:
+    """convert.read_t7 with its format errors as one ValueError line naming the file."""
+    try:
+        return convert.read_t7(path)
+    except convert.T7FormatError as error:
+        raise ValueError(f"{path}: not a readable Torch7 file: {error}") from None

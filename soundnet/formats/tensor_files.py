@@ -23,6 +23,7 @@ from safetensors.torch import save_file
 from ..model.architecture import INPUT_SCALE, SAMPLE_RATE
 from ..atomic import atomic_path
 from ..errors import one_line
+from ..model.heads import head_module_names
 from ..model.network import SoundNet
 from ..model.weights import descriptive_metadata
 from .peer_formats import NPY_MAGIC, rename_port_state
@@ -72,7 +73,7 @@ def torch_index_map(model: SoundNet) -> dict[str, list[str]]:
     """Torch top-level index -> the PyTorch module names it became (the heads index has two)."""
     mapping = {str(layer.index): [layer.name] for layer in model.architecture.body}
     head = model.architecture.head
-    mapping[str(head.index)] = ["classifier"] if model.architecture.is_classifier else ["object_head", "scene_head"]
+    mapping[str(head.index)] = list(head_module_names(model.architecture))
     return mapping
 
 
@@ -94,9 +95,13 @@ def model_metadata(model: SoundNet) -> dict[str, str]:
     for key in ("source_sha256", "source_file"):
         if key in model.metadata:
             meta[key] = str(model.metadata[key])
-    if model.metadata.get("categories"):
-        meta["categories"] = json.dumps(model.metadata["categories"])
-    meta.update(descriptive_metadata(getattr(model, "weights", None)))
+    weights = getattr(model, "weights", None)
+    categories = model.metadata.get("categories") or (weights.meta.get("categories") if weights else None)
+    if categories:
+        meta["categories"] = json.dumps([list(names) for names in categories])
+    if model.metadata.get("class_names"):
+        meta["class_names"] = json.dumps(list(model.metadata["class_names"]))
+    meta.update(descriptive_metadata(weights))
     return meta
 
 
@@ -201,4 +206,12 @@ def model_from_weights(state: dict[str, torch.Tensor], meta: dict[str, str], sou
             model.metadata["categories"] = json.loads(meta["categories"])
         except ValueError as error:
             raise ValueError(f"{source}: bad categories metadata: {one_line(error)}") from None
+    if "class_names" in meta:
+        try:
+            names = json.loads(meta["class_names"])
+        except ValueError as error:
+            raise ValueError(f"{source}: bad class_names metadata: {one_line(error)}") from None
+        if not (isinstance(names, list) and len(names) == model.classes[0] and all(isinstance(n, str) for n in names)):
+            raise ValueError(f"{source}: class_names metadata must list {model.classes[0]} names")
+        model.metadata["class_names"] = names
     return model

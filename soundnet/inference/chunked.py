@@ -22,9 +22,7 @@ from collections.abc import Iterable, Iterator
 import torch
 
 from ..model.architecture import Layer
-from ..model.network import SoundNet
-
-Output = torch.Tensor | tuple[torch.Tensor, ...]
+from ..model.network import Output, SoundNet
 
 # Largest activation one forward may allocate. glibc serves blocks above 32 MiB with fresh mmaps that are
 # page-faulted on every pass; below that the allocator reuses memory. Measured on 2 cores (full-width
@@ -61,8 +59,19 @@ def _as_rows(block: torch.Tensor) -> torch.Tensor:
 
 def _select(output: Output, first: int, count: int) -> Output:
     if isinstance(output, tuple):
-        return tuple(part[..., first:first + count] for part in output)
+        return type(output)(*(part[..., first:first + count] for part in output))
     return output[..., first:first + count]
+
+
+def run_as_original(model: SoundNet, x: torch.Tensor, layer: Layer | int | str) -> Output:
+    """forward_features as the original scripts ran it: eval-mode BN whatever the mode, no autograd."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode():
+            return model.forward_features(x, layer.index if isinstance(layer, Layer) else layer)
+    finally:
+        model.train(was_training)
 
 
 class _Buffer:
@@ -99,7 +108,7 @@ def iter_chunked(model: SoundNet, blocks: Iterable[torch.Tensor], layer: Layer,
 
     Blocks are N or B x N tensors (a batch of equally long clips); their sizes are free, for instance
     those of iter_audio_blocks. No chunk exceeds chunk_samples (at least R + S); concatenated along
-    time the pieces equal one pass of model.infer.
+    time the pieces equal one pass of run_as_original.
     """
     field = model.architecture.receptive_field(layer)
     limit = max(chunk_samples or default_chunk_samples(model, layer), field.size + field.stride)
@@ -107,7 +116,7 @@ def iter_chunked(model: SoundNet, blocks: Iterable[torch.Tensor], layer: Layer,
 
     def run(count: int, last: int) -> Output:
         first = field.chunk_start(done)
-        output = model.infer(buffer.slice(first, last)[:, None, :], layer.index)
+        output = run_as_original(model, buffer.slice(first, last)[:, None, :], layer)
         return _select(output, done - first // field.stride, count)
 
     for block in blocks:

@@ -1,19 +1,21 @@
 """Features of one layer, as the original extract_feat.lua computed them, for waveforms of any length.
 
-Everything runs through the chunked path (soundnet.chunked), so a clip of hours takes the memory of a
-chunk plus its features; pooling over time is done chunk by chunk, so pooled features of any length take
-the memory of one vector.
+`extract_features` is the one function for audio of any length: everything runs through the chunked
+path (inference.chunked), so a clip of hours takes the memory of a chunk plus its features; pooling over
+time is done chunk by chunk, so pooled features of any length take the memory of one vector.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+import os
+from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
 
-from ..model.architecture import Layer
-from .chunked import Output, default_chunk_samples, iter_chunked
-from ..model.network import SoundNet, as_waveform_batch
+from ..audio import iter_audio_blocks
+from ..model.architecture import INPUT_SCALE, Layer
+from ..model.network import AudioInput, Output, SoundNet, as_waveform_batch, is_clip_list
+from .chunked import default_chunk_samples, iter_chunked
 
 POOLS = ("none", "mean", "max")
 DEFAULT_LAYER = 24  # conv7 after its ReLU, the original script's default
@@ -71,28 +73,38 @@ def collect(pieces: Iterable[Output], pool: str = "none") -> Output:
             accumulator.add(part)
     if pooled is None:
         raise ValueError("no outputs to collect")
-    results = tuple(accumulator.result() for accumulator in pooled)
-    return results if len(results) > 1 else results[0]
+    results = [accumulator.result() for accumulator in pooled]
+    return type(piece)(*results) if isinstance(piece, tuple) else results[0]
 
 
-def extract_blocks(model: SoundNet, blocks: Iterable[torch.Tensor], layer: int | str = DEFAULT_LAYER, *,
-                   pool: str = "none", chunk_samples: int | None = None) -> Output:
-    """Features of a waveform given as consecutive blocks (e.g. iter_audio_blocks): B x C x T or B x C."""
-    target = feature_layer(model, layer)
-    return collect(iter_chunked(model, blocks, target, chunk_samples), pool)
+def extract_features(model: SoundNet, audio: AudioInput | Sequence[AudioInput] | Iterator[torch.Tensor],
+                     layer: int | str | Layer = DEFAULT_LAYER, *, pool: str = "none", scale: float = INPUT_SCALE,
+                     chunk_samples: int | None = None) -> Output | list[Output]:
+    """Features of `layer` (Torch index 1-25 or name) for audio of any length, exact and in bounded memory.
 
-
-def extract(model: SoundNet, waveform: torch.Tensor | np.ndarray, layer: int | str = DEFAULT_LAYER, *,
-            pool: str = "none", chunk_samples: int | None = None) -> Output:
-    """Features of `layer` (Torch index 1-25 or name) for a waveform already scaled to [-256, 256].
-
-    A 1-D waveform gives C x T (C when pooled over time with pool="mean" or "max"); a batch of equally
-    long clips (B x N, B x 1 x N) gives B x C x T. The head layer gives a tuple (objects, scenes).
+    The chunked counterpart of model.forward_features, with the same shapes: B x C x T (B x C pooled
+    over time with pool="mean" or "max"; HeadOutputs at the head index). `audio` is one of
+    - a waveform scaled to [-256, 256] (N, B x N or B x 1 x N: equally long clips), run in chunks;
+    - a path: the file is decoded block by block (at `scale`), never held whole; gives 1 x C x T;
+    - a list of clips of any lengths (waveforms or paths): a list with each clip's 1 x C x T;
+    - an iterator of consecutive N or B x N blocks of one waveform (e.g. iter_audio_blocks).
     """
-    batch = as_waveform_batch(waveform)[:, 0, :]
     target = feature_layer(model, layer)
-    chunk = chunk_samples or default_chunk_samples(model, target, batch.shape[0])
-    output = extract_blocks(model, [batch], target, pool=pool, chunk_samples=chunk)
-    if torch.as_tensor(waveform).dim() > 1:
-        return output
-    return tuple(part[0] for part in output) if isinstance(output, tuple) else output[0]
+    if is_clip_list(audio):
+        if not audio:
+            raise ValueError("the list of clips is empty")
+        return [extract_features(model, clip, target, pool=pool, scale=scale, chunk_samples=chunk_samples)
+                for clip in audio]
+    if isinstance(audio, (str, os.PathLike)):
+        chunk = chunk_samples or default_chunk_samples(model, target)
+        blocks: Iterable[torch.Tensor] = iter_audio_blocks(audio, chunk, scale=scale)
+    elif isinstance(audio, (torch.Tensor, np.ndarray)):
+        batch = as_waveform_batch(audio)[:, 0, :]
+        chunk = chunk_samples or default_chunk_samples(model, target, batch.shape[0])
+        blocks = [batch]
+    elif isinstance(audio, Iterator):
+        chunk, blocks = chunk_samples, audio
+    else:
+        raise ValueError(f"audio must be a waveform, a path, a list of clips or an iterator of blocks, "
+                         f"not {type(audio).__name__}")
+    return collect(iter_chunked(model, blocks, target, chunk), pool)

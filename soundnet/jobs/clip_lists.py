@@ -1,18 +1,16 @@
-"""Which clips a job reads: `path [label]` list files and the ESC-50 folder layout; tiling to a length.
+"""Which clips a job reads: `path [label]` list files (the one list reader) and the ESC-50 folder layout.
 
-The original evaluation and fine-tuning scripts took plain text lists (`path label`, labels 0-based
-integers) and ESC-50's folder; both end up here as `Clip`s so the evaluation and the unit visualisation
-read data the same way. Every malformed input is a one-line ValueError naming the file and line.
+The original scripts took plain text lists (extract_feat.lua: one path per line; the evaluation and
+fine-tuning scripts: `path label`, labels 0-based integers) and ESC-50's folder; all end up here as
+`Clip`s, so extraction, evaluation, fine-tuning and the unit visualisation read lists the same way.
 """
 from __future__ import annotations
 
 import csv
-import math
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-
-import torch
 
 from ..input_files import read_text_lines
 
@@ -21,33 +19,47 @@ ESC50_NAME = re.compile(r"^(?P<fold>\d+)-(?P<clip>[^-]+)-(?P<take>[^-]+)-(?P<tar
 
 @dataclass(frozen=True)
 class Clip:
-    """One audio file, its class label (None when the list has none) and its ESC-50 fold (None elsewhere)."""
+    """One audio file, its label (None when the list has none), its ESC-50 fold and where it was listed."""
 
     path: Path
     label: str | None = None
     fold: str | None = None
+    where: str = ""  # "LIST line N" for a list entry, for messages
 
 
-def read_list(list_file: str | Path, root: str | Path | None = None, need_labels: bool = True) -> list[Clip]:
-    """Clips of a `path [label]` list; relative paths are taken from `root` (default: the list's folder).
+def read_list(list_file: str | os.PathLike, root: str | os.PathLike | None = None, *, labels: str = "optional",
+              check_files: bool = True) -> list[Clip]:
+    """The clips of a list file: one `path` or `path label` per line; every job reads lists here.
 
-    Blank lines and lines starting with '#' are skipped; paths may not contain spaces, as in the original.
+    - Blank lines and lines starting with '#' are skipped.
+    - A relative path is taken from `root` (default: the list's folder).
+    - The label is the last whitespace-separated field, unless the whole line names an existing file
+      (so paths may contain spaces). labels="required" wants one on every line, "optional" keeps them,
+      "ignored" drops them.
+    - check_files: a missing audio file is an error naming the line (False: the job reports it later).
+    Every malformed input is a one-line ValueError naming the file and the line.
     """
+    if labels not in ("required", "optional", "ignored"):
+        raise ValueError(f"labels must be 'required', 'optional' or 'ignored', got {labels!r}")
     list_file = Path(list_file)
     base = Path(root) if root is not None else list_file.parent
     lines = read_text_lines(list_file)
     clips = []
     for number, line in enumerate(lines, 1):
-        fields = line.split()
-        if not fields or fields[0].startswith("#"):
+        text = line.strip()
+        if not text or text.startswith("#"):
             continue
-        if len(fields) > 2 or (need_labels and len(fields) != 2):
-            expected = "'path label'" if need_labels else "'path' or 'path label'"
-            raise ValueError(f"{list_file} line {number}: expected {expected}, got {line.strip()!r}")
-        path = base / fields[0]
-        if not path.is_file():
-            raise ValueError(f"{list_file} line {number}: no such audio file {path}")
-        clips.append(Clip(path, fields[1] if len(fields) == 2 else None))
+        where = f"{list_file} line {number}"
+        fields = text.rsplit(maxsplit=1)
+        if len(fields) == 1 or (base / text).is_file():
+            path, label = base / text, None
+        else:
+            path, label = base / fields[0], fields[1]
+        if labels == "required" and label is None:
+            raise ValueError(f"{where}: expected 'path label', got {text!r}")
+        if check_files and not path.is_file():
+            raise ValueError(f"{where}: no such audio file {path}")
+        clips.append(Clip(path, None if labels == "ignored" else label, where=where))
     if not clips:
         raise ValueError(f"{list_file}: the list names no clips")
     return clips
@@ -99,13 +111,3 @@ def _esc50_from_names(audio: Path) -> list[Clip]:
 def sorted_labels(labels: set[str]) -> list[str]:
     """Numeric labels in numeric order (0, 1, ..., 10), any others alphabetically."""
     return sorted(labels, key=lambda label: (0, int(label), "") if label.isdigit() else (1, 0, label))
-
-
-def tile(waveform: torch.Tensor, length: int) -> torch.Tensor:
-    """The first `length` samples of the waveform repeated end to end (it is cut if longer).
-
-    The original scripts repeated a clip ceil((10 s + 1 s) / its length) times, then cut it to 10 s;
-    that gives exactly these samples.
-    """
-    repeats = math.ceil(length / waveform.shape[-1])
-    return waveform.repeat(repeats)[:length]

@@ -26,10 +26,11 @@ from ..model.architecture import INPUT_SCALE, SAMPLE_RATE, Layer
 from ..audio import audio_info, iter_audio_blocks, load_audio
 from ..inference.chunked import default_chunk_samples
 from ..errors import one_line
-from ..input_files import read_text_lines
-from ..inference.features import DEFAULT_LAYER, POOLS, extract, extract_blocks, feature_layer
+from ..inference.features import DEFAULT_LAYER, POOLS, extract_features, feature_layer
+from .clip_lists import read_list
+from .feature_files import FEATURE_FORMATS, feature_settings
+from .feature_sinks import ConsolidatedSink, PerFileSink, Sink
 from .worker_lifetime import die_with_parent
-from .feature_sinks import ConsolidatedSink, PerFileSink, Sink, consolidated_attrs
 from ..model.network import SoundNet
 
 STREAM_SECONDS = 600  # longer files are streamed in the main process rather than decoded whole
@@ -59,15 +60,6 @@ class JobReport:
     failures: list[tuple[str, str]] = field(default_factory=list)
     audio_seconds: float = 0.0
     wall_seconds: float = 0.0
-
-
-def read_path_list(list_file: str | os.PathLike) -> list[str]:
-    """One audio path per line, as extract_feat.lua's list; blank lines and '#' comments are skipped."""
-    lines = read_text_lines(list_file)
-    paths = [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
-    if not paths:
-        raise ValueError(f"list file {list_file} names no audio files")
-    return paths
 
 
 def parse_shard(spec: str | None, environ: dict[str, str] | None = None) -> tuple[int, int]:
@@ -205,7 +197,7 @@ class ExtractJob:
     def _run_group(self, clips: list[tuple[str, np.ndarray]]) -> None:
         batch = torch.from_numpy(np.stack([wave for _, wave in clips]))
         self._guarded([path for path, _ in clips],
-                      lambda: zip(extract(self.model, batch, self.layer, pool=self.pool).numpy(),
+                      lambda: zip(extract_features(self.model, batch, self.layer, pool=self.pool).numpy(),
                                   [batch.shape[1]] * len(clips)))
 
     def _stream(self, path: str) -> tuple[np.ndarray, int]:
@@ -216,7 +208,7 @@ class ExtractJob:
                 counted[0] += len(block)
                 yield block
 
-        features = extract_blocks(self.model, _prefetched(blocks()), self.layer, pool=self.pool)[0]
+        features = extract_features(self.model, _prefetched(blocks()), self.layer, pool=self.pool)[0]
         return features.numpy(), counted[0]
 
     def _guarded(self, paths: list[str], compute: Callable[[], Iterable[tuple[np.ndarray, int]]]) -> None:
@@ -228,7 +220,7 @@ class ExtractJob:
                 self._failed(path, one_line(error))
             return
         for path, (features, samples) in zip(paths, results):
-            self.sink.write(path, features)
+            self.sink.write(path, features, samples)
             self.report.written += 1
             self.report.audio_seconds += samples / SAMPLE_RATE
 
@@ -252,25 +244,62 @@ def shard_target(h5: str | os.PathLike, k: int, n: int) -> Path:
 
 
 def extract_files(model: SoundNet, paths: list[str], *, layer: int | str = DEFAULT_LAYER, pool: str = "none",
-                  out_dir: str | os.PathLike | None = None, h5: str | os.PathLike | None = None,
+                  out_dir: str | os.PathLike | None = None, h5: str | os.PathLike | None = None, fmt: str = "h5",
                   force: bool = False, batch_size: int = 16, workers: int = 1, shard: tuple[int, int] = (0, 1),
-                  strict: bool = False, decoding: Decoding = Decoding(), model_id: str = "",
-                  progress: bool | None = None) -> JobReport:
-    """Features of `layer` for this shard's part of `paths`, per file (beside the audio or under out_dir)
-    or into one consolidated HDF5 file; see ExtractJob. `model_id` (the model file's sha256) is recorded
-    in consolidated files so that only features of one model merge."""
+                  strict: bool = False, decoding: Decoding = Decoding(), progress: bool | None = None) -> JobReport:
+    """Features of `layer` for this shard's part of `paths`, per file (beside the audio or under out_dir, as
+    h5 or npz) or into one consolidated HDF5 file; see ExtractJob. Every output records the settings
+    (feature_files.feature_settings), so that only features of one model and one recipe merge, and a
+    per-file output made otherwise is recomputed."""
     target = feature_layer(model, layer)
     if target == model.architecture.head and not model.architecture.is_classifier:
-        raise ValueError(f"layer {target.index} is the object and scene heads; use soundnet predict for them")
+        raise ValueError(f"layer {target.index} is the object and scene heads; predict gives their probabilities")
     if out_dir is not None and h5 is not None:
-        raise ValueError("give --out or --h5, not both")
+        raise ValueError("give an output folder or one consolidated file, not both")
     if pool not in POOLS:
         raise ValueError(f"pool must be one of {', '.join(POOLS)}, got {pool!r}")
+    if fmt not in FEATURE_FORMATS:
+        raise ValueError(f"feature format must be one of {', '.join(FEATURE_FORMATS)}, got {fmt!r}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch size must be a positive integer, got {batch_size!r}")
+    settings = feature_settings(model, target, pool, decoding.scale, decoding.channel)
     if h5 is None:
-        sink: Sink = PerFileSink(target.index, pool, out_dir)
+        sink: Sink = PerFileSink(settings, out_dir, fmt)
+    elif fmt != "h5":
+        raise ValueError("a consolidated feature file is HDF5; the npz format is for one file per clip")
     else:
-        attrs = consolidated_attrs(model_id, target.index, target.name, pool, decoding.scale, decoding.channel)
-        sink = ConsolidatedSink(shard_target(h5, *shard), attrs)
+        sink = ConsolidatedSink(shard_target(h5, *shard), settings)
     job = ExtractJob(model, target, sink, pool=pool, batch_size=batch_size, workers=workers, strict=strict,
                      decoding=decoding, progress=progress)
     return job.run(select_shard(paths, *shard), force=force)
+
+
+def summary_line(report: JobReport, shard: tuple[int, int], where: object) -> str:
+    """One line for the end of a run: counts, where the outputs went, and the speed."""
+    k, n = shard
+    part = f" (shard {k}/{n})" if n > 1 else ""
+    line = (f"{report.written} written, {report.skipped} skipped, {len(report.failures)} failed of "
+            f"{report.total} file(s){part} -> {where}")
+    if report.written:
+        rate = report.audio_seconds / max(report.wall_seconds, 1e-9)
+        line += f"; {report.audio_seconds:.1f} s of audio in {report.wall_seconds:.1f} s ({rate:.0f}x real time)"
+    return line
+
+
+def run_extraction(model: SoundNet, audio: list[str], list_file: str | os.PathLike | None, *,
+                   shard: str | None = None, echo: Callable[[str], None] = print,
+                   warn: Callable[[str], None] = print, **options) -> bool:
+    """What `soundnet extract` does: files or a list (clip_lists.read_list), this shard of it, a summary
+    line and one line per failure; False when some file failed."""
+    if bool(audio) == bool(list_file):
+        raise ValueError("give audio files or a list file (not both)")
+    paths = list(audio) if audio else [str(clip.path) for clip in read_list(list_file, labels="ignored",
+                                                                             check_files=False)]
+    k, n = parse_shard(shard)
+    report = extract_files(model, paths, shard=(k, n), **options)
+    h5, out_dir = options.get("h5"), options.get("out_dir")
+    echo(summary_line(report, (k, n), shard_target(h5, k, n) if h5 else (Path(out_dir) if out_dir else
+                                                                          "beside the audio")))
+    for _, message in report.failures:
+        warn(f"Error: {message}")
+    return not report.failures

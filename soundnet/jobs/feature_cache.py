@@ -19,14 +19,14 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ..model.architecture import SAMPLE_RATE, Layer
 from ..atomic import atomic_path
 from ..audio import load_audio
+from ..inference.features import extract_features
+from ..inference.tiling import TILE_SECONDS, eval_esc50
 from ..input_files import regular_file
-from .clip_lists import tile
-from ..model.network import SoundNet
+from ..model.architecture import Layer
+from ..model.network import Output, SoundNet
 
-CLIP_SECONDS = 10
 FLUSH_EVERY = 256
 CACHE_MARK = "soundnet_feature_cache"  # attribute of every cache file written here; others are never replaced
 CACHE_VERSION = 1
@@ -41,7 +41,7 @@ class CacheStats:
 def feature_key(model_sha256: str, layer: Layer, scale: float, path: Path) -> dict:
     """What a cached feature map depends on; its JSON's sha1 names the HDF5 dataset."""
     stat = path.stat()
-    return {"model_sha256": model_sha256, "layer": layer.index, "scale": float(scale), "seconds": CLIP_SECONDS,
+    return {"model_sha256": model_sha256, "layer": layer.index, "scale": float(scale), "seconds": TILE_SECONDS,
             "path": str(path.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
 
 
@@ -57,11 +57,11 @@ class FeatureCache:
         if not self.path.exists():
             return
         if not h5py.is_hdf5(regular_file(self.path, "feature cache")):
-            raise ValueError(f"feature cache {self.path} is not an HDF5 file; remove it or pass another --cache")
+            raise ValueError(f"feature cache {self.path} is not an HDF5 file; remove it or choose another cache file")
         with h5py.File(self.path, "r") as handle:
             if handle.attrs.get(CACHE_MARK) != CACHE_VERSION:
                 raise ValueError(f"{self.path} is an HDF5 file this tool did not write as a feature cache; it is left "
-                                 f"untouched (pass another --cache)")
+                                 f"untouched (choose another cache file)")
 
     def read(self, keys: Sequence[dict]) -> dict[str, np.ndarray]:
         """The cached maps among `keys`, by dataset name."""
@@ -87,12 +87,10 @@ class FeatureCache:
                 out[name].attrs.update(key)
 
 
-def extract_batch(model: SoundNet, waveforms: Sequence[torch.Tensor], layer: Layer) -> np.ndarray:
-    """B x C x T features of equally long waveforms; the two heads of index 25 are concatenated."""
-    with torch.inference_mode():
-        output = model.extract(torch.stack(list(waveforms))[:, None, :], layer.index)
+def _as_array(output: Output) -> np.ndarray:
+    """B x C x T features; the two heads of the head index are concatenated along C."""
     if isinstance(output, tuple):
-        output = torch.cat(output, dim=1)
+        output = torch.cat(tuple(output), dim=1)
     return output.float().numpy()
 
 
@@ -103,14 +101,13 @@ def clip_features(model: SoundNet, model_sha256: str, paths: Sequence[Path], lay
     names = [_dataset_name(key) for key in keys]
     found = cache.read(keys)
     missing = [i for i, name in enumerate(names) if name not in found]
-    length = CLIP_SECONDS * SAMPLE_RATE
     pending: list[tuple[dict, np.ndarray]] = []
     with tqdm(total=len(missing), desc=f"features of layer {layer.index} ({layer.name})", unit="clip",
               disable=None, leave=False) as progress:
         for start in range(0, len(missing), batch_size):
             batch = missing[start:start + batch_size]
-            waves = [tile(load_audio(paths[i], scale=scale), length) for i in batch]
-            for i, features in zip(batch, extract_batch(model, waves, layer)):
+            waves = torch.stack([eval_esc50(load_audio(paths[i], scale=scale)) for i in batch])
+            for i, features in zip(batch, _as_array(extract_features(model, waves, layer))):
                 found[names[i]] = features
                 pending.append((keys[i], features))
             if len(pending) >= FLUSH_EVERY:

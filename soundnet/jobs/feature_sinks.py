@@ -14,19 +14,19 @@ from pathlib import Path
 
 import numpy as np
 
-from .feature_files import (FEATURE_SUFFIX, check_compatible, output_path, read_index,
-                            write_consolidated, write_layer_file)
+from .feature_files import (FEATURE_FORMATS, check_compatible, output_path, read_index, read_settings,
+                            same_settings, write_consolidated, write_layer_file)
 
 FLUSH_EVERY = 256
 
 
 class Sink:
-    """The interface: done(path), write(path, features), used as a context manager (exit = finish)."""
+    """The interface: done(path), write(path, features, samples), used as a context manager (exit = finish)."""
 
     def done(self, path: str) -> bool:
         raise NotImplementedError
 
-    def write(self, path: str, features: np.ndarray) -> None:
+    def write(self, path: str, features: np.ndarray, samples: int) -> None:
         raise NotImplementedError
 
     def __enter__(self) -> "Sink":
@@ -37,23 +37,28 @@ class Sink:
 
 
 class PerFileSink(Sink):
-    """`<audio>.soundnet.h5` (or under out_dir) with dataset layer<N>, as extract_feat.lua wrote it.
+    """`<audio>.soundnet.h5` (or .npz; beside the audio or under out_dir) with dataset layer<N>, as
+    extract_feat.lua wrote it, plus the settings.
 
-    As the original, an existing output counts as finished; use force to recompute (for instance after
-    changing the layer).
+    An existing output counts as finished only when it records the same model sha256, layer, pool,
+    scale and channel (feature_files.SETTING_KEYS); one made otherwise, or by an older version that
+    recorded nothing, is recomputed, never silently kept. `force` recomputes every output.
     """
 
-    def __init__(self, layer_index: int, pool: str = "none", out_dir: str | os.PathLike | None = None):
-        self.layer_index, self.pool, self.out_dir = layer_index, pool, out_dir
+    def __init__(self, settings: dict, out_dir: str | os.PathLike | None = None, fmt: str = "h5"):
+        if fmt not in FEATURE_FORMATS:
+            raise ValueError(f"feature format must be one of {', '.join(FEATURE_FORMATS)}, got {fmt!r}")
+        self.settings, self.out_dir, self.suffix = settings, out_dir, FEATURE_FORMATS[fmt]
 
     def output(self, path: str) -> Path:
-        return output_path(path, FEATURE_SUFFIX, self.out_dir)
+        return output_path(path, self.suffix, self.out_dir)
 
     def done(self, path: str) -> bool:
-        return self.output(path).exists()
+        output = self.output(path)
+        return output.exists() and same_settings(read_settings(output), self.settings)
 
-    def write(self, path: str, features: np.ndarray) -> None:
-        write_layer_file(self.output(path), self.layer_index, features, self.pool)
+    def write(self, path: str, features: np.ndarray, samples: int) -> None:
+        write_layer_file(self.output(path), self.settings["layer"], features, self.settings, samples)
 
 
 class ConsolidatedSink(Sink):
@@ -62,7 +67,7 @@ class ConsolidatedSink(Sink):
     def __init__(self, target: str | os.PathLike, attrs: dict, flush_every: int = FLUSH_EVERY):
         self.target, self.attrs, self.flush_every = Path(target), attrs, flush_every
         self.parts_dir = self.target.with_name(self.target.name + ".parts")
-        self.pending: list[tuple[str, np.ndarray]] = []
+        self.pending: list[tuple[str, np.ndarray, int]] = []
         self.finished: set[str] = set()
         for source in self._sources():
             self.finished.update(read_index(source))
@@ -76,8 +81,8 @@ class ConsolidatedSink(Sink):
     def done(self, path: str) -> bool:
         return path in self.finished
 
-    def write(self, path: str, features: np.ndarray) -> None:
-        self.pending.append((path, features))
+    def write(self, path: str, features: np.ndarray, samples: int) -> None:
+        self.pending.append((path, features, samples))
         if len(self.pending) >= self.flush_every:
             self._flush()
 
@@ -85,7 +90,7 @@ class ConsolidatedSink(Sink):
         if self.pending:
             part = self.parts_dir / f"part-{time.time_ns():020d}-{os.getpid()}.h5"
             write_consolidated(part, self.pending, self.attrs)
-            self.finished.update(path for path, _ in self.pending)
+            self.finished.update(path for path, _, _ in self.pending)
             self.pending = []
 
     def __exit__(self, *exc) -> None:
@@ -94,10 +99,3 @@ class ConsolidatedSink(Sink):
         if sources and sources[0] != self.target:  # parts to merge, also after a failure
             write_consolidated(self.target, (), self.attrs, sources)
             shutil.rmtree(self.parts_dir, ignore_errors=True)
-
-
-def consolidated_attrs(model_sha256: str, layer_index: int, layer_name: str, pool: str, scale: float,
-                       channel: str) -> dict:
-    """What a consolidated file's features depend on; merging checks that they agree."""
-    return {"model_sha256": model_sha256, "layer": layer_index, "layer_name": layer_name, "pool": pool,
-            "scale": float(scale), "channel": channel}

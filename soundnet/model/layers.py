@@ -5,7 +5,10 @@ kernels handle that shape poorly (conv1 of a 20 s clip takes ~60 ms as Conv1d). 
 convolution as a stride-1 convolution over its polyphase components (each phase becomes a channel) does
 the same multiply-adds in a shape the CPU backend is fast at (~6 ms). The deep layers are the opposite:
 many channels, few time steps, where one matrix product over unfolded windows (im2col) beats the conv
-kernel 2-3x. Both are exact up to float summation order. benchmarks/bench_model.py measures the choices.
+kernel 2-3x. Both are exact up to float summation order. For training, oneDNN's weight gradient of the
+polyphase convolution is slower still (~6x its forward for conv1); `PolyphaseConv1d` computes it as
+matrix products over blocks of unfolded windows, as Torch7's own im2col backward did.
+benchmarks/profile_layers.py and bench_train.py measure the choices.
 """
 from __future__ import annotations
 
@@ -31,10 +34,55 @@ def polyphase_conv1d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor |
     needed = (out_length - 1 + phase_kernel) * stride
     right = needed - length - padding
     x = F.pad(x, (padding, right)) if right >= 0 else F.pad(x, (padding, 0))[..., :needed]
-    phases = x.reshape(batch, channels, -1, stride).transpose(2, 3).reshape(batch, channels * stride, -1)
+    # contiguous: for one input channel the reshape is a channels-last view, which makes oneDNN return a
+    # channels-last output that BN and max-pooling then process several times slower.
+    phases = x.reshape(batch, channels, -1, stride).transpose(2, 3).reshape(batch, channels * stride, -1).contiguous()
     w = F.pad(weight, (0, phase_kernel * stride - kernel))
     w = w.reshape(out_channels, -1, phase_kernel, stride).transpose(2, 3).reshape(out_channels, -1, phase_kernel)
+    if torch.is_grad_enabled() and (w.requires_grad or (bias is not None and bias.requires_grad)):
+        return PolyphaseConv1d.apply(phases, w, bias)
     return F.conv1d(phases, w, bias)
+
+
+# Time steps per block of the weight gradient: the block's windows (steps x in_channels x kernel floats)
+# stay in the L2 cache between their copy and the matrix product.
+GRAD_WEIGHT_BLOCK = 2048
+
+
+def conv1d_grad_weight(x: torch.Tensor, grad: torch.Tensor, kernel: int) -> torch.Tensor:
+    """d(loss)/d(weight) of a stride-1, unpadded conv1d: sum over batch and time of grad x windows of x."""
+    batch, channels, _ = x.shape
+    out_channels, steps = grad.shape[1], grad.shape[2]
+    total = grad.new_zeros(out_channels, channels * kernel)
+    for sample in range(batch):
+        for start in range(0, steps, GRAD_WEIGHT_BLOCK):
+            stop = min(steps, start + GRAD_WEIGHT_BLOCK)
+            windows = x[sample, :, start:stop + kernel - 1].unfold(1, kernel, 1)  # C x block x k
+            total.addmm_(grad[sample, :, start:stop], windows.transpose(0, 1).reshape(stop - start, -1))
+    return total.reshape(out_channels, channels, kernel)
+
+
+class PolyphaseConv1d(torch.autograd.Function):
+    """Stride-1 F.conv1d (the polyphase form) with a blocked matrix-product weight gradient."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+        ctx.save_for_backward(x, weight)
+        ctx.has_bias = bias is not None
+        return F.conv1d(x, weight, bias)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        x, weight = ctx.saved_tensors
+        grad = grad.contiguous()
+        grad_x = grad_weight = grad_bias = None
+        if ctx.needs_input_grad[0]:
+            grad_x = torch.nn.grad.conv1d_input(x.shape, weight, grad)
+        if ctx.needs_input_grad[1]:
+            grad_weight = conv1d_grad_weight(x, grad, weight.shape[-1])
+        if ctx.has_bias and ctx.needs_input_grad[2]:
+            grad_bias = grad.sum((0, 2))
+        return grad_x, grad_weight, grad_bias
 
 
 def im2col_conv1d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,

@@ -6,6 +6,7 @@ classifier), so state-dict keys read like the paper. Inputs are raw waveforms al
 """
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
@@ -13,9 +14,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..errors import one_line
+from ..inference.tiling import FINETUNE_CROP_SAMPLES, main_finetune
 from .architecture import (OBJECT_CLASSES, SAMPLE_RATE, SCENE_CLASSES, Architecture, Layer,
                            get_architecture)
-from ..errors import one_line
+from .heads import CLASSIFIER_MODULE, TEACHER_HEAD_MODULES, HeadOutputs, head_module_names
+from .inference import TimeMajorPlan, time_major_forward
 from .layers import TorchBatchNorm1d, TorchConv1d
 
 if TYPE_CHECKING:
@@ -34,8 +38,20 @@ def eval_batch_norm_(module: nn.BatchNorm1d, x: torch.Tensor) -> torch.Tensor:
     return torch.addcmul(shift[:, None], x, scale[:, None], out=x)
 
 
-def as_waveform_batch(x: torch.Tensor | np.ndarray) -> torch.Tensor:
-    """Accept N, B x N, B x 1 x N or Torch's B x 1 x N x 1; return float32 B x 1 x N."""
+Waveform = torch.Tensor | np.ndarray
+AudioInput = Waveform | str | os.PathLike
+Output = torch.Tensor | tuple[torch.Tensor, ...]
+
+
+def as_waveform_batch(x: AudioInput) -> torch.Tensor:
+    """Accept N, B x N, B x 1 x N, Torch's B x 1 x N x 1 or an audio file path; return float32 B x 1 x N.
+
+    A B x C x N input with C > 1 channels is refused with one line: SoundNet hears one channel.
+    """
+    if isinstance(x, (str, os.PathLike)):
+        from ..audio import load_audio
+
+        x = load_audio(x)
     x = torch.as_tensor(x)
     if x.dim() == 4 and x.shape[1] == 1 and x.shape[3] == 1:
         x = x[..., 0]
@@ -43,9 +59,34 @@ def as_waveform_batch(x: torch.Tensor | np.ndarray) -> torch.Tensor:
         x = x[:, None, :]
     elif x.dim() == 1:
         x = x[None, None, :]
-    if x.dim() != 3 or x.shape[1] != 1:
+    if x.dim() == 3 and x.shape[1] != 1:
+        raise ValueError(f"input of shape {tuple(x.shape)} has {x.shape[1]} channels; SoundNet takes mono "
+                         "B x 1 x N: mix them down (x.mean(1)) or use prepare_waveform")
+    if x.dim() != 3:
         raise ValueError(f"expected a waveform N, B x N, B x 1 x N or B x 1 x N x 1; got shape {tuple(x.shape)}")
     return x.float()
+
+
+def is_clip_list(x: object) -> bool:
+    """A list or tuple of clips (waveforms or paths), as opposed to one tensor or array."""
+    return isinstance(x, (list, tuple))
+
+
+def pad_clips(clips: Sequence[AudioInput]) -> tuple[torch.Tensor, list[int]]:
+    """Clips of any lengths (1-D waveforms or paths) as one zero-padded B x 1 x N batch and their lengths."""
+    if not clips:
+        raise ValueError("the list of clips is empty")
+    waves = []
+    for number, clip in enumerate(clips):
+        wave = as_waveform_batch(clip)
+        if wave.shape[0] != 1:
+            raise ValueError(f"clip {number} of the list is a batch of {wave.shape[0]}; give one clip per entry")
+        waves.append(wave[0, 0])
+    lengths = [len(wave) for wave in waves]
+    batch = waves[0].new_zeros(len(waves), 1, max(lengths))
+    for row, wave in enumerate(waves):
+        batch[row, 0, :len(wave)] = wave
+    return batch, lengths
 
 
 class SoundNet(nn.Module):
@@ -71,15 +112,16 @@ class SoundNet(nn.Module):
             self.classes = tuple(classes or (OBJECT_CLASSES, SCENE_CLASSES))
         self.metadata: dict[str, Any] = {}
         self.weights: Weights | None = None  # what is known of these weights (soundnet.load sets it)
+        self._time_major = TimeMajorPlan()
         for layer in self.architecture.body:
             self.add_module(layer.name, self._build(layer))
         head = self.architecture.head
         make_head = lambda n: TorchConv1d(self.widths[-1], n, head.kernel, head.stride, head.padding)
         if self.architecture.is_classifier:
-            self.classifier = make_head(self.classes[0])
+            self.add_module(CLASSIFIER_MODULE, make_head(self.classes[0]))
         else:
-            self.object_head = make_head(self.classes[0])
-            self.scene_head = make_head(self.classes[1])
+            for name, count in zip(TEACHER_HEAD_MODULES, self.classes):
+                self.add_module(name, make_head(count))
 
     def _build(self, layer: Layer) -> nn.Module:
         width = self.widths[layer.block - 1]
@@ -133,9 +175,7 @@ class SoundNet(nn.Module):
 
     def head_modules(self) -> list[nn.Module]:
         """The modules of Torch index 25 (SoundNet5: 16), in Torch's ConcatTable order."""
-        if self.architecture.is_classifier:
-            return [self.classifier]
-        return [self.object_head, self.scene_head]
+        return [getattr(self, name) for name in head_module_names(self.architecture)]
 
     def check_length(self, samples: int, layer: Layer | None = None) -> None:
         """Raise a clear error when an input is shorter than the receptive field of `layer`."""
@@ -145,19 +185,39 @@ class SoundNet(nn.Module):
             raise ValueError(f"input of {samples} samples is too short for {self.name} {where}: "
                              f"at least {minimum} samples ({minimum / SAMPLE_RATE:.2f} s at {SAMPLE_RATE} Hz) needed")
 
-    def extract(self, x: torch.Tensor | np.ndarray, layer: int | str) -> torch.Tensor | tuple[torch.Tensor, ...]:
-        """Output of one layer, by Torch index (1-based) or name, as B x C x T.
+    def forward_features(self, x: AudioInput | Sequence[AudioInput], layer: int | str,
+                         lengths: Sequence[int] | None = None) -> Output | list[Output]:
+        """Output of one layer, by Torch index (1-based) or name, as B x C x T (the one feature API).
 
-        As the original feature script, the net is truncated after that layer: index 23 (bn7) is the BN
-        output before the ReLU, 24 after it. The head index returns the tuple of head outputs.
+        The head index gives HeadOutputs(objects, scenes) of a teacher net, B x N x T logits of a
+        fine-tuned one. As the original feature script, the net is truncated after that layer: index 23
+        (bn7) is the BN output before the ReLU, 24 after it. `x` may also be a path, or a list of clips
+        of any lengths (waveforms or paths): they run as one zero-padded batch and each clip's output is
+        returned cut to its own steps, equal to running it alone. A padded B x 1 x N tensor with
+        `lengths` gives the padded output, valid up to architecture.output_length(length, layer).
 
-        Two rewrites keep the results and save time: a ReLU followed by a max-pool runs after the pool
-        (the two commute exactly), and in eval mode without autograd BN works in place (`infer`).
+        In eval mode without autograd, unpadded inputs take the exact, faster path of
+        soundnet/model/inference.py (time-major layout, BN folded into the convolutions). Otherwise the
+        modules run one by one, with two rewrites that keep the results: a ReLU followed by a max-pool runs
+        after the pool (the two commute exactly), and in eval mode without autograd BN works in place.
         """
         target = self.architecture.layer(layer)
+        if is_clip_list(x):
+            batch, lengths = pad_clips(x)
+            output = self.forward_features(batch, target.index, lengths)
+            steps = [self.architecture.output_length(length, target) for length in lengths]
+            return [_select_clip(output, row, count) for row, count in enumerate(steps)]
         x = as_waveform_batch(x)
-        self.check_length(x.shape[-1], target)
+        lengths = _checked_lengths(lengths, x)
+        for length in lengths or [x.shape[-1]]:
+            self.check_length(length, target)
         in_place = not self.training and not torch.is_grad_enabled()
+        valid = list(lengths) if lengths and min(lengths) < x.shape[-1] else None
+        if in_place and valid is None:
+            output = time_major_forward(self, x, target, self._time_major)
+            if target.index < self.architecture.head.index:
+                return output
+            return output[0] if self.architecture.is_classifier else HeadOutputs(*output)
         body = [spec for spec in self.architecture.body if spec.index <= target.index]
         deferred_relu = None
         for position, spec in enumerate(body):
@@ -165,47 +225,73 @@ class SoundNet(nn.Module):
             if spec.kind == "relu" and following is not None and following.kind == "pool":
                 deferred_relu = getattr(self, spec.name)
                 continue
+            if valid is not None and spec.kind == "conv":
+                x = _zero_beyond(x, valid)  # what Torch's zero padding sees at each clip's end
             module = getattr(self, spec.name)
             x = eval_batch_norm_(module, x) if in_place and spec.kind == "bn" else module(x)
             if deferred_relu is not None and spec.kind == "pool":
                 x, deferred_relu = deferred_relu(x), None
+            if valid is not None:
+                valid = [spec.output_length(length) for length in valid]
         if target.index < self.architecture.head.index:
-            return x
-        return tuple(module(x) for module in self.head_modules())
+            return x if valid is None else _zero_beyond(x, valid)
+        if valid is not None:
+            x = _zero_beyond(x, valid)
+        heads = [module(x) for module in self.head_modules()]
+        if valid is not None:
+            valid = [target.output_length(length) for length in valid]
+            heads = [_zero_beyond(head, valid) for head in heads]
+        return heads[0] if self.architecture.is_classifier else HeadOutputs(*heads)
 
-    def infer(self, x: torch.Tensor | np.ndarray, layer: int | str) -> torch.Tensor | tuple[torch.Tensor, ...]:
-        """extract() as the original scripts ran it: eval-mode BN whatever the mode, no autograd."""
-        was_training = self.training
-        self.eval()
-        try:
-            with torch.inference_mode():
-                return self.extract(x, layer)
-        finally:
-            self.train(was_training)
+    def forward(self, x: AudioInput | Sequence[AudioInput]) -> Output | list[Output]:
+        """Teacher nets: HeadOutputs(objects B x 1000 x T, scenes B x 401 x T) logits.
 
-    def forward(self, x: torch.Tensor | np.ndarray) -> tuple[torch.Tensor, torch.Tensor] | torch.Tensor:
-        """Teacher nets: (object logits B x 1000 x T, scene logits B x 401 x T).
-
-        Fine-tuned net: logits B x N, as the original's View(N); that needs exactly one time step.
+        Fine-tuned net: logits B x N, as the original's View(N) on a 5 s crop. Clips shorter than the
+        crop are first tiled as fine-tuning tiled them (inference.tiling.main_finetune); a longer input
+        gives several steps, whose logits are averaged into the clip's. A list of clips gives a list.
         """
-        heads = self.extract(x, self.architecture.head.index)
+        if is_clip_list(x):
+            return [self(clip) for clip in x] if self.architecture.is_classifier else \
+                self.forward_features(x, self.architecture.head.index)
         if not self.architecture.is_classifier:
-            return heads
-        logits = heads[0]
-        if logits.shape[-1] != 1:
-            raise ValueError(f"the fine-tuned net's View(N) needs one time step, the input gave {logits.shape[-1]}; "
-                             "use extract(x, 25) for B x N x T")
-        return logits[..., 0]
+            return self.forward_features(x, self.architecture.head.index)
+        x = as_waveform_batch(x)
+        if x.shape[-1] < FINETUNE_CROP_SAMPLES:
+            x = main_finetune(x)
+        return self.forward_features(x, self.architecture.head.index).mean(dim=-1)
 
     def log_probabilities(self, x: torch.Tensor | np.ndarray) -> tuple[torch.Tensor, ...]:
         """Per time step log-softmax over the classes of each head (the paper's intent)."""
-        outputs = self(x)
+        outputs = self(as_waveform_batch(x))
         outputs = (outputs,) if isinstance(outputs, torch.Tensor) else outputs
         return tuple(F.log_softmax(o, dim=1) for o in outputs)
 
     def probabilities(self, x: torch.Tensor | np.ndarray) -> tuple[torch.Tensor, ...]:
         """Per time step softmax over the classes of each head, as extract_predictions.lua computed."""
         return tuple(lp.exp() for lp in self.log_probabilities(x))
+
+
+def _checked_lengths(lengths: Sequence[int] | None, batch: torch.Tensor) -> list[int] | None:
+    if lengths is None:
+        return None
+    lengths = [int(length) for length in lengths]
+    if len(lengths) != batch.shape[0] or not all(0 < length <= batch.shape[-1] for length in lengths):
+        raise ValueError(f"lengths must give 1..{batch.shape[-1]} samples for each of the {batch.shape[0]} clips, "
+                         f"got {lengths}")
+    return lengths
+
+
+def _zero_beyond(x: torch.Tensor, lengths: Sequence[int]) -> torch.Tensor:
+    """x with each clip's steps from its valid length on set to zero."""
+    steps = torch.arange(x.shape[-1], device=x.device)
+    keep = steps[None, :] < torch.as_tensor(lengths, device=x.device)[:, None]
+    return x * keep[:, None, :].to(x.dtype)
+
+
+def _select_clip(output: Output, row: int, steps: int) -> Output:
+    if isinstance(output, torch.Tensor):
+        return output[row:row + 1, :, :steps]
+    return type(output)(*(part[row:row + 1, :, :steps] for part in output))
 
 
 def SoundNet8(widths: Sequence[int] | None = None, classes: Sequence[int] | None = None) -> SoundNet:

@@ -145,7 +145,8 @@ class SoundNet8_Weights(WeightsEnum):  # noqa: N801 - torchvision's naming, so u
                 "ESC-10": {"acc": 92.2},
                 "DCASE 2014 scenes": {"acc": 88.0},
             },
-            "_docs": "Teacher heads: 1000 ImageNet objects and 401 Places scenes per time step (one per ~5 s).",
+            "_docs": "Teacher heads: 1000 ImageNet objects and 401 Places scenes per time step (a step every "
+                     "65,536 samples = 2.97 s; 4 steps for a 20 s clip).",
         },
     )
     DEFAULT = RELEASED

@@ -9,12 +9,14 @@ max |ours - torch7| <= tolerance * max(1, max |torch7|).
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any, Iterator
 
 import numpy as np
 import torch
 
+from ..formats.t7_import import read_torch7
 from ..model.heads import class_log_softmax_outputs, softmax_heads, torch7_cpu_outputs
 from ..model.network import SoundNet
 
@@ -96,24 +98,24 @@ def verify_reference(model: SoundNet, reference: dict, tolerance: float = TOLERA
                 raise ValueError(f"reference output {input_name!r} has no stored input")
             x = torch.from_numpy(np.asarray(inputs[input_name], dtype=np.float32))
             if input_name == PREDICTION_KEY:
-                heads = model.extract(x, head)
+                heads = model.forward_features(x, head)
                 checks += _compare_all(list(softmax_heads(heads)), sequence(stored), input_name, "softmax heads",
                                        tolerance)
                 continue
             for key, value in lua_table(stored).items():
                 if isinstance(key, int):
                     label = f"{key} ({model.architecture.layer(key).name})"
-                    ours = model.extract(x, key)
+                    ours = model.forward_features(x, key)
                     ours = list(ours) if isinstance(ours, tuple) else [ours]
                     checks += _compare_all(ours, sequence(value), input_name, label, tolerance)
                 elif key == "final":
-                    heads = model.extract(x, head)
+                    heads = model.forward_features(x, head)
                     checks += _compare_all(torch7_cpu_outputs(heads), sequence(value), input_name,
                                            "final (net:forward)", tolerance)
         for key, value in lua_table(reference.get("extra") or {}).items():
             if key == CLASS_SOFTMAX_KEY:
                 x = torch.from_numpy(np.asarray(inputs["clip20"], dtype=np.float32))
-                checks += _compare_all(class_log_softmax_outputs(model.extract(x, head)), sequence(value),
+                checks += _compare_all(class_log_softmax_outputs(model.forward_features(x, head)), sequence(value),
                                        "clip20", "class log-softmax", tolerance)
     if not checks:
         raise ValueError("the reference file holds no layer outputs to compare")
@@ -131,3 +133,8 @@ def format_checks(checks: list[LayerCheck]) -> str:
     lines.append(f"{len(checks) - failed} of {len(checks)} arrays within tolerance"
                  + (f"; {failed} FAILED" if failed else ""))
     return "\n".join(lines)
+
+
+def verify_file(model: SoundNet, reference: str | os.PathLike, tolerance: float = TOLERANCE) -> list[LayerCheck]:
+    """verify_reference against a refs file written by reference_outputs/make_reference.lua."""
+    return verify_reference(model, read_torch7(reference), tolerance)

@@ -110,18 +110,32 @@ class SyncedBatchNorm1d(TorchBatchNorm1d):
         return centred * scale[None, :, None] + self.bias[None, :, None]
 
 
-def synchronise_batchnorm(model: nn.Module) -> nn.Module:
-    """Make every TorchBatchNorm1d of `model` a SyncedBatchNorm1d (same parameters and buffers)."""
-    SyncedBatchNorm1d.group = dist.new_group() if dist.is_initialized() else None
-    for module in model.modules():
-        if type(module) is TorchBatchNorm1d:
-            module.__class__ = SyncedBatchNorm1d
+def _rebuilt(module: TorchBatchNorm1d, kind: type[TorchBatchNorm1d]) -> TorchBatchNorm1d:
+    """A new `kind` module holding the same parameters and buffers (no copy), like convert_sync_batchnorm."""
+    new = kind(module.num_features, eps=module.eps, momentum=module.momentum)
+    new.weight, new.bias = module.weight, module.bias
+    new.running_mean, new.running_var = module.running_mean, module.running_var
+    new.num_batches_tracked = module.num_batches_tracked
+    new.torch7_batch1_rule = module.torch7_batch1_rule
+    new.train(module.training)
+    return new
+
+
+def _replace(model: nn.Module, source: type[nn.Module], kind: type[TorchBatchNorm1d]) -> nn.Module:
+    for name, child in model.named_children():
+        if type(child) is source:
+            setattr(model, name, _rebuilt(child, kind))
+        else:
+            _replace(child, source, kind)
     return model
+
+
+def synchronise_batchnorm(model: nn.Module) -> nn.Module:
+    """Replace every TorchBatchNorm1d of `model` by a new SyncedBatchNorm1d sharing its parameters and buffers."""
+    SyncedBatchNorm1d.group = dist.new_group() if dist.is_initialized() else None
+    return _replace(model, TorchBatchNorm1d, SyncedBatchNorm1d)
 
 
 def restore_batchnorm(model: nn.Module) -> nn.Module:
-    """Undo synchronise_batchnorm (before saving or evaluating alone)."""
-    for module in model.modules():
-        if type(module) is SyncedBatchNorm1d:
-            module.__class__ = TorchBatchNorm1d
-    return model
+    """Undo synchronise_batchnorm (before saving or evaluating alone): new TorchBatchNorm1d modules again."""
+    return _replace(model, SyncedBatchNorm1d, TorchBatchNorm1d)

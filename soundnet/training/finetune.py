@@ -8,17 +8,21 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+from pathlib import Path
 
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from ..atomic import atomic_path
 from ..model.architecture import SOUNDNET8, SOUNDNET8_FINETUNED
-from ..formats.loading import load
+from ..model.heads import CLASSIFIER_MODULE, TEACHER_HEAD_MODULES
 from .finetune_data import LabeledClip, LabeledDataset, split_held_out
 from .loop import LoopSettings, RunResult, run
 from .losses import classification_loss
 from ..model.network import SoundNet
+
+CLASSES_FILE = "classes.txt"
 
 
 def module_at(model: SoundNet, path: str) -> nn.Module:
@@ -46,7 +50,8 @@ def finetuned_from(model: SoundNet, classes: int, generator: torch.Generator | N
     if model.architecture not in (SOUNDNET8, SOUNDNET8_FINETUNED):
         raise ValueError(f"fine-tuning follows main_finetune.lua and needs a SoundNet8, not {model.name}")
     tuned = SoundNet(SOUNDNET8_FINETUNED, model.widths, classes)
-    body = {k: v for k, v in model.state_dict().items() if not k.startswith(("object_head", "scene_head", "classifier"))}
+    heads = tuple(f"{name}." for name in (*TEACHER_HEAD_MODULES, CLASSIFIER_MODULE))
+    body = {k: v for k, v in model.state_dict().items() if not k.startswith(heads)}
     tuned.load_state_dict(body, strict=False)
     bound = 1 / math.sqrt(tuned.classifier.in_channels * tuned.classifier.kernel_size[0])
     with torch.no_grad():
@@ -59,7 +64,7 @@ def frozen_layers(model: SoundNet, upto: int) -> list:
     """The body layers with Torch index <= upto (0 freezes nothing)."""
     last = model.architecture.head.index - 1
     if not 0 <= upto <= last:
-        raise ValueError(f"--freeze must be a Torch module index in 0..{last}, got {upto}")
+        raise ValueError(f"freeze must be a Torch module index in 0..{last}, got {upto}")
     return [layer for layer in model.architecture.body if layer.index <= upto]
 
 
@@ -83,17 +88,17 @@ class FinetuneTask:
                  freeze: int = 0, batch_size: int = 64):
         self.model, self.dataset, self.held_out, self.batch_size = model, dataset, held_out, batch_size
         self.freeze = freeze
-        self.frozen = [getattr(model, layer.name) for layer in frozen_layers(model, freeze)]
-        for module in self.frozen:
-            module.requires_grad_(False)
+        self.frozen = [layer.name for layer in frozen_layers(model, freeze)]  # names: DDP may swap the modules
+        for name in self.frozen:
+            getattr(model, name).requires_grad_(False)
 
     def settings(self) -> dict:
         return {"task": "finetune", "classes": self.model.classes[0], "freeze": self.freeze}
 
     def prepare(self, model: SoundNet) -> None:
         model.train()
-        for module in self.frozen:
-            module.eval()
+        for name in self.frozen:
+            getattr(model, name).eval()
 
     def loss(self, net: nn.Module, batch: dict, device: torch.device) -> torch.Tensor:
         return classification_loss(net(batch["waveform"].to(device)), batch["label"].to(device))
@@ -104,18 +109,33 @@ class FinetuneTask:
         return {"held_out_accuracy": accuracy(model, self.held_out, self.batch_size)}
 
 
-def finetune(clips: list[LabeledClip], classes: int, settings: LoopSettings, init: str | os.PathLike,
+def finetune(model: SoundNet, clips: list[LabeledClip], class_names: list[str], settings: LoopSettings,
              epochs: int = 10, freeze: int = 0, held_out: float = 0.1) -> RunResult:
-    """Fine-tune the model at `init` for `epochs` epochs of ceil(training clips / batch size) steps."""
+    """Fine-tune `model` (a SoundNet8) on `clips` for `epochs` epochs of ceil(training clips / batch) steps.
+
+    The class names travel in the saved model's metadata and in CLASSES_FILE beside it, so that
+    predict names the classes.
+    """
     if epochs < 1:
         raise ValueError("epochs must be at least 1")
     if settings.batch_size < 1:
         raise ValueError(f"batch size must be at least 1, got {settings.batch_size}")
     train_clips, held_clips = split_held_out(clips, held_out, settings.seed)
-    model = finetuned_from(load(init), classes, torch.Generator().manual_seed(settings.seed))
+    model = finetuned_from(model, len(class_names), torch.Generator().manual_seed(settings.seed))
+    model.metadata["class_names"] = list(class_names)
     steps_per_epoch = math.ceil(len(train_clips) / settings.batch_size)
     settings = dataclasses.replace(settings, steps=epochs * steps_per_epoch, steps_per_epoch=steps_per_epoch)
     task = FinetuneTask(model, LabeledDataset(train_clips, settings.seed),
                         LabeledDataset(held_clips, settings.seed, train=False) if held_clips else None,
                         freeze, settings.batch_size)
-    return run(task, settings)
+    result = run(task, settings)
+    if int(os.environ.get("RANK", "0")) == 0:
+        write_class_names(Path(settings.out_dir) / CLASSES_FILE, class_names)
+    return result
+
+
+def write_class_names(path: str | os.PathLike, names: list[str]) -> Path:
+    """One class name per line, in output-index order (what predict's classes file reads)."""
+    with atomic_path(path) as tmp:
+        Path(tmp).write_text("".join(f"{name}\n" for name in names), encoding="utf-8")
+    return Path(path)

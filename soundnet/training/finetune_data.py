@@ -1,4 +1,4 @@
-"""Fine-tuning data: `path label` lists (0-based labels) and main_finetune.lua's random 5 s crops.
+"""Fine-tuning data: labeled clips (0-based labels or class names) and main_finetune.lua's random 5 s crops.
 
 donkey_audio_labeled.lua decoded a clip, repeated it 3 times, and cropped fineSize = 5 s starting at
 ceil(uniform(0.01, iT - oT)) (1-based), so the last possible start is never drawn; a clip that failed to
@@ -7,7 +7,6 @@ decode became silence.
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,12 +14,10 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ..model.architecture import SAMPLE_RATE
-from ..input_files import read_text_lines
+from ..inference.tiling import FINETUNE_CROP_SAMPLES, main_finetune
+from ..jobs.clip_lists import Clip, sorted_labels
 from .teacher_data import load_or_silence
 
-CROP_SECONDS = 5
-TILES = 3
 
 
 @dataclass(frozen=True)
@@ -29,27 +26,34 @@ class LabeledClip:
     label: int
 
 
-def read_label_list(path: str | os.PathLike, classes: int, root: str | os.PathLike | None = None) -> list[LabeledClip]:
-    """Lines `audio-path label` (label last, 0-based, < classes); relative paths from `root` or the list's folder."""
-    path = Path(path)
-    base = Path(root) if root is not None else path.parent
-    clips = []
-    for number, line in enumerate(read_text_lines(path), 1):
-        if not line.strip():
-            continue
-        parts = line.rsplit(maxsplit=1)
-        try:
-            label = int(parts[1]) if len(parts) == 2 else None
-        except ValueError:
-            label = None
-        if label is None:
-            raise ValueError(f"{path}:{number}: expected 'audio-path label', got {line.strip()!r}")
-        if not 0 <= label < classes:
-            raise ValueError(f"{path}:{number}: label {label} is outside 0..{classes - 1} (labels are 0-based)")
-        clips.append(LabeledClip(base / parts[0].strip(), label))
+def labeled_clips(clips: list[Clip], classes: int | None = None) -> tuple[list[LabeledClip], list[str]]:
+    """Training clips and class names from a list's clips (clip_lists.read_list, labels required).
+
+    Integer labels are 0-based class indices (< classes; default: the largest + 1), named by their
+    number; any other labels are class names, numbered in sorted order.
+    """
     if not clips:
-        raise ValueError(f"{path} lists no clips")
-    return clips
+        raise ValueError("no clips to fine-tune on")
+    missing = next((clip for clip in clips if clip.label is None), None)
+    if missing is not None:
+        raise ValueError(f"{missing.where or missing.path}: expected 'audio-path label'")
+    numeric = [clip.label.isdigit() for clip in clips]
+    if any(numeric) and not all(numeric):
+        clip = clips[numeric.index(not numeric[0])]
+        raise ValueError(f"{clip.where or clip.path}: label {clip.label!r}: the list mixes class numbers and names")
+    if all(numeric):
+        count = classes if classes is not None else max(int(clip.label) for clip in clips) + 1
+        for clip in clips:
+            if int(clip.label) >= count:
+                raise ValueError(f"{clip.where or clip.path}: label {clip.label} is outside 0..{count - 1} "
+                                 "(labels are 0-based)")
+        names = [str(i) for i in range(count)]
+    else:
+        names = sorted_labels({clip.label for clip in clips})
+        if classes is not None and classes != len(names):
+            raise ValueError(f"the list names {len(names)} classes ({', '.join(names[:5])}...), not {classes}")
+    index = {name: i for i, name in enumerate(names)}
+    return [LabeledClip(clip.path, index[clip.label]) for clip in clips], names
 
 
 def split_held_out(clips: list[LabeledClip], fraction: float, seed: int) -> tuple[list[LabeledClip], list[LabeledClip]]:
@@ -64,21 +68,16 @@ def split_held_out(clips: list[LabeledClip], fraction: float, seed: int) -> tupl
     return ([c for i, c in enumerate(clips) if i not in held], [c for i, c in enumerate(clips) if i in held])
 
 
-def _tiled(waveform: torch.Tensor, crop: int) -> torch.Tensor:
-    """The clip repeated 3 times, and more when that is still not longer than the crop (the original failed)."""
-    return waveform.repeat(max(TILES, crop // len(waveform) + 1))
-
-
 def random_crop(waveform: torch.Tensor, crop: int, rng: np.random.Generator) -> torch.Tensor:
     """The training crop: start = ceil(0.01 + (iT - oT - 0.01) * u) - 1 on the 3x tiled clip."""
-    x = _tiled(waveform, crop)
+    x = main_finetune(waveform, crop)
     start = math.ceil(0.01 + (len(x) - crop - 0.01) * rng.random()) - 1
     return x[start:start + crop]
 
 
 def center_crop(waveform: torch.Tensor, crop: int) -> torch.Tensor:
     """The held-out crop: the middle 5 s of the 3x tiled clip (deterministic)."""
-    x = _tiled(waveform, crop)
+    x = main_finetune(waveform, crop)
     start = (len(x) - crop) // 2
     return x[start:start + crop]
 
@@ -87,7 +86,7 @@ class LabeledDataset(Dataset):
     """Items keyed (clip index, step, slot); training crops draw from a generator seeded by (seed, step, slot)."""
 
     def __init__(self, clips: list[LabeledClip], seed: int = 0, train: bool = True,
-                 crop: int = CROP_SECONDS * SAMPLE_RATE):
+                 crop: int = FINETUNE_CROP_SAMPLES):
         self.clips, self.seed, self.train, self.crop = clips, seed, train, crop
 
     def __len__(self) -> int:

@@ -52,6 +52,7 @@ class LoopSettings:
     bf16: bool = False
     show_progress: bool = True
     export: Path | None = None
+    source: str = ""  # what the run starts from and learns on, for the plot's title
 
     RESUME_FIXED = ("batch_size", "steps_per_epoch", "seed", "lr", "beta1", "optimizer")
 
@@ -109,7 +110,7 @@ def _check_settings(settings: LoopSettings, task: Task) -> None:
         if getattr(settings, name) < 1:
             raise ValueError(f"{name.replace('_', ' ')} must be at least 1")
     if settings.bf16 and not settings.device.startswith("cuda"):
-        raise ValueError("bf16 autocast needs a GPU device (--device cuda)")
+        raise ValueError("bf16 autocast needs a CUDA device")
     check_numbers(settings.lr, settings.beta1, settings.batch_size)
     check_device(settings.device)
     if len(task.dataset) == 0:
@@ -142,6 +143,17 @@ def run(task: Task, settings: LoopSettings) -> RunResult:
         return _run(task, settings, context)
     finally:
         distributed.teardown(context)
+
+
+def run_title(model: SoundNet, task: Task, settings: LoopSettings) -> str:
+    """Model, data and settings of a run, in two lines, for its plot."""
+    choices = ", ".join(f"{k} {v}" for k, v in task.settings().items() if k != "task")
+    epochs = (f", {settings.steps // settings.steps_per_epoch} epochs of {settings.steps_per_epoch} steps"
+              if settings.steps_per_epoch else "")
+    return (f"{task.settings()['task']}: {model.name} (widths {','.join(map(str, model.widths))})"
+            f"{', ' + settings.source if settings.source else ''}; {len(task.dataset)} training clips\n"
+            f"batch {settings.batch_size}, {settings.optimizer} lr {settings.lr:g} beta1 {settings.beta1:g}, "
+            f"seed {settings.seed}, {settings.steps} steps{epochs}" + (f", {choices}" if choices else ""))
 
 
 def _run(task: Task, settings: LoopSettings, context: distributed.Context) -> RunResult:
@@ -204,7 +216,9 @@ def _run(task: Task, settings: LoopSettings, context: distributed.Context) -> Ru
         progress.close()
         save(model, out / MODEL)
         if step > start or not (out / CURVE).exists():  # also a run killed after its last step, now resumed
-            plot_loss_curve(out / LOG, out / CURVE)
+            classes = task.settings().get("classes")
+            plot_loss_curve(out / LOG, out / CURVE, run_title(model, task, settings),
+                            1 / classes if classes else None)
         if settings.export:
             save(model, settings.export)
     return RunResult(model, step, loss_value, missing, out)

@@ -1,10 +1,13 @@
-"""Training progress: a tqdm bar (loss, clips/s, data vs compute time), a JSONL log, a loss-curve PNG."""
+"""Training progress: a tqdm bar (loss, clips/s, data vs compute time), a JSONL log, and a PNG of the loss and
+the held-out accuracy titled with the run's model, data and settings."""
 from __future__ import annotations
 
 import json
 import os
 from pathlib import Path
 
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 from tqdm import tqdm
 
 from ..outputs import save_figure
@@ -36,29 +39,49 @@ class Progress:
         self.log.close()
 
 
-def read_losses(log_path: str | os.PathLike) -> dict[int, float]:
-    """step -> loss from a JSONL log; a step logged twice (a run resumed from an older checkpoint) keeps its last."""
+def read_log(log_path: str | os.PathLike) -> tuple[dict[int, float], dict[int, float]]:
+    """(step -> loss, step -> held-out accuracy) from a JSONL log; a step logged twice (a run resumed from an
+    older checkpoint) keeps its last value."""
     losses: dict[int, float] = {}
+    accuracies: dict[int, float] = {}
     with open(log_path, encoding="utf-8") as handle:
         for line in handle:
             entry = json.loads(line)
-            if "loss" in entry and "step" in entry:
+            if "step" in entry and "loss" in entry:
                 losses[entry["step"]] = entry["loss"]
-    return dict(sorted(losses.items()))
+            if "step" in entry and "held_out_accuracy" in entry:
+                accuracies[entry["step"]] = entry["held_out_accuracy"]
+    return dict(sorted(losses.items())), dict(sorted(accuracies.items()))
 
 
-def plot_loss_curve(log_path: str | os.PathLike, png_path: str | os.PathLike) -> None:
-    """The loss per step of a JSONL log, as a PNG."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+def read_losses(log_path: str | os.PathLike) -> dict[int, float]:
+    """step -> loss from a JSONL log."""
+    return read_log(log_path)[0]
 
-    losses = read_losses(log_path)
-    figure, axes = plt.subplots(figsize=(6, 3.5))
-    axes.plot(list(losses), list(losses.values()), linewidth=1)
+
+def curve_figure(log_path: str | os.PathLike, title: str = "", chance: float | None = None) -> Figure:
+    """The loss per step and, when the log has it, the held-out accuracy per epoch (with the chance level)."""
+    losses, accuracies = read_log(log_path)
+    figure = Figure(figsize=(8, 4.5), layout="constrained")
+    axes = figure.subplots()
+    axes.plot(list(losses), list(losses.values()), linewidth=1, color="tab:blue", label="training loss")
     axes.set_xlabel("step")
-    axes.set_ylabel("loss")
-    axes.set_title(Path(log_path).parent.name)
-    figure.tight_layout()
-    save_figure(figure, png_path)
-    plt.close(figure)
+    axes.set_ylabel("training loss (per batch)", color="tab:blue")
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if accuracies:
+        right = axes.twinx()
+        right.plot(list(accuracies), list(accuracies.values()), "o-", color="tab:red", label="held-out accuracy")
+        if chance is not None:
+            right.axhline(chance, color="tab:red", linestyle=":", linewidth=1, label=f"chance ({chance:.2f})")
+        right.set_ylim(-0.03, 1.03)
+        right.set_ylabel("held-out accuracy (end of epoch)", color="tab:red")
+        lines = axes.get_lines()[:1] + right.get_lines()
+        figure.legend(lines, [line.get_label() for line in lines], loc="outside lower center", ncols=3, fontsize=8)
+    axes.set_title(title or Path(log_path).parent.name, fontsize=9, loc="left")
+    return figure
+
+
+def plot_loss_curve(log_path: str | os.PathLike, png_path: str | os.PathLike, title: str = "",
+                    chance: float | None = None) -> None:
+    """curve_figure as a PNG."""
+    save_figure(curve_figure(log_path, title, chance), png_path)

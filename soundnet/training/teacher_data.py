@@ -8,7 +8,6 @@ audio file relative to the audio root. Videos shorter than 4 frames are tiled as
 """
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -19,12 +18,14 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ..model.architecture import OBJECT_CLASSES, SAMPLE_RATE, SCENE_CLASSES
+from ..model.architecture import OBJECT_CLASSES, SCENE_CLASSES
 from ..input_files import read_text_lines, regular_file
 from ..audio import AudioError, NonFiniteAudioError, load_audio
+from ..inference.tiling import TRAIN_FRAMES as FRAMES, main_train
+from ..model.heads import HEAD_FIELDS
 
-FRAMES = 4
-FRAME_SECONDS = 5
+OBJECTS, SCENES = HEAD_FIELDS  # the HDF5 layout's dataset names are the heads' output names
+
 DISTRIBUTION_TOLERANCE = 1e-3
 
 
@@ -111,17 +112,17 @@ def read_teacher_hdf5(path: str | os.PathLike, audio_root: str | os.PathLike | N
     clips: list[TeacherClip] = []
 
     def visit(name: str, group) -> None:
-        if not isinstance(group, h5py.Group) or "objects" not in group:
+        if not isinstance(group, h5py.Group) or OBJECTS not in group:
             return
-        if "scenes" not in group:
-            raise ValueError(f"{path}:/{name} has objects but no scenes dataset")
-        shapes = [getattr(group[field], "shape", None) for field in ("objects", "scenes")]  # read nothing yet
+        if SCENES not in group:
+            raise ValueError(f"{path}:/{name} has {OBJECTS} but no {SCENES} dataset")
+        shapes = [getattr(group[field], "shape", None) for field in HEAD_FIELDS]  # read nothing yet
         frames = shapes[0][0] if shapes[0] else 0
         if shapes != [(frames, OBJECT_CLASSES), (frames, SCENE_CLASSES)] or not 1 <= frames <= FRAMES:
             raise ValueError(f"{path}:/{name}: objects {shapes[0]} and scenes {shapes[1]} must be "
                              f"T x {OBJECT_CLASSES} and T x {SCENE_CLASSES} with 1 <= T <= {FRAMES}")
-        objects, scenes = np.asarray(group["objects"], np.float32), np.asarray(group["scenes"], np.float32)
-        for field, rows in (("objects", objects), ("scenes", scenes)):
+        objects, scenes = np.asarray(group[OBJECTS], np.float32), np.asarray(group[SCENES], np.float32)
+        for field, rows in zip(HEAD_FIELDS, (objects, scenes)):
             check_distributions(rows, lambda r, f=field: f"{path}:/{name}/{f} row {r + 1}")
         audio = group.attrs.get("audio", name)
         audio = audio.decode() if isinstance(audio, bytes) else str(audio)
@@ -142,29 +143,9 @@ def write_teacher_hdf5(path: str | os.PathLike, clips: Mapping[str, tuple[np.nda
     with h5py.File(path, "w") as handle:
         for name, (objects, scenes, audio) in clips.items():
             group = handle.create_group(name)
-            group.create_dataset("objects", data=np.asarray(objects, np.float32))
-            group.create_dataset("scenes", data=np.asarray(scenes, np.float32))
+            group.create_dataset(OBJECTS, data=np.asarray(objects, np.float32))
+            group.create_dataset(SCENES, data=np.asarray(scenes, np.float32))
             group.attrs["audio"] = str(audio)
-
-
-def tile_example(waveform: torch.Tensor | None, objects: np.ndarray, scenes: np.ndarray,
-                 rate: int = SAMPLE_RATE) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """donkey_audio.lua's trainHook: a 20 s waveform and the teacher targets C x 4 of each head.
-
-    Audio shorter than its frames is zero-padded (the original's fill also zeroes the last real sample);
-    a video of L < 4 frames keeps its first 5L s, repeated to 20 s, and its rows cycle to 4. A missing
-    clip (None) is 20 s of silence.
-    """
-    frames = len(objects)
-    needed, length = frames * FRAME_SECONDS * rate, FRAMES * FRAME_SECONDS * rate
-    x = torch.zeros(length) if waveform is None else waveform.float()
-    if len(x) < needed:
-        x = torch.cat([x[:-1], x.new_zeros(needed - len(x) + 1)])
-    if frames < FRAMES:
-        x = x[:needed].repeat(math.ceil(length / needed))
-    rows = [i % frames for i in range(FRAMES)]
-    return (x[:length].contiguous(), torch.from_numpy(np.ascontiguousarray(objects[rows].T)),
-            torch.from_numpy(np.ascontiguousarray(scenes[rows].T)))
 
 
 def load_or_silence(path: Path) -> tuple[torch.Tensor | None, str]:
@@ -190,5 +171,5 @@ class TeacherDataset(Dataset):
     def __getitem__(self, key: tuple[int, int, int]) -> dict:
         clip = self.clips[key[0]]
         waveform, problem = load_or_silence(clip.audio)
-        x, objects, scenes = tile_example(waveform, clip.objects, clip.scenes)
+        x, objects, scenes = main_train(waveform, clip.objects, clip.scenes)
         return {"waveform": x, "objects": objects, "scenes": scenes, "missing": waveform is None, "problem": problem}

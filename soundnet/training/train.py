@@ -11,7 +11,6 @@ from collections.abc import Sequence
 
 import torch
 
-from ..formats.loading import load
 from ..model.layers import TorchBatchNorm1d
 from .loop import LoopSettings, RunResult, run
 from .losses import HEAD_SOFTMAX_MODES, teacher_loss
@@ -37,7 +36,7 @@ def use_head_softmax(model: SoundNet, mode: str) -> None:
     if mode not in HEAD_SOFTMAX_MODES:
         raise ValueError(f"head softmax must be one of {', '.join(HEAD_SOFTMAX_MODES)}, got {mode!r}")
     if mode == "torch7-cpu" and int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        raise ValueError("--head-softmax torch7-cpu normalises over the batch, which DDP splits; use one process")
+        raise ValueError("head softmax torch7-cpu normalises over the batch, which DDP splits; use one process")
     for module in model.modules():
         if isinstance(module, TorchBatchNorm1d):
             module.torch7_batch1_rule = mode == "torch7-cpu"
@@ -67,17 +66,15 @@ class TeacherTask:
         return {}
 
 
-def build_student(init: str | os.PathLike | None, architecture: str = "soundnet8",
-                  widths: Sequence[int] | None = None, seed: int = 0) -> SoundNet:
-    """The converted model at `init`, or a new `architecture` with the original initialisation."""
-    if init is not None:
-        return load(init)
+def build_student(model: SoundNet | None, architecture: str = "soundnet8", widths: Sequence[int] | None = None,
+                  seed: int = 0) -> SoundNet:
+    """`model` to continue, or (None) a new `architecture` with main_train.lua's initialisation."""
+    if model is not None:
+        return model
     return init_original(SoundNet(architecture, widths), torch.Generator().manual_seed(seed))
 
 
-def train(clips: list[TeacherClip], settings: LoopSettings, init: str | os.PathLike | None = None,
-          architecture: str = "soundnet8", widths: Sequence[int] | None = None,
+def train(model: SoundNet, clips: list[TeacherClip], settings: LoopSettings,
           head_softmax: str = "classes") -> RunResult:
-    """Student-teacher training on `clips`; checkpoints, log and model.pt go to settings.out_dir."""
-    model = build_student(init, architecture, widths, settings.seed)
+    """Student-teacher training of `model` on `clips`; checkpoints, log and model go to settings.out_dir."""
     return run(TeacherTask(model, TeacherDataset(clips), head_softmax), settings)

@@ -210,6 +210,18 @@ def test_prepare_waveform_scales_by_dtype():
     assert torch.equal(prepare_waveform(torch.from_numpy(ints), RATE, scale=512.0), 2 * expected)
 
 
+def test_prepare_waveform_recognises_channels_first():
+    stereo = np.random.default_rng(0).standard_normal((2, 44100)) * 0.1  # torchaudio's channels x frames
+    wave = prepare_waveform(stereo, 44100)
+    assert wave.shape == (22050,)  # not 1 sample of 44,100 channels
+    assert torch.equal(wave, prepare_waveform(stereo.T, 44100))
+    mean = prepare_waveform(stereo, 44100, channel="mean")
+    assert torch.equal(mean, prepare_waveform(stereo.T, 44100, channel="mean"))
+    assert prepare_waveform(np.zeros((3, 4)), RATE, channels_first=False).shape == (3,)
+    with pytest.raises(ValueError, match="pass channels_first"):
+        prepare_waveform(np.zeros((2, 2)), RATE)
+
+
 @pytest.mark.parametrize(
     "kwargs, match",
     [

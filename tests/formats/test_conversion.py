@@ -192,5 +192,5 @@ def test_not_a_model_file_is_one_clear_error(torch7_refs, tmp_path):
 
 
 def test_example_name_loads_the_embedded_checkpoint():
-    """`example` works wherever a model file is taken (load, and so every command, --init included)."""
+    """`example` works wherever a model file is taken (load, and so every command that takes --model)."""
     assert same_parameters(soundnet.load("example"), soundnet.load(EXAMPLE_MODEL))

@@ -12,7 +12,7 @@ from soundnet import SoundNet8, load_audio
 from soundnet.model.architecture import SOUNDNET5, SOUNDNET8
 from soundnet.audio import iter_audio_blocks
 from soundnet.model.architecture import ReceptiveField
-from soundnet.inference.chunked import default_chunk_samples, iter_chunked
+from soundnet.inference.chunked import default_chunk_samples, iter_chunked, run_as_original
 
 MODELS = {"soundnet8": small_soundnet8(), "soundnet5": small_soundnet5()}
 
@@ -42,21 +42,21 @@ def test_an_output_reads_only_its_window(name, layer):
     target = model.architecture.layer(layer)
     field = model.architecture.receptive_field(target)
     x = torch.randn(1, 1, 6 * field.size) * 50
-    reference = model.infer(x.clone(), target.index)
+    reference = run_as_original(model, x.clone(), target.index)
     for step in (0, 1, reference.shape[-1] // 2, reference.shape[-1] - 1):
         start, end = field.window(step)
         changed = torch.randn_like(x) * 50
         changed[..., max(start, 0):max(end, 0)] = x[..., max(start, 0):max(end, 0)]
-        assert torch.equal(model.infer(changed, target.index)[..., step], reference[..., step])
+        assert torch.equal(run_as_original(model, changed, target.index)[..., step], reference[..., step])
 
 
 def close(ours: torch.Tensor, theirs: torch.Tensor, tolerance: float = 1e-5) -> bool:
     return ours.shape == theirs.shape and bool((ours - theirs).abs().max() <= tolerance * max(1.0, theirs.abs().max()))
 
 
-def test_infer_equals_the_module_forward():
+def test_run_as_original_equals_the_module_forward():
     """The in-place eval path (BN via addcmul, ReLU after pooling) agrees with plain module calls."""
-    model = small_soundnet8().train()  # infer uses the running statistics regardless
+    model = small_soundnet8().train()  # run_as_original uses the running statistics regardless
     x = torch.randn(2, 1, 150_000) * 50
 
     def plain(x, last):
@@ -66,14 +66,14 @@ def test_infer_equals_the_module_forward():
             x = getattr(model, spec.name)(x)
         return x
 
-    ours = {layer: model.infer(x, layer) for layer in (2, 3, 4, 16, 18, 23, 24)}
+    ours = {layer: run_as_original(model, x, layer) for layer in (2, 3, 4, 16, 18, 23, 24)}
     assert model.training
     model.eval()
     with torch.no_grad():
         for layer, output in ours.items():
             assert close(output, plain(x, layer), 1e-6)
         x = torch.randn(1, 1, 220_000) * 50
-        for output, expected in zip(model.infer(x, 25), model.head_modules()):
+        for output, expected in zip(run_as_original(model, x, 25), model.head_modules()):
             assert close(output, expected(plain(x, 24)), 1e-6)
     assert (ours[23] < 0).any() and (ours[24] >= 0).all()  # 23 is BN before the ReLU, as the original
 
@@ -92,7 +92,7 @@ def test_chunked_equals_one_pass(trial):
     blocks = [x[:, i:i + block] for i in range(0, length, block)]
     pieces = list(iter_chunked(model, blocks, layer, chunk))
     with torch.no_grad():
-        expected = as_tuple(model.extract(x[:, None], layer.index))
+        expected = as_tuple(model.forward_features(x[:, None], layer.index))
     for ours, theirs in zip(joined(pieces), expected):
         assert close(ours, theirs)
 
@@ -103,13 +103,13 @@ def test_chunks_stay_within_their_size(monkeypatch):
     field = model.architecture.receptive_field(layer)
     seen = []
 
-    infer = model.infer
+    forward_features = model.forward_features
 
     def recording(x, layer):
         seen.append(x.shape[-1])
-        return infer(x, layer)
+        return forward_features(x, layer)
 
-    monkeypatch.setattr(model, "infer", recording)
+    monkeypatch.setattr(model, "forward_features", recording)
     chunk = field.size + 3 * field.stride
     x = torch.randn(40 * field.stride) * 50
     pieces = list(iter_chunked(model, [x[i:i + 7_000] for i in range(0, len(x), 7_000)], layer, chunk))
@@ -130,7 +130,7 @@ def test_streamed_file_equals_in_memory(tmp_path):
     model = MODELS["soundnet8"]
     path = write_audio(tmp_path / "long.wav", 30.0, rate=44100)
     layer = model.architecture.layer(18)
-    whole = model.infer(load_audio(path)[None, None], layer.index)
+    whole = run_as_original(model, load_audio(path)[None, None], layer.index)
     streamed = joined(iter_chunked(model, iter_audio_blocks(path, 50_001), layer, 120_000))[0]
     assert close(streamed, whole)
 

@@ -13,7 +13,8 @@ import soundnet
 from audio_fixtures import small_soundnet8, write_audio
 from soundnet import SoundNet8Finetuned
 from soundnet.audio import iter_audio_blocks, load_audio
-from soundnet.inference.predict import TILE_SAMPLES, category_names, predict_blocks, tile_repeats
+from soundnet.inference.predict import category_names, predict_blocks
+from soundnet.inference.tiling import TILE_SAMPLES, extract_predictions_repeats as tile_repeats
 from soundnet.inference.report import CSV_HEADER, csv_rows, format_table, prediction_record, summary_line
 
 MODEL = small_soundnet8()
@@ -93,13 +94,56 @@ def test_real_category_files(categories_dir):
 
 
 def test_bad_inputs():
-    with pytest.raises(ValueError, match="non-empty"):
+    with pytest.raises(ValueError, match="holds no samples"):
         soundnet.predict(MODEL, torch.zeros(0))
-    with pytest.raises(ValueError, match="one clip"):
-        soundnet.predict(MODEL, torch.zeros(2, 1000))
-    with pytest.raises(ValueError, match="fine-tuned"):
-        soundnet.predict(SoundNet8Finetuned(5).eval(), torch.zeros(10))
+    with pytest.raises(ValueError, match="has 2 channels"):
+        soundnet.predict(MODEL, torch.zeros(1, 2, 1000))
+    with pytest.raises(ValueError, match="a fine-tuned model takes a classes file"):
+        soundnet.predict(SoundNet8Finetuned(5, widths=(2, 2, 4, 4, 4, 4, 4)).eval(), torch.zeros(10), categories=".")
+    with pytest.raises(ValueError, match="list of clips is empty"):
+        soundnet.predict(MODEL, [])
     assert tile_repeats(1) == TILE_SAMPLES and tile_repeats(TILE_SAMPLES) == 1
+
+
+def test_batches_lists_and_paths(tmp_path):
+    torch.manual_seed(3)
+    x = torch.randn(2, 3 * 22050) * 40
+    batch = soundnet.predict(MODEL, x)
+    assert isinstance(batch, list) and len(batch) == 2
+    for row, prediction in enumerate(batch):
+        assert torch.allclose(prediction.objects, soundnet.predict(MODEL, x[row]).objects, atol=1e-6)
+    path = write_audio(tmp_path / "clip.wav", 12.0, rate=44100)
+    from_path = soundnet.predict(MODEL, path)
+    assert torch.allclose(from_path.scenes, soundnet.predict(MODEL, load_audio(path)).scenes, atol=1e-6)
+    mixed = soundnet.predict(MODEL, [x[0], str(path)])  # clips of any lengths, waveforms or paths
+    assert [p.steps for p in mixed] == [1, from_path.steps] and mixed[1].samples == from_path.samples
+
+
+def test_finetuned_model_predicts_named_classes_tiled_as_finetuning_did(tmp_path):
+    torch.manual_seed(4)
+    net = SoundNet8Finetuned(3, widths=(2, 2, 4, 4, 4, 4, 4)).eval()
+    net.metadata["class_names"] = ["dog", "rain", "siren"]
+    short = torch.randn(3 * 22050) * 40
+    prediction = soundnet.predict(net, short)
+    assert prediction.heads == ("class",) and prediction.recipe == "main_finetune.lua"
+    assert prediction.repeats == 3  # main_finetune.lua's three copies (a 3 s clip)
+    with torch.no_grad():
+        expected = torch.softmax(net(short), dim=1)[0]  # the per-clip decision is what model(wave) gives
+    assert torch.allclose(prediction.clip_probabilities(), expected, atol=1e-5)
+    best = prediction.decision(1)[0]
+    assert best.name == ["dog", "rain", "siren"][int(expected.argmax())]
+    table = format_table("clip.wav", prediction, 2)
+    assert "class" in table.splitlines()[1] and "clip decision" in table.splitlines()[-1]
+    assert "tiled x3" in table and "main_finetune.lua" in table
+    record = prediction_record("clip.wav", prediction, 2)
+    assert record["summary"]["decision"][0]["category"] == best.name and "classes" in record["steps"][0]
+    (tmp_path / "classes.txt").write_text("a\nb\nc\n")
+    assert soundnet.predict(net, short, classes_file=tmp_path / "classes.txt").decision(1)[0].name in "abc"
+    (tmp_path / "two.txt").write_text("a\nb\n")
+    with pytest.raises(ValueError, match="has 2 names, the model has 3 classes"):
+        soundnet.predict(net, short, classes_file=tmp_path / "two.txt")
+    long = soundnet.predict(net, torch.randn(12 * 22050) * 40)
+    assert long.repeats == 1 and long.steps > 1
 
 
 def test_reports():

@@ -1,4 +1,4 @@
-"""soundnet.extract and the extraction job: features, pooling, HDF5 layouts, batching, resume, shards, merge."""
+"""extract_features and the extraction job: features, pooling, file layouts, batching, resume, shards, merge."""
 from __future__ import annotations
 
 import os
@@ -13,49 +13,61 @@ import torch
 import soundnet
 import soundnet.jobs.extraction as extract_job
 from audio_fixtures import small_soundnet8, truncate, write_audio
-from soundnet.jobs.extraction import extract_files, parse_shard, read_path_list, select_shard, shard_target
-from soundnet.jobs.feature_files import (CATEGORY_SUFFIX, FEATURE_SUFFIX, clip_key, merge_consolidated, output_path,
-                                    read_index, torch7_squeeze, write_categories_file, write_consolidated,
-                                    write_layer_file)
-from soundnet.jobs.feature_sinks import ConsolidatedSink, consolidated_attrs
+from soundnet.formats.loading import model_sha256
+from soundnet.jobs.clip_lists import read_list
+from soundnet.jobs.extraction import extract_files, parse_shard, select_shard, shard_target
+from soundnet.jobs.feature_files import (CATEGORY_SUFFIX, FEATURE_SUFFIX, clip_key, feature_settings,
+                                         merge_consolidated, output_path, read_index, read_settings, step_geometry,
+                                         torch7_squeeze, write_categories_file, write_consolidated, write_layer_file)
+from soundnet.jobs.feature_sinks import ConsolidatedSink
 
 MODEL = small_soundnet8()
 
 
 def features_of(path, layer=24, pool="none") -> np.ndarray:
-    return soundnet.extract(MODEL, soundnet.load_audio(path), layer, pool=pool).numpy()
+    return soundnet.extract_features(MODEL, soundnet.load_audio(path), layer, pool=pool)[0].numpy()
 
 
 def test_extract_layers_pooling_and_batches():
     x = torch.randn(7 * 22050) * 40
-    features = soundnet.extract(MODEL, x)
+    features = soundnet.extract_features(MODEL, x)
     with torch.no_grad():
-        expected = MODEL.extract(x, 24)[0]
-    assert features.shape == expected.shape == (16, MODEL.architecture.output_length(len(x), MODEL.architecture.layer(24)))
+        expected = MODEL.forward_features(x, 24)
+    steps = MODEL.architecture.output_length(len(x), MODEL.architecture.layer(24))
+    assert features.shape == expected.shape == (1, 16, steps)  # the same B x C x T as forward_features
     assert torch.allclose(features, expected, atol=1e-6)
-    assert torch.equal(soundnet.extract(MODEL, x, "relu7"), features)
-    assert torch.allclose(soundnet.extract(MODEL, x, pool="mean"), features.mean(-1), atol=1e-6)
-    assert torch.equal(soundnet.extract(MODEL, x, pool="max"), features.amax(-1))
-    batch = soundnet.extract(MODEL, torch.stack([x, -x]), 18)
-    assert batch.shape[0] == 2 and torch.allclose(batch[1], soundnet.extract(MODEL, -x, 18), atol=1e-6)
-    objects, scenes = soundnet.extract(MODEL, torch.randn(10 * 22050), 25)
-    assert objects.shape[0] == 10 and scenes.shape[0] == 6
+    assert torch.equal(soundnet.extract_features(MODEL, x, "relu7"), features)
+    assert torch.allclose(soundnet.extract_features(MODEL, x, pool="mean"), features.mean(-1), atol=1e-6)
+    assert torch.equal(soundnet.extract_features(MODEL, x, pool="max"), features.amax(-1))
+    batch = soundnet.extract_features(MODEL, torch.stack([x, -x]), 18)
+    assert batch.shape[0] == 2 and torch.allclose(batch[1:], soundnet.extract_features(MODEL, -x, 18), atol=1e-6)
+    heads = soundnet.extract_features(MODEL, torch.randn(10 * 22050), 25)
+    assert isinstance(heads, soundnet.HeadOutputs) and heads.objects.shape[1] == 10 and heads.scenes.shape[1] == 6
+    clips = soundnet.extract_features(MODEL, [x, x[:5 * 22050]], 24)  # a list of any lengths: one output each
+    assert torch.equal(clips[0], features) and clips[1].shape[-1] < steps
     with pytest.raises(ValueError, match="pool must be"):
-        soundnet.extract(MODEL, x, pool="sum")
+        soundnet.extract_features(MODEL, x, pool="sum")
     with pytest.raises(ValueError, match="no layer 26"):
-        soundnet.extract(MODEL, x, 26)
+        soundnet.extract_features(MODEL, x, 26)
+    with pytest.raises(ValueError, match="audio must be"):
+        soundnet.extract_features(MODEL, 3.0)
 
 
 def test_layer_file_layouts_as_the_original(tmp_path):
     features = np.random.rand(16, 5).astype(np.float64)
-    with h5py.File(write_layer_file(tmp_path / "a.h5", 24, features), "r") as handle:
+    with h5py.File(write_layer_file(tmp_path / "a.h5", 24, features, {}), "r") as handle:
         assert list(handle) == ["layer24"]
         assert handle["layer24"].shape == (16, 5) and handle["layer24"].dtype == np.float32
-    with h5py.File(write_layer_file(tmp_path / "b.h5", 18, features[:, :1]), "r") as handle:
+    with h5py.File(write_layer_file(tmp_path / "b.h5", 18, features[:, :1], {}), "r") as handle:
         assert handle["layer18"].shape == (16,)  # Torch's squeeze() drops T = 1 too
     assert torch7_squeeze(np.ones((1, 1))).shape == (1,)
-    with h5py.File(write_categories_file(tmp_path / "c.h5", np.ones((10, 3)), np.ones((6, 3))), "r") as handle:
-        assert sorted(handle) == ["object", "scene"]
+    geometry = step_geometry(MODEL, MODEL.architecture.head)
+    written = write_categories_file(tmp_path / "c.h5", {"object": np.ones((10, 3)), "scene": np.ones((6, 3))},
+                                    geometry, samples=3 * 22050, repeats=4)
+    with h5py.File(written, "r") as handle:
+        assert sorted(handle) == ["object", "scene", "times"]
+        assert handle.attrs["tiled"] and handle.attrs["tile_repeats"] == 4
+        assert (handle["times"][()] < 3.0).all()  # folded back onto the 3 s clip's timeline
         assert handle["object"].shape == (1, 10, 3, 1) and handle["scene"].shape == (1, 6, 3, 1)
         assert handle["object"].dtype == np.float32
 
@@ -140,7 +152,7 @@ def test_shards_cover_the_list_once_and_merge(clips, tmp_path, monkeypatch):
             parse_shard(spec, {})
     target = tmp_path / "all.h5"
     for k in range(3):
-        extract_files(MODEL, clips, h5=target, shard=(k, 3), workers=0, pool="mean", model_id="m")
+        extract_files(MODEL, clips, h5=target, shard=(k, 3), workers=0, pool="mean")
     parts = [shard_target(target, k, 3) for k in range(3)]
     assert parts[1].name == "all.shard-1-of-3.h5"
     assert merge_consolidated(target, parts) == len(clips)
@@ -152,7 +164,7 @@ def test_shards_cover_the_list_once_and_merge(clips, tmp_path, monkeypatch):
             stored = handle["features"][index[path]][()]
             assert stored.dtype == np.float32 and np.allclose(stored, features_of(path, pool="mean"), atol=1e-5)
     other = tmp_path / "other.h5"
-    extract_files(MODEL, clips[:1], h5=other, workers=0, pool="max", model_id="m")
+    extract_files(MODEL, clips[:1], h5=other, workers=0, pool="max")
     with pytest.raises(ValueError, match="pool=max"):
         merge_consolidated(tmp_path / "new.h5", [target, other])
     with pytest.raises(ValueError, match="exists"):
@@ -164,17 +176,18 @@ def test_shards_cover_the_list_once_and_merge(clips, tmp_path, monkeypatch):
 
 def test_consolidated_resumes_from_parts_after_a_kill(clips, tmp_path):
     target = tmp_path / "features.h5"
-    attrs = consolidated_attrs("m", 24, "relu7", "none", 256.0, "first")
+    attrs = feature_settings(MODEL, MODEL.architecture.layer(24), "none", 256.0, "first")
     # a killed run leaves complete part files (written atomically) and no target
-    write_consolidated(target.with_name("features.h5.parts") / "part-1.h5", [(clips[0], features_of(clips[0]))], attrs)
+    write_consolidated(target.with_name("features.h5.parts") / "part-1.h5",
+                       [(clips[0], features_of(clips[0]), 5 * 22050)], attrs)
     assert ConsolidatedSink(target, attrs).done(clips[0])
-    report = extract_files(MODEL, clips, h5=target, workers=0, model_id="m")
+    report = extract_files(MODEL, clips, h5=target, workers=0)
     assert (report.written, report.skipped) == (len(clips) - 1, 1)
     assert sorted(read_index(target)) == sorted(clips)
     assert not target.with_name("features.h5.parts").exists()
-    assert extract_files(MODEL, clips, h5=target, workers=0, model_id="m").skipped == len(clips)
+    assert extract_files(MODEL, clips, h5=target, workers=0).skipped == len(clips)
     with pytest.raises(ValueError, match=r"layer=24 \(not 18\)"):
-        extract_files(MODEL, clips, h5=target, workers=0, model_id="m", layer=18)
+        extract_files(MODEL, clips, h5=target, workers=0, layer=18)
 
 
 def test_job_options_are_checked(clips, tmp_path):
@@ -183,13 +196,53 @@ def test_job_options_are_checked(clips, tmp_path):
     with pytest.raises(ValueError, match="not both"):
         extract_files(MODEL, clips, out_dir=tmp_path, h5=tmp_path / "x.h5")
     (tmp_path / "list.txt").write_text(f"# clips\n{clips[0]}\n\n{clips[1]}\n")
-    assert read_path_list(tmp_path / "list.txt") == clips[:2]
+    assert [str(clip.path) for clip in read_list(tmp_path / "list.txt", labels="ignored")] == clips[:2]
     (tmp_path / "empty.txt").write_text("\n# nothing\n")
-    with pytest.raises(ValueError, match="names no audio"):
-        read_path_list(tmp_path / "empty.txt")
+    with pytest.raises(ValueError, match="names no clips"):
+        read_list(tmp_path / "empty.txt")
     with pytest.raises(ValueError, match="no such list file"):
-        read_path_list(tmp_path / "absent.txt")
+        read_list(tmp_path / "absent.txt")
+    with pytest.raises(ValueError, match="npz format is for one file per clip"):
+        extract_files(MODEL, clips, h5=tmp_path / "x.h5", fmt="npz")
     assert clip_key("a/./b.wav") == clip_key("a/b.wav")
+
+
+def test_feature_files_record_the_model_settings_hop_and_step_times(clips, tmp_path):
+    extract_files(MODEL, clips[:1], workers=0, out_dir=tmp_path / "h5")
+    extract_files(MODEL, clips[:1], workers=0, out_dir=tmp_path / "npz", fmt="npz", layer=18)
+    field = MODEL.architecture.receptive_field(MODEL.architecture.layer(24))
+    with h5py.File(output_path(clips[0], FEATURE_SUFFIX, tmp_path / "h5"), "r") as handle:
+        attrs, features, times = dict(handle.attrs), handle["layer24"][()], handle["times"][()]
+    assert attrs["model_sha256"] == model_sha256(MODEL) and attrs["model"] == MODEL.name
+    assert (attrs["layer"], attrs["layer_name"], attrs["scale"], attrs["pool"]) == (24, "relu7", 256.0, "none")
+    assert attrs["hop_samples"] == field.stride and attrs["hop_seconds"] == pytest.approx(field.stride / 22050)
+    assert attrs["samples"] == 5 * 22050 and len(times) == features.shape[-1]
+    assert times[0] == pytest.approx((field.size - field.offset) / 2 / 22050)  # the window clipped at 0 s
+    inside = (2 * field.stride - field.offset + field.size / 2) / 22050  # step 2's window lies inside the clip
+    assert times[2] == pytest.approx(inside) and (times >= 0).all() and (times <= 5.0).all()
+    with np.load(output_path(clips[0], ".soundnet.npz", tmp_path / "npz")) as archive:
+        assert np.allclose(archive["layer18"], features_of(clips[0], 18), atol=1e-5)
+        assert int(archive["attr_layer"]) == 18 and str(archive["attr_model_sha256"]) == model_sha256(MODEL)
+        assert len(archive["times"]) == archive["layer18"].shape[-1]
+    target = tmp_path / "all.h5"
+    extract_files(MODEL, clips[:2], workers=0, h5=target)
+    with h5py.File(target, "r") as handle:
+        key = read_index(target)[clips[0]]
+        assert np.allclose(handle["times"][key][()], times) and handle.attrs["hop_samples"] == field.stride
+
+
+def test_a_rerun_with_other_settings_recomputes_instead_of_keeping_stale_files(clips):
+    extract_files(MODEL, clips[:2], workers=0)
+    output = clips[0] + FEATURE_SUFFIX
+    for change in ({"layer": 18}, {"decoding": extract_job.Decoding(scale=512.0)}, {"pool": "mean"}):
+        report = extract_files(MODEL, clips[:2], workers=0, **change)
+        assert (report.written, report.skipped) == (2, 0), change
+    assert read_settings(output)["pool"] == "mean" and read_settings(output)["layer"] == 24
+    assert extract_files(small_soundnet8(seed=5), clips[:1], workers=0, pool="mean").written == 1  # another model
+    with h5py.File(output, "w") as handle:  # a file from an older version: no settings recorded
+        handle.create_dataset("layer24", data=np.zeros((16, 1), np.float32))
+    assert extract_files(MODEL, clips[:1], workers=0).written == 1
+    assert extract_files(MODEL, clips[:1], workers=0).skipped == 1
 
 
 def test_prefetching_thread_passes_errors_and_stops_early():

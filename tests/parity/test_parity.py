@@ -10,6 +10,7 @@ import torch
 
 import convert
 import soundnet
+from reference_counts import stored_array_count
 from soundnet.parity.verify import TOLERANCE, verify_reference
 
 TEACHER_FILES = [
@@ -24,18 +25,6 @@ FINETUNED_FILES = [
     "variants/soundnet8_finetune_quarter_b32.t7",
     "variants/soundnet8_finetune_quarter_conv2d.t7",
 ]
-
-
-def stored_array_count(reference: dict) -> int:
-    """How many arrays the refs file holds (layer outputs, heads, final outputs, predictions, extras)."""
-    def count(value):
-        if isinstance(value, np.ndarray):
-            return 1
-        if isinstance(value, (list, dict)):
-            items = value.values() if isinstance(value, dict) else value
-            return sum(count(v) for v in items)
-        return 0
-    return count(reference["outputs"]) + count(reference.get("extra") or {})
 
 
 @pytest.mark.parametrize("model_file, refs_file, architecture", TEACHER_FILES)

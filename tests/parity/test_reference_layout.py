@@ -42,13 +42,14 @@ def script_layout(modules: list, wave: np.ndarray) -> dict:
 def test_verify_reads_the_script_layout(tmp_path):
     modules = convert.read_t7(EXAMPLE_MODEL)["modules"]
     convert.write_t7(script_layout(modules, synthetic_sound(20.0, seed=7).numpy()), tmp_path / "refs.t7")
-    result = CliRunner().invoke(cli, ["verify", "example", "--reference", str(tmp_path / "refs.t7")])
+    result = CliRunner().invoke(cli, ["verify", "--model", "example", "--reference", str(tmp_path / "refs.t7")])
     assert result.exit_code == 0, result.output
     assert "36 of 36 arrays within tolerance" in result.output  # 24 body modules, 2 heads, 8 final, 2 pred10
     model = soundnet.load(EXAMPLE_MODEL)
     model.conv4.bias.data += 0.5
     soundnet.save(model, tmp_path / "off.safetensors")
-    result = CliRunner().invoke(cli, ["verify", str(tmp_path / "off.safetensors"), "--reference", str(tmp_path / "refs.t7")])
+    result = CliRunner().invoke(cli, ["verify", "--model", str(tmp_path / "off.safetensors"),
+                                      "--reference", str(tmp_path / "refs.t7")])
     assert result.exit_code == 1 and "12 (conv4)" in result.output
 
 

@@ -34,10 +34,10 @@ def test_manifest_describes_the_torch7_arrays(torch7_refs, model_name):
 def ours_for(model: soundnet.SoundNet, x: torch.Tensor, key: str) -> list[torch.Tensor]:
     head = model.architecture.head.index
     if key == "softmax heads":
-        return list(softmax_heads(model.extract(x, head)))
+        return list(softmax_heads(model.forward_features(x, head)))
     if key == "final":
-        return torch7_cpu_outputs(model.extract(x, head))
-    out = model.extract(x, int(key))
+        return torch7_cpu_outputs(model.forward_features(x, head))
+    out = model.forward_features(x, int(key))
     return list(out) if isinstance(out, tuple) else [out]
 
 

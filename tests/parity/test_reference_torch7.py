@@ -61,7 +61,7 @@ def test_verify_reads_what_torch7_writes(tmp_path, architecture, kind, has_final
     assert ("final" in lua_table(stored)) == has_final
     if not has_final:
         assert isinstance(stored, list)  # exactly the shape that broke verify
-    result = CliRunner().invoke(cli, ["verify", str(model), "--reference", str(refs)])
+    result = CliRunner().invoke(cli, ["verify", "--model", str(model), "--reference", str(refs)])
     assert result.exit_code == 0, result.output
     last = result.output.strip().splitlines()[-1]
     total = int(last.split(" of ")[1].split()[0])
@@ -79,7 +79,7 @@ def test_verify_reads_a_sequence_without_final(tmp_path):
     table = {"inputs": {"clip": refs["inputs"]["clip2"]}, "outputs": {"clip": clip2}}
     convert.write_t7(table, tmp_path / "refs.t7")
     assert isinstance(convert.read_t7(tmp_path / "refs.t7")["outputs"]["clip"], list)
-    result = CliRunner().invoke(cli, ["verify", str(torch7_refs_dir() / "soundnet5_quarter.t7"),
+    result = CliRunner().invoke(cli, ["verify", "--model", str(torch7_refs_dir() / "soundnet5_quarter.t7"),
                                       "--reference", str(tmp_path / "refs.t7")])
     assert result.exit_code == 0, result.output
     assert "15 of 15 arrays within tolerance" in result.output

@@ -11,11 +11,12 @@ import pytest
 import soundfile as sf
 import torch
 
-from soundnet.training.finetune_data import LabeledDataset, random_crop, read_label_list, split_held_out
+from soundnet.inference.tiling import main_train as tile_example
+from soundnet.jobs.clip_lists import read_list
+from soundnet.training.finetune_data import LabeledDataset, labeled_clips, random_crop, split_held_out
 from soundnet.training.losses import head_log_softmax, teacher_loss
 from soundnet.training.optim import TorchAdam
-from soundnet.training.teacher_data import (TeacherDataset, read_frame_list, read_teacher_hdf5, tile_example,
-                                   write_teacher_hdf5)
+from soundnet.training.teacher_data import TeacherDataset, read_frame_list, read_teacher_hdf5, write_teacher_hdf5
 
 RATE = 22050
 CLIP = 20 * RATE
@@ -125,14 +126,26 @@ def test_missing_clips_become_silence_and_are_flagged(tmp_path):
 
 
 def test_label_list_parsing_and_errors(tmp_path):
+    def read_label_list(path, classes=None):
+        return labeled_clips(read_list(path, labels="required", check_files=False), classes)
+
     (tmp_path / "list.txt").write_text("a b.wav 0\n\nc.wav 4\n")
-    clips = read_label_list(tmp_path / "list.txt", classes=5)
+    clips, names = read_label_list(tmp_path / "list.txt", classes=5)
     assert [(c.path.name, c.label) for c in clips] == [("a b.wav", 0), ("c.wav", 4)]
-    with pytest.raises(ValueError, match=r"list.txt:3: label 4 is outside 0..3 \(labels are 0-based\)"):
+    assert names == ["0", "1", "2", "3", "4"] and len(read_label_list(tmp_path / "list.txt")[1]) == 5
+    with pytest.raises(ValueError, match=r"list.txt line 3: label 4 is outside 0..3 \(labels are 0-based\)"):
         read_label_list(tmp_path / "list.txt", classes=4)
     (tmp_path / "list.txt").write_text("a.wav 0\nb.wav cat\n")
-    with pytest.raises(ValueError, match=r"list.txt:2: expected 'audio-path label', got 'b.wav cat'"):
+    with pytest.raises(ValueError, match=r"list.txt line 2: label 'cat': the list mixes class numbers and names"):
         read_label_list(tmp_path / "list.txt", classes=4)
+    (tmp_path / "list.txt").write_text("a.wav dog\n# comment\nb.wav cat\nc.wav dog\n")
+    clips, names = read_label_list(tmp_path / "list.txt")  # class names: numbered in sorted order
+    assert names == ["cat", "dog"] and [c.label for c in clips] == [1, 0, 1]
+    with pytest.raises(ValueError, match="names 2 classes"):
+        read_label_list(tmp_path / "list.txt", classes=3)
+    (tmp_path / "list.txt").write_text("a.wav\n")
+    with pytest.raises(ValueError, match=r"list.txt line 1: expected 'path label', got 'a.wav'"):
+        read_label_list(tmp_path / "list.txt")
     train, held = split_held_out([object()] * 10, 0.2, seed=0)
     assert len(train) == 8 and len(held) == 2
 
@@ -152,7 +165,7 @@ def test_random_crop_follows_the_original_recipe():
 
 
 def test_labeled_dataset_crops_depend_only_on_seed_step_slot(tmp_path):
-    clips = read_label_list(make_label_list(tmp_path), classes=3)
+    clips, _ = labeled_clips(read_list(make_label_list(tmp_path), labels="required"), classes=3)
     dataset = LabeledDataset(clips, seed=5)
     first, again = dataset[(2, 7, 1)], dataset[(2, 7, 1)]
     assert torch.equal(first["waveform"], again["waveform"]) and first["label"] == 2

@@ -13,7 +13,7 @@ from soundnet.cli import cli
 from soundnet.training.checkpoint import load_checkpoint
 from soundnet.training.loop import LoopSettings
 from soundnet.training.teacher_data import read_teacher_hdf5, write_teacher_hdf5
-from soundnet.training.train import train
+from soundnet.training.train import build_student, train
 
 WIDTHS = (2, 2, 4, 4, 8, 8, 8)
 RATE = 22050
@@ -37,6 +37,10 @@ def teacher_set(folder, nan_clip: bool = False):
     return read_teacher_hdf5(folder / "teacher.h5")
 
 
+def student():
+    return build_student(None, "soundnet8", WIDTHS, seed=3)
+
+
 def settings(out, **changes) -> LoopSettings:
     return LoopSettings(out_dir=out, **{"batch_size": 2, "steps": 2, "seed": 3, "show_progress": False, **changes})
 
@@ -54,14 +58,14 @@ def clips(teacher_dir):
 
 
 def test_a_second_run_into_the_same_folder_is_refused_and_the_first_kept(clips, tmp_path):
-    train(clips, settings(tmp_path / "run"), widths=WIDTHS)
+    train(student(), clips, settings(tmp_path / "run"))
     before = {name: (tmp_path / "run" / name).read_bytes() for name in ("checkpoint.pt", "model.safetensors",
                                                                          "log.jsonl")}
     with pytest.raises(ValueError, match="already holds a training run"):
-        train(clips, settings(tmp_path / "run", seed=1), widths=WIDTHS)
+        train(student(), clips, settings(tmp_path / "run", seed=1))
     assert before == {name: (tmp_path / "run" / name).read_bytes() for name in before}
-    resumed = train(clips, settings(tmp_path / "run", steps=3, resume=tmp_path / "run" / "checkpoint.pt"),
-                    widths=WIDTHS)  # resuming the folder's own checkpoint is how to continue it
+    # resuming the folder's own checkpoint is how to continue it
+    resumed = train(student(), clips, settings(tmp_path / "run", steps=3, resume=tmp_path / "run" / "checkpoint.pt"))
     assert resumed.step == 3
 
 
@@ -77,11 +81,11 @@ def test_cli_names_resume_and_out(teacher_dir, tmp_path):
 
 def test_nan_audio_stops_the_run_naming_file_and_step_and_keeps_the_checkpoint(tmp_path):
     good = teacher_set(tmp_path)
-    train(good, settings(tmp_path / "run"), widths=WIDTHS)
+    train(student(), good, settings(tmp_path / "run"))
     checkpoint = (tmp_path / "run" / "checkpoint.pt").read_bytes()
     bad = teacher_set(tmp_path, nan_clip=True)
     with pytest.raises(ValueError, match=r"step \d+: .*clip1\.wav.*NaN") as error:
-        train(bad, settings(tmp_path / "run", steps=6, resume=tmp_path / "run" / "checkpoint.pt"), widths=WIDTHS)
+        train(student(), bad, settings(tmp_path / "run", steps=6, resume=tmp_path / "run" / "checkpoint.pt"))
     assert "\n" not in str(error.value)
     assert (tmp_path / "run" / "checkpoint.pt").read_bytes() == checkpoint
 
@@ -91,14 +95,14 @@ def test_non_finite_loss_stops_before_any_write(clips, tmp_path, monkeypatch):
 
     monkeypatch.setattr(train_module.TeacherTask, "loss", lambda self, net, batch, device: torch.tensor(float("nan")))
     with pytest.raises(ValueError, match="step 1: the loss is nan"):
-        train(clips, settings(tmp_path / "run"), widths=WIDTHS)
+        train(student(), clips, settings(tmp_path / "run"))
     assert not (tmp_path / "run" / "checkpoint.pt").exists()
 
 
 def test_non_finite_parameters_never_replace_a_checkpoint(clips, tmp_path, monkeypatch):
     from soundnet.training import checkpoint, loop
 
-    train(clips, settings(tmp_path / "run", steps=1), widths=WIDTHS)
+    train(student(), clips, settings(tmp_path / "run", steps=1))
     good = (tmp_path / "run" / "checkpoint.pt").read_bytes()
     real_save = checkpoint.save_checkpoint
 
@@ -109,7 +113,7 @@ def test_non_finite_parameters_never_replace_a_checkpoint(clips, tmp_path, monke
 
     monkeypatch.setattr(loop, "save_checkpoint", poisoned)
     with pytest.raises(ValueError, match="NaN or infinite.*not overwritten"):
-        train(clips, settings(tmp_path / "run", steps=2, resume=tmp_path / "run" / "checkpoint.pt"), widths=WIDTHS)
+        train(student(), clips, settings(tmp_path / "run", steps=2, resume=tmp_path / "run" / "checkpoint.pt"))
     assert (tmp_path / "run" / "checkpoint.pt").read_bytes() == good
 
 
@@ -122,12 +126,12 @@ def test_non_finite_parameters_never_replace_a_checkpoint(clips, tmp_path, monke
 ])
 def test_settings_that_cannot_train_are_refused(clips, tmp_path, change, message):
     with pytest.raises(ValueError, match=message):
-        train(clips, settings(tmp_path / "run", **change), widths=WIDTHS)
+        train(student(), clips, settings(tmp_path / "run", **change))
     assert not (tmp_path / "run" / "checkpoint.pt").exists()
 
 
 def test_a_flipped_byte_in_a_checkpoint_is_refused_on_resume(clips, tmp_path):
-    train(clips, settings(tmp_path / "run", steps=1), widths=WIDTHS)
+    train(student(), clips, settings(tmp_path / "run", steps=1))
     path = tmp_path / "run" / "checkpoint.pt"
     with zipfile.ZipFile(path) as archive:  # the bytes of one stored tensor (uncompressed in torch's zip)
         info = max((i for i in archive.infolist() if "/data/" in i.filename), key=lambda i: i.file_size)
@@ -138,14 +142,14 @@ def test_a_flipped_byte_in_a_checkpoint_is_refused_on_resume(clips, tmp_path):
     with pytest.raises(ValueError, match="damaged"):
         load_checkpoint(path)
     with pytest.raises(ValueError, match="damaged"):
-        train(clips, settings(tmp_path / "run", steps=2, resume=path), widths=WIDTHS)
+        train(student(), clips, settings(tmp_path / "run", steps=2, resume=path))
 
 
 def test_a_run_killed_after_its_last_step_gets_its_loss_curve_on_resume(clips, tmp_path):
-    train(clips, settings(tmp_path / "run"), widths=WIDTHS)
+    train(student(), clips, settings(tmp_path / "run"))
     for name in ("loss.png", "model.safetensors"):  # as when killed right after the last checkpoint
         (tmp_path / "run" / name).unlink()
-    train(clips, settings(tmp_path / "run", resume=tmp_path / "run" / "checkpoint.pt"), widths=WIDTHS)
+    train(student(), clips, settings(tmp_path / "run", resume=tmp_path / "run" / "checkpoint.pt"))
     assert (tmp_path / "run" / "loss.png").stat().st_size > 0
     assert (tmp_path / "run" / "model.safetensors").exists()
 
@@ -155,7 +159,7 @@ def test_finetune_batch_size_zero_and_cuda_on_a_cpu_build_are_one_line(tmp_path)
     for index in range(4):
         sf.write(tmp_path / f"c{index}.wav", wave, RATE)
     (tmp_path / "list.txt").write_text("".join(f"c{index}.wav {index % 2}\n" for index in range(4)))
-    base = ["finetune", "--list", str(tmp_path / "list.txt"), "--classes", "2", "--init", "example", "--epochs", "1",
+    base = ["finetune", "--list", str(tmp_path / "list.txt"), "--classes", "2", "--model", "example", "--epochs", "1",
             "--workers", "0", "--quiet", "--held-out", "0"]
     result = CliRunner().invoke(cli, [*base, "--batch-size", "0", "--out", str(tmp_path / "a")])
     assert result.exit_code == 1 and "batch size must be at least 1" in result.output

@@ -14,10 +14,15 @@ import soundnet
 from soundnet.cli import cli
 from soundnet.training.loop import LoopSettings
 from soundnet.training.teacher_data import read_teacher_hdf5
-from soundnet.training.train import train
+from soundnet.training.train import build_student, train
 from test_train_data import make_label_list, make_teacher_h5
 
 WIDTHS = (2, 2, 4, 4, 8, 8, 8)
+
+
+def student():
+    """A new SoundNet8 of WIDTHS with main_train.lua's initialisation (seed 3, as settings())."""
+    return build_student(None, "soundnet8", WIDTHS, seed=3)
 
 
 def settings(out, **changes) -> LoopSettings:
@@ -31,9 +36,9 @@ def teacher(tmp_path_factory):
 
 def test_resume_gives_bit_identical_parameters(teacher, tmp_path):
     clips = read_teacher_hdf5(teacher)
-    whole = train(clips, settings(tmp_path / "whole"), architecture="soundnet8", widths=WIDTHS)
-    train(clips, settings(tmp_path / "cut", steps=2), widths=WIDTHS)
-    resumed = train(clips, settings(tmp_path / "cut", resume=tmp_path / "cut" / "checkpoint.pt"), widths=WIDTHS)
+    whole = train(student(), clips, settings(tmp_path / "whole"))
+    train(student(), clips, settings(tmp_path / "cut", steps=2))
+    resumed = train(student(), clips, settings(tmp_path / "cut", resume=tmp_path / "cut" / "checkpoint.pt"))
     assert resumed.step == whole.step == 4 and whole.missing_clips > 0
     for name, value in whole.model.state_dict().items():
         assert torch.equal(value, resumed.model.state_dict()[name]), name
@@ -46,7 +51,7 @@ def _ddp_rank(rank: int, port: int, teacher, out) -> None:
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE="2",
                       LOCAL_RANK=str(rank))
     torch.set_num_threads(1)
-    train(read_teacher_hdf5(teacher), settings(out, steps=2), widths=WIDTHS)
+    train(student(), read_teacher_hdf5(teacher), settings(out, steps=2))
 
 
 def test_ddp_two_processes_equal_one_process_on_the_global_batch(teacher, tmp_path):
@@ -55,7 +60,7 @@ def test_ddp_two_processes_equal_one_process_on_the_global_batch(teacher, tmp_pa
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     mp.spawn(_ddp_rank, args=(port, teacher, tmp_path / "ddp"), nprocs=2)
-    single = train(read_teacher_hdf5(teacher), settings(tmp_path / "one", steps=2), widths=WIDTHS).model
+    single = train(student(), read_teacher_hdf5(teacher), settings(tmp_path / "one", steps=2)).model
     ddp = soundnet.load(tmp_path / "ddp" / "model.safetensors")
     for name, expected in single.state_dict().items():
         if name.endswith("num_batches_tracked"):
@@ -75,7 +80,7 @@ def test_cli_train_then_finetune(teacher, tmp_path):
     assert trained.exit_code == 0, trained.output
     assert soundnet.load(tmp_path / "t.t7").widths == WIDTHS
     labels = make_label_list(tmp_path)
-    tuned = runner.invoke(cli, ["finetune", "--list", str(labels), "--classes", "3", "--init",
+    tuned = runner.invoke(cli, ["finetune", "--list", str(labels), "--classes", "3", "--model",
                                 str(tmp_path / "t" / "model.safetensors"), "--batch-size", "4", "--epochs", "2",
                                 "--freeze", "4", "--held-out", "0.25", "--workers", "0", "--out", str(tmp_path / "f"),
                                 "--quiet"])
@@ -83,16 +88,21 @@ def test_cli_train_then_finetune(teacher, tmp_path):
     assert "epoch 2: held_out_accuracy" in tuned.output
     model = soundnet.load(tmp_path / "f" / "model.safetensors")
     assert model.name == "soundnet8-finetuned" and model.classes == (3,)
+    assert model.metadata["class_names"] == ["0", "1", "2"]  # travels in the model file, and beside it:
+    assert (tmp_path / "f" / "classes.txt").read_text() == "0\n1\n2\n"
+    predicted = runner.invoke(cli, ["predict", str(labels.parent / "sound 0.wav"), "--model",
+                                    str(tmp_path / "f" / "model.safetensors"), "--top", "1"])
+    assert predicted.exit_code == 0 and "clip decision over" in predicted.output
     start = soundnet.load(tmp_path / "t" / "model.safetensors")
     assert torch.equal(model.conv1.weight, start.conv1.weight) and not torch.equal(model.conv5.weight, start.conv5.weight)
 
 
 @pytest.mark.parametrize("arguments, message", [
-    (["train", "--hdf5", "{teacher}", "--init", "{tmp}/none.t7"], "none.t7"),
+    (["train", "--hdf5", "{teacher}", "--model", "{tmp}/none.t7"], "none.t7"),
     (["train", "--hdf5", "{tmp}/bad.h5", "--scratch", "soundnet8"], "bad.h5: not a readable HDF5 teacher file"),
     (["train", "--hdf5", "{teacher}", "--scratch", "soundnet8", "--resume", "{teacher}"], "not a soundnet training checkpoint"),
-    (["train", "--hdf5", "{teacher}", "--scratch", "soundnet8", "--bf16"], "bf16 autocast needs a GPU"),
-    (["finetune", "--list", "{tmp}/list.txt", "--classes", "3", "--init", "{teacher}"], "list.txt:2: expected"),
+    (["train", "--hdf5", "{teacher}", "--scratch", "soundnet8", "--bf16"], "bf16 autocast needs a CUDA device"),
+    (["finetune", "--list", "{tmp}/list.txt", "--classes", "3", "--model", "{teacher}"], "list.txt line 2: expected"),
 ])
 def test_cli_errors_are_one_line(teacher, tmp_path, arguments, message):
     (tmp_path / "bad.h5").write_text("not hdf5")
@@ -112,7 +122,7 @@ def test_cli_finetune_bad_freeze_and_resume_mismatch(teacher, tmp_path):
     mismatch = runner.invoke(cli, base + ["--batch-size", "4", "--resume", str(tmp_path / "t" / "checkpoint.pt")])
     assert mismatch.exit_code == 1 and "trained with batch_size = 2, this run asks for 4" in mismatch.output
     labels = make_label_list(tmp_path)
-    frozen = runner.invoke(cli, ["finetune", "--list", str(labels), "--classes", "3", "--init",
+    frozen = runner.invoke(cli, ["finetune", "--list", str(labels), "--classes", "3", "--model",
                                  str(tmp_path / "t" / "model.safetensors"), "--freeze", "25", "--quiet",
                                  "--out", str(tmp_path / "f")])
-    assert frozen.exit_code == 1 and "--freeze must be a Torch module index in 0..24" in frozen.output
+    assert frozen.exit_code == 1 and "freeze must be a Torch module index in 0..24" in frozen.output

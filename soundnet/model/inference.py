@@ -1,0 +1,186 @@
+"""The eval-mode, autograd-free forward of SoundNet, laid out for CPU speed (same results as the modules).
+
+Three exact rewrites, chosen from a per-layer profile on AVX2 and AVX-512 CPUs
+(`benchmarks/profile_layers.py`):
+
+- Time-major activations (B x T x C, i.e. channels-last). A stride-s convolution's polyphase split is then
+  a free view (s consecutive time steps of C channels are s*C channels of one step), oneDNN's
+  convolutions read and write this layout natively (as a channels-last 2-D image of height 1), and a
+  deep layer's unfolded windows (k steps of C channels) are contiguous rows of one matrix product. The
+  channel-major path had oneDNN return channels-last output for conv1, after which max-pooling and BN ran
+  5-10x slower than on contiguous data.
+- Batch norm folded into the preceding convolution: w' = w * s, b' = (b - mean) * s + beta with
+  s = gamma / sqrt(var + eps). See `fold_batch_norm` for the rounding bound; BN then costs nothing.
+- ReLU after max-pooling (both are monotone, so they commute exactly), on 4-8x fewer values; max-pooling
+  as a tree of pairwise maxima over views, which vectorises where the pooling kernels do not.
+
+The folded and reordered weights are cached per module and rebuilt when any parameter or buffer they
+come from changes (new tensor or in-place update), so loading weights or training between calls is safe.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .architecture import Layer
+
+if TYPE_CHECKING:
+    from .network import SoundNet
+
+# The polyphase oneDNN convolution while in_channels * stride is at most this (conv1, conv2 of SoundNet):
+# few channels and long kernels, where one matrix product would have too few columns to be efficient.
+POLYPHASE_MAX_CHANNELS = 32
+
+
+def fold_batch_norm(conv: nn.Conv1d, bn: nn.BatchNorm1d | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Weights and bias of conv followed by eval-mode BN, as one convolution.
+
+    Rounding: Torch7 computes y = sum_i w_i x_i + b, then (y - mean) * s + beta. The folded form rounds
+    each w_i * s and the folded bias once more (relative error u = 2^-24 each), so the two differ by at
+    most about (K + 4) u (sum_i |s w_i x_i| + |s| (|b| + |mean|) + |beta|) for K = in_channels * kernel
+    terms: the same order as the float32 summation error both already carry, and for SoundNet's values
+    below 1e-5 of the output scale (tests/model/test_inference.py checks the bound and the Torch7 refs).
+    """
+    weight, bias = conv.weight, conv.bias if conv.bias is not None else torch.zeros_like(conv.weight[:, 0, 0])
+    if bn is None:
+        return weight, bias
+    scale = bn.weight * torch.rsqrt(bn.running_var + bn.eps)
+    return weight * scale[:, None, None], (bias - bn.running_mean) * scale + bn.bias
+
+
+def _source_key(*modules: nn.Module | None) -> tuple:
+    """Identity and in-place version of every tensor the folded weights come from."""
+    key: list = []
+    for module in modules:
+        if module is None:
+            continue
+        for tensor in list(module.parameters(recurse=False)) + list(module.buffers(recurse=False)):
+            key += [id(tensor), tensor.data_ptr(), tensor._version]
+        key.append(getattr(module, "eps", None))
+    return tuple(key)
+
+
+class TimeMajorConv:
+    """One convolution (optionally with its BN folded in) over B x T x C inputs, weights laid out once."""
+
+    def __init__(self, conv: nn.Conv1d, bn: nn.BatchNorm1d | None):
+        self.kernel, self.stride, self.padding = conv.kernel_size[0], conv.stride[0], conv.padding[0]
+        self.in_channels, self.out_channels = conv.in_channels, conv.out_channels
+        self.polyphase = self.in_channels * self.stride <= POLYPHASE_MAX_CHANNELS
+        with torch.inference_mode(False), torch.no_grad():
+            weight, self.bias = (t.detach().float().contiguous() for t in fold_batch_norm(conv, bn))
+            if self.polyphase:
+                # O x C x k -> O x C x k' x s (k padded to k' s) -> O x (s C) x k': phase-major channels,
+                # matching the view of s consecutive time steps as one step of s*C channels.
+                phase_kernel = -(-self.kernel // self.stride)
+                weight = F.pad(weight, (0, phase_kernel * self.stride - self.kernel))
+                weight = weight.reshape(self.out_channels, self.in_channels, phase_kernel, self.stride)
+                weight = weight.permute(0, 3, 1, 2).reshape(self.out_channels, -1, 1, phase_kernel)
+                self.weight = weight.contiguous(memory_format=torch.channels_last)
+            else:
+                # (k C) x O: row j*C + c multiplies channel c of window step j.
+                self.weight = weight.permute(2, 1, 0).reshape(-1, self.out_channels).contiguous()
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        batch, steps, channels = x.shape
+        out_steps = (steps + 2 * self.padding - self.kernel) // self.stride + 1
+        if out_steps < 1:
+            raise ValueError(f"input of {steps} steps is shorter than the kernel ({self.kernel})")
+        if self.polyphase:
+            phase_kernel = self.weight.shape[-1]
+            needed = (out_steps - 1 + phase_kernel) * self.stride
+            right = needed - steps - self.padding
+            x = F.pad(x, (0, 0, self.padding, right)) if right >= 0 else F.pad(x, (0, 0, self.padding, 0))[:, :needed]
+            phases = x.reshape(batch, needed // self.stride, self.stride * channels).contiguous()
+            # B x T x sC memory read as a channels-last B x sC x 1 x T image: oneDNN then convolves and
+            # writes channels-last with no layout conversion. Through conv1d it converted the input to
+            # channel-major and back (3-7x the convolution's own time).
+            steps, width = phases.shape[1], phases.shape[2]
+            image = phases.as_strided((batch, width, 1, steps), (steps * width, 1, steps * width, width))
+            out = F.conv2d(image, self.weight, self.bias)
+            return out.squeeze(2).transpose(1, 2).contiguous()
+        x = F.pad(x, (0, 0, self.padding, self.padding)) if self.padding else x.contiguous()
+        rows = x.as_strided((batch, out_steps, self.kernel * channels), (x.stride(0), self.stride * channels, 1))
+        out = torch.addmm(self.bias, rows.reshape(batch * out_steps, -1), self.weight)
+        return out.reshape(batch, out_steps, self.out_channels)
+
+
+def max_pool_time_major(x: torch.Tensor, kernel: int) -> torch.Tensor:
+    """Max-pooling with kernel = stride over the T axis of B x T x C (floor mode), by pairwise maxima."""
+    batch, steps, channels = x.shape
+    windows = x[:, : steps // kernel * kernel].reshape(batch, steps // kernel, kernel * channels)
+    width = kernel
+    while width > 1 and width % 2 == 0:
+        half = width // 2 * channels
+        windows = torch.maximum(windows[..., :half], windows[..., half:])
+        width //= 2
+    if width > 1:
+        windows = windows.reshape(batch, steps // kernel, width, channels).amax(2)
+    return windows.reshape(batch, steps // kernel, channels)
+
+
+class TimeMajorPlan:
+    """The laid-out convolutions of one SoundNet, rebuilt per layer when that layer's tensors change."""
+
+    def __init__(self) -> None:
+        self._convs: dict[tuple[int, int], tuple[tuple, TimeMajorConv]] = {}
+
+    def conv(self, conv: nn.Conv1d, bn: nn.BatchNorm1d | None = None) -> TimeMajorConv:
+        key, slot = _source_key(conv, bn), (id(conv), id(bn))
+        cached = self._convs.get(slot)
+        if cached is None or cached[0] != key:
+            cached = (key, TimeMajorConv(conv, bn))
+            self._convs[slot] = cached
+        return cached[1]
+
+
+Stage = Callable[[torch.Tensor], Any]
+
+
+def time_major_stages(model: SoundNet, target: Layer, plan: TimeMajorPlan) -> list[tuple[str, Stage]]:
+    """The forward up to `target` as named steps over B x T x C tensors (benchmarks time them one by one).
+
+    The last step returns B x C x T (contiguous), or the tuple of head outputs.
+    """
+    body = [spec for spec in model.architecture.body if spec.index <= target.index]
+    stages: list[tuple[str, Stage]] = []
+    position = 0
+    while position < len(body):
+        spec = body[position]
+        following = body[position + 1] if position + 1 < len(body) else None
+        if spec.kind == "conv":
+            bn = model.get_submodule(following.name) if following is not None and following.kind == "bn" else None
+            stages.append((f"{spec.name}+{following.name}" if bn else spec.name,
+                           plan.conv(model.get_submodule(spec.name), bn)))
+            position += 2 if bn else 1
+        elif spec.kind == "relu" and following is not None and following.kind == "pool":
+            kernel = following.kernel
+            stages.append((f"{following.name}+{spec.name}", lambda h, k=kernel: max_pool_time_major(h, k).relu_()))
+            position += 2
+        elif spec.kind == "relu":
+            stages.append((spec.name, torch.Tensor.relu_))  # h is always this pass's own output
+            position += 1
+        elif spec.kind == "pool":
+            stages.append((spec.name, lambda h, k=spec.kernel: max_pool_time_major(h, k)))
+            position += 1
+        else:  # a BN is always folded into the conv before it
+            raise AssertionError(f"unexpected {spec.kind} at {spec.name}")
+    if target.index < model.architecture.head.index:
+        stages.append(("to B x C x T", lambda h: h.transpose(1, 2).contiguous()))
+    else:
+        heads = [plan.conv(head) for head in model.head_modules()]
+        stages.append((target.name, lambda h: tuple(head(h).transpose(1, 2).contiguous() for head in heads)))
+    return stages
+
+
+def time_major_forward(model: SoundNet, x: torch.Tensor, target: Layer,
+                       plan: TimeMajorPlan) -> torch.Tensor | tuple[torch.Tensor, ...]:
+    """model.forward_features(x, target) for a B x 1 x N waveform in eval mode without autograd."""
+    h = x.reshape(x.shape[0], x.shape[-1], 1)
+    for _, stage in time_major_stages(model, target, plan):
+        h = stage(h)
+    return h
