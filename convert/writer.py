@@ -206,7 +206,9 @@ def write_t7(value: Any, target: Target, *, format: str = "binary", long_size: i
     try:
         with os.fdopen(fd, "wb") as f:
             _write(value, f, format, long_size)
-        os.chmod(tmp, 0o644)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; the file gets what the umask gives new files
         os.replace(tmp, path)
     except BaseException:
         try:

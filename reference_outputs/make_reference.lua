@@ -20,7 +20,8 @@
 --                          input gives exactly 4 time steps, which modules 26-28 assume) },
 --                 pred10 = { objects, scenes } -- softmax over channels, as extract_predictions.lua },
 --     meta = { model = path, mode = 'net:evaluate()', module_typenames = {...} } }
--- Sequences carry `_n` (their length) so that Python's torchfile can read the file too.
+-- Sequences carry `_n` (their length) so that Python's torchfile can read the file too; outputs.clip has
+-- no `_n` and, without `final`, is a plain sequence 1..heads (soundnet verify reads both forms).
 -- Modules are stepped one at a time exactly as nn.Sequential:updateOutput does, and each output is cloned
 -- at once: with ReLU(true) in place, a BN output is recorded before the ReLU overwrites it.
 

@@ -18,17 +18,26 @@ import soundfile as sf
 import soxr
 import torch
 
+from .errors import describe_os_error
 from .model.architecture import INPUT_SCALE, SAMPLE_RATE
+from .native_output import stderr_labelled
 
 CHANNEL_MODES = ("first", "mean")
 RESAMPLE_QUALITIES = ("QQ", "LQ", "MQ", "HQ", "VHQ")
 
 PathLike = str | os.PathLike[str]
 _NO_SAMPLES = "it holds no samples (at the target rate)"
+MIN_NATIVE_RATE = 1000  # Hz; lower rates are not audio (and would make the resampler's output explode)
+# libsndfile's words for "no format it knows" when given a regular file
+_UNRECOGNISED = ("File does not exist or is not a regular file", "Format not recognised", "unknown format")
 
 
 class AudioError(ValueError):
     """A file that cannot be used as audio; the message is one line naming the file and the reason."""
+
+
+class NonFiniteAudioError(AudioError):
+    """Decoded samples include NaN or infinity (a float file): an error, never silently propagated."""
 
 
 class AudioInfo(NamedTuple):
@@ -58,6 +67,14 @@ def _mono_scaled(samples: np.ndarray, channel: str, scale: float) -> np.ndarray:
     mono = samples[:, 0] if channel == "first" else samples.mean(axis=1)
     # int32 -> float32 first, then a power-of-two factor: the original's exact arithmetic.
     return mono.astype(np.float32) * np.float32(factor)
+
+
+def check_finite(samples: np.ndarray, where: str, first: int = 0, rate: int | None = None) -> None:
+    """Raise NonFiniteAudioError naming the first NaN/infinite sample (counting from `first`)."""
+    if np.issubdtype(samples.dtype, np.floating) and not np.isfinite(samples).all():
+        index = first + int(np.flatnonzero(~np.isfinite(samples).reshape(len(samples), -1).all(axis=1))[0])
+        at = f"sample {index}" + (f" ({index / rate:.3f} s)" if rate else "")
+        raise NonFiniteAudioError(f"{where}: it holds a NaN or infinite value at {at}")
 
 
 def resampled_length(frames: int, native_rate: int, sample_rate: int = SAMPLE_RATE) -> int:
@@ -96,6 +113,7 @@ def prepare_waveform(
         channels_first = array.shape[0] < array.shape[1]
     if channels_first:
         array = array.T
+    check_finite(array, "samples", rate=native_rate)
     mono = _mono_scaled(array, channel, scale)
     if native_rate != sample_rate:
         mono = soxr.resample(mono, native_rate, sample_rate, quality=resample_quality)
@@ -112,8 +130,10 @@ def _audio_errors(path: PathLike) -> Iterator[None]:
     try:
         yield
     except sf.SoundFileError as exc:
-        reason = getattr(exc, "error_string", None) or str(exc)
-        raise _audio_error(path, reason.strip().splitlines()[0]) from exc
+        reason = (getattr(exc, "error_string", None) or str(exc)).strip().splitlines()[0]
+        if reason.startswith(_UNRECOGNISED) and os.path.isfile(path):
+            reason = "Format not recognised: not audio libsndfile can decode (a wrong suffix or a damaged file)"
+        raise _audio_error(path, reason) from exc
 
 
 def _open(path: PathLike, sample_rate: int, reader: type[sf.SoundFile] = sf.SoundFile) -> sf.SoundFile:
@@ -122,8 +142,16 @@ def _open(path: PathLike, sample_rate: int, reader: type[sf.SoundFile] = sf.Soun
         raise _audio_error(name, "not a regular file" if os.path.exists(name) else "no such file")
     if os.path.getsize(name) == 0:
         raise _audio_error(name, "the file is empty")
-    with _audio_errors(name):
+    try:
+        open(name, "rb").close()
+    except OSError as error:
+        raise _audio_error(name, describe_os_error(error).removeprefix(f"{name}: ")) from None
+    with _audio_errors(name), stderr_labelled(name):
         handle = reader(name)
+    if handle.samplerate < MIN_NATIVE_RATE:
+        handle.close()
+        raise _audio_error(name, f"its header declares a sample rate of {handle.samplerate} Hz "
+                                 f"(at least {MIN_NATIVE_RATE} Hz expected)")
     if resampled_length(handle.frames, handle.samplerate, sample_rate) == 0:
         handle.close()
         raise _audio_error(name, _NO_SAMPLES)
@@ -149,9 +177,10 @@ def load_audio(
     scale=512 reproduces the ESC-50 evaluation script's 2^-22. Use iter_audio_blocks for long files.
     """
     _check_options(channel, scale, resample_quality)
-    with _open(path, sample_rate) as handle, _audio_errors(path):
+    with _open(path, sample_rate) as handle, _audio_errors(path), stderr_labelled(os.fspath(path)):
         samples = handle.read(dtype=_read_dtype(handle), always_2d=True)
         native_rate = handle.samplerate
+    check_finite(samples, f"cannot use audio file {os.fspath(path)}", rate=native_rate)
     if resampled_length(len(samples), native_rate, sample_rate) == 0:
         raise _audio_error(path, _NO_SAMPLES)
     return prepare_waveform(
@@ -179,10 +208,12 @@ def iter_audio_blocks(
     if isinstance(block_samples, bool) or not isinstance(block_samples, int) or block_samples < 1:
         raise ValueError(f"block_samples must be a positive integer, got {block_samples!r}")
     handle = _open(path, sample_rate, _SequentialSoundFile)
-    stream = None
+    stream, read_frames = None, block_samples
     if handle.samplerate != sample_rate:
         stream = soxr.ResampleStream(handle.samplerate, sample_rate, 1, dtype="float32", quality=resample_quality)
-    return _blocks(handle, path, block_samples, channel, scale, stream)
+        # input frames giving about block_samples output samples: upsampling must not multiply the block
+        read_frames = max(1, math.ceil(block_samples * handle.samplerate / sample_rate))
+    return _blocks(handle, path, block_samples, read_frames, channel, scale, stream)
 
 
 class _SequentialSoundFile(sf.SoundFile):
@@ -197,9 +228,17 @@ class _SequentialSoundFile(sf.SoundFile):
 
 
 def _scaled_pieces(
-    handle: sf.SoundFile, frames: int, channel: str, scale: float, stream: soxr.ResampleStream | None
+    handle: sf.SoundFile, path: PathLike, frames: int, channel: str, scale: float,
+    stream: soxr.ResampleStream | None
 ) -> Iterator[np.ndarray]:
-    while len(block := handle.read(frames, dtype=_read_dtype(handle), always_2d=True)):
+    first = 0
+    while True:
+        with stderr_labelled(os.fspath(path)):  # only around the native call: the consumer's output stays its own
+            block = handle.read(frames, dtype=_read_dtype(handle), always_2d=True)
+        if not len(block):
+            break
+        check_finite(block, f"cannot use audio file {os.fspath(path)}", first, handle.samplerate)
+        first += len(block)
         piece = _mono_scaled(block, channel, scale)
         yield piece if stream is None else stream.resample_chunk(piece)
     if stream is not None:
@@ -210,6 +249,7 @@ def _blocks(
     handle: sf.SoundFile,
     path: PathLike,
     block_samples: int,
+    read_frames: int,
     channel: str,
     scale: float,
     stream: soxr.ResampleStream | None,
@@ -217,7 +257,7 @@ def _blocks(
     pending = np.zeros(0, dtype=np.float32)
     produced = 0
     with handle, _audio_errors(path):
-        for piece in _scaled_pieces(handle, block_samples, channel, scale, stream):
+        for piece in _scaled_pieces(handle, path, read_frames, channel, scale, stream):
             pending = np.concatenate([pending, piece])
             while len(pending) >= block_samples:
                 produced += block_samples

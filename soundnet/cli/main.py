@@ -1,7 +1,8 @@
 """The `soundnet` command: a thin click layer over the library functions.
 
-Every command turns the library's ValueError/OSError family into one `error:` line and exit status 1;
-click itself reports bad arguments with exit status 2.
+Every command turns the library's ValueError/OSError family into one `Error:` line and exit status 1;
+click itself reports bad arguments with exit status 2. Anything else (a bug) is also one line, with a
+hint to rerun with --debug, which shows the traceback.
 """
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ import sys
 
 import click
 
-from ..errors import one_line
+from ..errors import describe_os_error, one_line
+
+DEBUG_HINT = "rerun with --debug to see the traceback"
 
 
 class OneLineErrors(click.Group):
@@ -20,15 +23,22 @@ class OneLineErrors(click.Group):
             return super().invoke(ctx)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise  # click's own control flow (Exit is a RuntimeError in click >= 8.2)
-        except FileNotFoundError as error:
-            raise click.ClickException(f"no such file: {error.filename or error}") from None
-        except (ValueError, OSError, RuntimeError) as error:
+        except OSError as error:
+            raise click.ClickException(describe_os_error(error)) from None
+        except (ValueError, RuntimeError) as error:
             raise click.ClickException(one_line(error)) from None
+        except MemoryError as error:
+            raise click.ClickException(f"out of memory: {one_line(error)}") from None
+        except Exception as error:  # the last resort: a bug still reports one line, unless debugging
+            if ctx.params.get("debug"):
+                raise
+            raise click.ClickException(f"unexpected {type(error).__name__}: {one_line(error)} ({DEBUG_HINT})") from None
 
 
 @click.group(cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="soundnet-t7")
-def cli() -> None:
+@click.option("--debug", is_flag=True, help="Show the full traceback of an unexpected error.")
+def cli(debug: bool) -> None:
     """SoundNet (Aytar, Vondrick, Torralba 2016) from Torch7 to PyTorch.
 
     Every command that runs a model takes it as --model MODEL: a .t7, .safetensors, .pth, .h5 or TF/Keras

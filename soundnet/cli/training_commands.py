@@ -53,6 +53,18 @@ def _settings(options: dict):
                         resume=Path(resume) if resume else None, export=Path(export) if export else None, **options)
 
 
+def _fresh_run(run, *args):
+    """Run training; an output folder holding another run is refused in the CLI's own terms."""
+    from ..training.guards import ExistingRunError
+
+    try:
+        return run(*args)
+    except ExistingRunError as error:
+        raise click.ClickException(f"{error.out_dir} already holds a training run ({error.found.name}); "
+                                   f"continue it with --resume {error.out_dir / 'checkpoint.pt'} or choose "
+                                   f"a new --out") from None
+
+
 def _report(result) -> None:
     if os.environ.get("RANK", "0") != "0":  # under torchrun, rank 0 speaks for all
         return
@@ -107,7 +119,7 @@ def train(frame_list, objects, scenes, video_key, audio_ext, teacher_h5, audio_r
     settings = _settings(options)
     model = build_student(load_model(model_path) if model_path else None, scratch or "soundnet8", width_list,
                           settings.seed)
-    _report(run_training(model, clips, settings, head_softmax))
+    _report(_fresh_run(run_training, model, clips, settings, head_softmax))
 
 
 @click.command()
@@ -137,4 +149,5 @@ def finetune(label_list, classes, model_path, root, epochs, freeze, held_out, **
 
     options["source"] = f"{model_path} on {label_list}"
     clips, names = labeled_clips(read_list(label_list, root, labels="required", check_files=False), classes)
-    _report(run_finetune(load_model(model_path), clips, names, _settings(options), epochs, freeze, held_out))
+    _report(_fresh_run(run_finetune, load_model(model_path), clips, names, _settings(options), epochs, freeze,
+                       held_out))

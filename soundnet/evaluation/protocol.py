@@ -26,6 +26,7 @@ from ..jobs.clip_lists import Clip, read_esc50, read_list, sorted_labels
 from ..inference.tiling import TILE_SECONDS
 from ..jobs.feature_cache import FeatureCache, clip_features
 from ..formats.loading import model_label, model_sha256
+from ..memory import check_fits
 from ..model.network import SoundNet
 from ..optional import require
 from ..outputs import save_figure, write_json
@@ -142,6 +143,11 @@ def evaluate(model: SoundNet, folds: Sequence[Fold], *, layer: int | str = DEFAU
         require(package, "evaluation")  # a missing one is one line before any feature is extracted
     spec = model.architecture.layer(layer)
     total, steps = window_steps(model.architecture, spec, window)
+    clips = len({clip.path for fold in folds for clip in fold.train + fold.test})
+    channels = sum(model.classes) if spec.index == model.architecture.head.index else model.widths[spec.block - 1]
+    check_fits(clips * channels * (total + (total - steps + 1) * steps) * 4,
+               f"layer {spec.index} ({spec.name}) with a {window:g} s window over {clips} clips "
+               f"({total - steps + 1} windows of {channels * steps} values per clip)")
     for fold in folds:
         unlabelled = [clip.path for clip in fold.train + fold.test if clip.label is None]
         if unlabelled:

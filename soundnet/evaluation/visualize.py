@@ -145,9 +145,10 @@ def parse_units(text: str, channels: int) -> list[int]:
         first, _, last = part.partition("-")
         if not first.isdigit() or (last and not last.isdigit()):
             raise ValueError(f"units are 'all' or 0-based numbers and ranges like '0,5,9-12', got {part!r}")
+        if int(last or first) >= channels:  # checked before the range is expanded
+            raise ValueError(f"units must lie in 0..{channels - 1} for this layer, got {text!r}")
         units.extend(range(int(first), int(last or first) + 1))
-    bad = [u for u in units if u >= channels]
-    if not units or bad:
+    if not units:
         raise ValueError(f"units must lie in 0..{channels - 1} for this layer, got {text!r}")
     return list(dict.fromkeys(units))
 

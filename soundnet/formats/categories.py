@@ -8,6 +8,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
+from ..input_files import read_text_lines
 from ..model.heads import HEAD_LABELS
 
 OBJECT_FILE = "categories_imagenet.txt"
@@ -18,12 +19,7 @@ TEACHER_CLASSES = (1000, 401)
 
 def read_category_file(path: str | Path) -> list[str]:
     """One name per non-empty line, decoded as UTF-8; a clear error for unreadable files."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise ValueError(f"cannot read category file {path}: {error}") from None
-    names = [line.strip() for line in text.splitlines() if line.strip()]
+    names = [line.strip() for line in read_text_lines(path, "category file") if line.strip()]
     if not names:
         raise ValueError(f"category file {path} holds no names")
     return names

@@ -15,6 +15,7 @@ import convert
 
 import convert.nn
 
+from ..input_files import regular_file
 from ..model.registry import resolve_model_path
 from .peer_formats import read_keras_npy, rename_port_state
 from .custom_head import describe_body
@@ -147,8 +148,8 @@ def describe(path: str | Path) -> str:
     """The report for a model file or `example`, whatever its format, or for a feature or prediction file."""
     from ..jobs.feature_files import describe_output_file  # outputs of jobs, recognised before weights
 
-    path = resolve_model_path(path)
-    if Path(path).suffix.lower() in (".h5", ".hdf5", ".npz") and Path(path).is_file():
+    path = regular_file(resolve_model_path(path), "model file")
+    if Path(path).suffix.lower() in (".h5", ".hdf5", ".npz"):
         report = describe_output_file(path)
         if report is not None:
             return report

@@ -14,6 +14,7 @@ from pathlib import Path
 import convert
 from torch import nn
 
+from ..input_files import regular_file
 from .categories import load_categories
 from ..model.network import SoundNet
 from ..model.registry import resolve_model_path
@@ -25,6 +26,7 @@ from .t7_export import export_t7
 from .t7_import import NotSoundNetError, model_from_t7, read_torch7
 from .tensor_files import (detect_format, format_of, model_from_weights, read_weights, save_weights, tensors_of,
                            write_tensors)
+from .validation import validate_model
 
 CategorySource = str | Path | tuple[str | Path, str | Path]
 
@@ -62,9 +64,7 @@ def load(path: str | Path, *, categories: CategorySource | None = None) -> Sound
     weights (fetched into the cache folder on first use), here and so in every command.
     """
     name = str(path)
-    path = resolve_model_path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no such model file: {path}")
+    path = regular_file(resolve_model_path(path), "model file")
     fmt, file_metadata = detect_format(path), {}
     with ThreadPoolExecutor(1) as pool:  # hashing overlaps parsing (hashlib releases the GIL)
         digest = pool.submit(sha256_of, path)
@@ -81,6 +81,7 @@ def load(path: str | Path, *, categories: CategorySource | None = None) -> Sound
             else:
                 model = model_from_weights(state, file_metadata, source=path)
         model.metadata.update(file=name, file_sha256=digest.result())
+    validate_model(model, path)
     if isinstance(model, SoundNet):
         model.weights = identify(model, file_metadata)
     if categories is not None:

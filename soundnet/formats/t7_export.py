@@ -18,6 +18,7 @@ import convert.nn
 from convert.objects import empty_tensor
 from convert.types import TENSOR_TYPES
 
+from ..atomic import atomic_path
 from ..model.architecture import SAMPLE_RATE, Layer
 from ..model.network import SoundNet
 
@@ -157,5 +158,7 @@ def model_to_t7_tree(model: SoundNet, layout: str = "torch") -> Any:
 
 def export_t7(model: SoundNet, path: str | Path, *, layout: str = "torch", fmt: str = "binary") -> Path:
     """Write `model` as a .t7 file Torch7 loads with torch.load (ascii with fmt='ascii'), atomically."""
-    convert.write_t7(model_to_t7_tree(model, layout), path, format=fmt)
+    tree = model_to_t7_tree(model, layout)
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        convert.write_t7(tree, handle, format=fmt)
     return Path(path)

@@ -17,6 +17,7 @@ import convert
 from ..model.architecture import ARCHITECTURES, Architecture, Layer
 from ..model.heads import head_module_names
 from ..model.network import SoundNet
+from .validation import float32_array
 
 # Torch class names (without the nn./cudnn./cunn. prefix) and the layer kind they implement.
 CLASS_KINDS = {
@@ -142,7 +143,12 @@ def _array(module: Any, field: str, where: str) -> np.ndarray:
     value = module.get(field)
     if not isinstance(value, np.ndarray) or value.size == 0:
         raise NotSoundNetError(f"not a SoundNet: {where} has no {field} tensor")
-    return np.ascontiguousarray(value, dtype=np.float32).view(np.ndarray)
+    storage = getattr(value, "storage", None)
+    if storage is not None and value.size > len(storage):  # checked before anything is copied
+        raise NotSoundNetError(f"not a SoundNet: {where} {field} declares {value.size} elements "
+                               f"(shape {list(value.shape)}) over a storage of {len(storage)}: zero or overlapping "
+                               f"strides, which no parameter has")
+    return float32_array(value, f"{where} {field}").view(np.ndarray)
 
 
 def _number(module: Any, field: str, where: str, default: float | None = None) -> float:

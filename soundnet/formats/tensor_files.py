@@ -7,12 +7,15 @@ the category names); a .pth is a plain state_dict and the architecture is read b
 """
 from __future__ import annotations
 
+import io
 import json
 import os
+import pickle
 from pathlib import Path
 from typing import Any
 
 import h5py
+import numpy as np
 import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
@@ -26,10 +29,12 @@ from ..model.weights import descriptive_metadata
 from .custom_head import HEAD_KEY, head_metadata, soundnet_with_head_from_weights
 from .networks import is_network
 from .peer_formats import NPY_MAGIC, rename_port_state
+from .validation import float32_state
 
 SUFFIX_FORMATS = {".safetensors": "safetensors", ".pth": "pth", ".pt": "pth", ".h5": "h5", ".hdf5": "h5",
                   ".t7": "t7"}
 FORMATS = ("safetensors", "pth", "h5", "t7")
+MAX_PARAMETER_BYTES = 1 << 30  # a full-width SoundNet8 is 115 MB
 
 
 def format_of(path: str | Path, fmt: str | None = None) -> str:
@@ -123,12 +128,26 @@ def write_tensors(state: dict[str, torch.Tensor], meta: dict[str, str], path: st
         elif fmt == "pth":
             torch.save(state, tmp)
         elif fmt == "h5":
-            with h5py.File(tmp, "w") as h5:
+            image = io.BytesIO()  # built in memory: HDF5 can crash when the disk fills under it
+            with h5py.File(image, "w") as h5:
                 for key, value in state.items():
                     h5.create_dataset(key, data=value.numpy())
                 h5.attrs.update(meta)
+            tmp.write_bytes(image.getbuffer())
         else:
             raise ValueError(f"save_weights does not write {fmt!r}")
+
+
+def _h5_state(h5: h5py.File) -> dict[str, torch.Tensor]:
+    """Every dataset as a tensor; declared sizes are checked before anything is read (gzip can hide gigabytes)."""
+    datasets: dict[str, h5py.Dataset] = {}
+    h5.visititems(lambda name, item: datasets.__setitem__(name.replace("/", "."), item)
+                  if isinstance(item, h5py.Dataset) else None)
+    declared = sum(item.size * item.dtype.itemsize for item in datasets.values())
+    if declared > MAX_PARAMETER_BYTES:
+        raise ValueError(f"its datasets declare {declared / 2**30:.1f} GiB, more than any SoundNet "
+                         f"({MAX_PARAMETER_BYTES / 2**30:.0f} GiB at most)")
+    return {name: torch.from_numpy(np.asarray(item[()])) for name, item in datasets.items()}
 
 
 def read_weights(path: str | Path, fmt: str) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
@@ -141,14 +160,19 @@ def read_weights(path: str | Path, fmt: str) -> tuple[dict[str, torch.Tensor], d
             state = torch.load(path, map_location="cpu", weights_only=True)
             if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
                 raise ValueError("not a state_dict of tensors")
+            key = next((key for key in state if not isinstance(key, str)), None)
+            if key is not None:
+                raise ValueError(f"not a state_dict: key {key!r} is not a parameter name")
             return dict(state), {}
         with h5py.File(path, "r") as h5:
-            state = {}
-            h5.visititems(lambda name, item: state.__setitem__(name.replace("/", "."), torch.from_numpy(item[()]))
-                          if isinstance(item, h5py.Dataset) else None)
-            return state, {key: str(value) for key, value in h5.attrs.items()}
+            return _h5_state(h5), {key: str(value) for key, value in h5.attrs.items()}
     except FileNotFoundError:
         raise
+    except pickle.UnpicklingError as error:
+        if "weights only" in str(error).lower():  # torch's advice to load it unsafely is not repeated
+            raise ValueError(f"refused {path}: it holds Python objects other than tensors, which could run code "
+                             f"when loaded; only state_dicts of tensors are read") from None
+        raise ValueError(f"cannot read {path} as {fmt}: {one_line(error)}") from None
     except Exception as error:  # each backend has its own exception types; all mean "unreadable"
         raise ValueError(f"cannot read {path} as {fmt}: {one_line(error)}") from None
 
@@ -172,8 +196,8 @@ def infer_architecture(state: dict[str, torch.Tensor]) -> tuple[str, list[int], 
 def model_from_weights(state: dict[str, torch.Tensor], meta: dict[str, str], source: str | Path) -> SoundNet:
     """Build the model the metadata (or, lacking it, the shapes) describe and load the state strictly."""
     if HEAD_KEY in meta:
-        return soundnet_with_head_from_weights(state, meta, source)
-    state = rename_port_state(state)
+        return soundnet_with_head_from_weights(float32_state(state, source), meta, source)
+    state = float32_state(rename_port_state(state), source)
     name, widths, classes = infer_architecture(state)
     if meta.get("architecture") and meta["architecture"] != name:
         raise ValueError(f"{source}: metadata says {meta['architecture']} but the parameters are {name}")
@@ -185,13 +209,19 @@ def model_from_weights(state: dict[str, torch.Tensor], meta: dict[str, str], sou
         try:
             model.set_bn_eps(json.loads(meta["bn_eps"]))
         except (ValueError, TypeError, AttributeError) as error:
-            raise ValueError(f"{source}: bad bn_eps metadata: {error}") from None
+            raise ValueError(f"{source}: bad bn_eps metadata: {one_line(error)}") from None
     model.metadata.update({key: value for key, value in meta.items()
                            if key in ("source_sha256", "source_file")})
     if "categories" in meta:
-        model.metadata["categories"] = [list(names) for names in json.loads(meta["categories"])]
+        try:
+            model.metadata["categories"] = json.loads(meta["categories"])
+        except ValueError as error:
+            raise ValueError(f"{source}: bad categories metadata: {one_line(error)}") from None
     if "class_names" in meta:
-        names = json.loads(meta["class_names"])
+        try:
+            names = json.loads(meta["class_names"])
+        except ValueError as error:
+            raise ValueError(f"{source}: bad class_names metadata: {one_line(error)}") from None
         if not (isinstance(names, list) and len(names) == model.classes[0] and all(isinstance(n, str) for n in names)):
             raise ValueError(f"{source}: class_names metadata must list {model.classes[0]} names")
         model.metadata["class_names"] = names

@@ -176,6 +176,8 @@ def predict_blocks(model: SoundNet, blocks: Iterable[torch.Tensor], *, categorie
         recipe = "extract_predictions.lua"
     output = on_host(collect(iter_chunked(model, tiling.tiled_blocks(blocks, counted, minimum, tile), head,
                                           chunk_samples)))  # float32 on the CPU, whatever the model ran in
+    if not all(torch.isfinite(part).all() for part in output):
+        raise ValueError("the model's output is not finite (NaN or infinity); no prediction is reported")
     field = model.architecture.receptive_field(head)
     copies = repeats(counted[0]) if counted[0] < minimum else 1
     if model.architecture.is_classifier:

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import one_line
+from ..input_files import read_text_lines
 
 ESC50_NAME = re.compile(r"^(?P<fold>\d+)-(?P<clip>[^-]+)-(?P<take>[^-]+)-(?P<target>\d+)\.wav$", re.IGNORECASE)
 
@@ -43,12 +43,7 @@ def read_list(list_file: str | os.PathLike, root: str | os.PathLike | None = Non
         raise ValueError(f"labels must be 'required', 'optional' or 'ignored', got {labels!r}")
     list_file = Path(list_file)
     base = Path(root) if root is not None else list_file.parent
-    try:
-        lines = list_file.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError:
-        raise ValueError(f"{list_file}: not a UTF-8 text list") from None
-    except OSError as error:
-        raise ValueError(f"cannot read list file {list_file}: {one_line(error)}") from None
+    lines = read_text_lines(list_file)
     clips = []
     for number, line in enumerate(lines, 1):
         text = line.strip()

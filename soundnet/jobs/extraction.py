@@ -31,6 +31,7 @@ from ..inference.features import DEFAULT_LAYER, POOLS, extract_features, feature
 from .clip_lists import read_list
 from .feature_files import FEATURE_FORMATS, feature_settings
 from .feature_sinks import ConsolidatedSink, PerFileSink, Sink
+from .worker_lifetime import die_with_parent
 from ..model.network import SoundNet
 
 STREAM_SECONDS = 600  # longer files are streamed in the main process rather than decoded whole
@@ -96,7 +97,8 @@ def _decoded(paths: list[str], decoding: Decoding, workers: int) -> Iterator[tup
         yield from (_decode(path, decoding) for path in paths)
         return
     context = multiprocessing.get_context("fork")  # no re-import of torch per worker
-    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context, initializer=die_with_parent,
+                                                initargs=(os.getpid(),)) as pool:
         pending: deque = deque()
         try:
             for path in paths:

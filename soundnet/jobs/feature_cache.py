@@ -24,10 +24,13 @@ from ..audio import load_audio
 from ..devices import as_numpy, dtype_name
 from ..inference.features import extract_features
 from ..inference.tiling import TILE_SECONDS, eval_esc50
+from ..input_files import regular_file
 from ..model.architecture import Layer
 from ..model.network import Output, SoundNet
 
 FLUSH_EVERY = 256
+CACHE_MARK = "soundnet_feature_cache"  # attribute of every cache file written here; others are never replaced
+CACHE_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -52,8 +55,14 @@ class FeatureCache:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        if self.path.exists() and not h5py.is_hdf5(self.path):
+        if not self.path.exists():
+            return
+        if not h5py.is_hdf5(regular_file(self.path, "feature cache")):
             raise ValueError(f"feature cache {self.path} is not an HDF5 file; remove it or choose another cache file")
+        with h5py.File(self.path, "r") as handle:
+            if handle.attrs.get(CACHE_MARK) != CACHE_VERSION:
+                raise ValueError(f"{self.path} is an HDF5 file this tool did not write as a feature cache; it is left "
+                                 f"untouched (choose another cache file)")
 
     def read(self, keys: Sequence[dict]) -> dict[str, np.ndarray]:
         """The cached maps among `keys`, by dataset name."""
@@ -66,6 +75,7 @@ class FeatureCache:
     def write(self, entries: Sequence[tuple[dict, np.ndarray]]) -> None:
         """Add entries: copy the old file and the new maps into a temporary file, then rename it over."""
         with atomic_path(self.path, suffix=".h5.tmp") as tmp, h5py.File(tmp, "w") as out:
+            out.attrs[CACHE_MARK] = CACHE_VERSION
             if self.path.exists():
                 with h5py.File(self.path, "r") as old:
                     for name in old:

@@ -60,5 +60,5 @@ def run_predictions(model: SoundNet, paths: Sequence[str], *, categories: str | 
         else:
             echo(format_table(path, prediction, top_k))
     if fmt == "json":
-        echo(json.dumps(records, indent=2))
+        echo(json.dumps(records, indent=2, allow_nan=False))  # NaN is not JSON: never emitted
     return ok

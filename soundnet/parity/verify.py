@@ -41,6 +41,18 @@ class LayerCheck:
         return self.max_rel <= self.tolerance
 
 
+def lua_table(value: Any) -> dict:
+    """A Lua table as read from a .t7, as a dict: convert.read_t7 gives a list when the keys are exactly 1..n.
+
+    make_reference.lua's per-input table is such a sequence whenever it has no `final` entry.
+    """
+    if isinstance(value, list):
+        return dict(enumerate(value, 1))
+    if isinstance(value, dict):
+        return value
+    raise ValueError(f"expected a Lua table, found {type(value).__name__}")
+
+
 def sequence(value: Any) -> list:
     """A Lua sequence as read from a .t7: a list, or a dict keyed 1..n (plus Torch's `_n` length key)."""
     if isinstance(value, list):
@@ -76,20 +88,21 @@ def verify_reference(model: SoundNet, reference: dict, tolerance: float = TOLERA
     """Every stored layer of every stored input, compared with what `model` computes (eval mode)."""
     if not isinstance(reference, dict) or "inputs" not in reference or "outputs" not in reference:
         raise ValueError("not a reference file: expected a table with 'inputs' and 'outputs'")
+    inputs, outputs = lua_table(reference["inputs"]), lua_table(reference["outputs"])
     model.eval()
     head = model.architecture.head.index
     checks: list[LayerCheck] = []
     with torch.inference_mode():
-        for input_name, stored in reference["outputs"].items():
-            if input_name not in reference["inputs"]:
+        for input_name, stored in outputs.items():
+            if input_name not in inputs:
                 raise ValueError(f"reference output {input_name!r} has no stored input")
-            x = torch.from_numpy(np.asarray(reference["inputs"][input_name], dtype=np.float32))
+            x = torch.from_numpy(np.asarray(inputs[input_name], dtype=np.float32))
             if input_name == PREDICTION_KEY:
                 heads = model.forward_features(x, head)
                 checks += _compare_all(list(softmax_heads(heads)), sequence(stored), input_name, "softmax heads",
                                        tolerance)
                 continue
-            for key, value in stored.items():
+            for key, value in lua_table(stored).items():
                 if isinstance(key, int):
                     label = f"{key} ({model.architecture.layer(key).name})"
                     ours = model.forward_features(x, key)
@@ -99,9 +112,9 @@ def verify_reference(model: SoundNet, reference: dict, tolerance: float = TOLERA
                     heads = model.forward_features(x, head)
                     checks += _compare_all(torch7_cpu_outputs(heads), sequence(value), input_name,
                                            "final (net:forward)", tolerance)
-        for key, value in (reference.get("extra") or {}).items():
+        for key, value in lua_table(reference.get("extra") or {}).items():
             if key == CLASS_SOFTMAX_KEY:
-                x = torch.from_numpy(np.asarray(reference["inputs"]["clip20"], dtype=np.float32))
+                x = torch.from_numpy(np.asarray(inputs["clip20"], dtype=np.float32))
                 checks += _compare_all(class_log_softmax_outputs(model.forward_features(x, head)), sequence(value),
                                        "clip20", "class log-softmax", tolerance)
     if not checks:

@@ -3,9 +3,12 @@
 A checkpoint holds what a resumed run needs to continue bit for bit on CPU: model and optimizer state,
 the step, the run's settings (checked on resume) and the RNG states. Everything is stored as tensors and
 plain Python values so that torch.load(weights_only=True) reads it: a checkpoint cannot run code.
+A sha256 over all of it is stored too and checked on load, so a damaged file is refused rather than
+resumed; a model with NaN or infinite parameters is never written over the last good checkpoint.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import pickle
 import random
@@ -19,6 +22,38 @@ from ..atomic import atomic_path
 from ..model.network import SoundNet
 
 MARK = "soundnet_checkpoint"
+CHECKSUM = "sha256"
+
+
+def _digest(value, digest) -> None:
+    """Feed a nested structure of dicts, lists, tensors and plain values into `digest`, in a fixed order."""
+    if isinstance(value, torch.Tensor):
+        tensor = value.detach().cpu().contiguous().reshape(-1)
+        digest.update(f"T{value.dtype}{tuple(value.shape)}".encode())
+        digest.update(tensor.view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
+    elif isinstance(value, dict):
+        digest.update(f"D{len(value)}".encode())
+        for key in sorted(value, key=repr):
+            digest.update(repr(key).encode())
+            _digest(value[key], digest)
+    elif isinstance(value, (list, tuple)):
+        digest.update(f"L{len(value)}".encode())
+        for item in value:
+            _digest(item, digest)
+    else:
+        digest.update(f"V{value!r}".encode())
+
+
+def content_checksum(content: dict) -> str:
+    """The sha256 of a checkpoint's content (everything but the checksum itself)."""
+    digest = hashlib.sha256()
+    _digest({key: value for key, value in content.items() if key != CHECKSUM}, digest)
+    return digest.hexdigest()
+
+
+def non_finite_parameters(model: SoundNet) -> list[str]:
+    return [name for name, value in model.state_dict().items()
+            if value.is_floating_point() and not torch.isfinite(value).all()]
 
 
 def model_spec(model: SoundNet) -> dict:
@@ -44,9 +79,16 @@ def restore_rng(state: dict) -> None:
 
 def save_checkpoint(path: str | os.PathLike, model: SoundNet, optimizer: torch.optim.Optimizer, step: int,
                     settings: dict) -> None:
+    """Write atomically; refuse (keeping the previous file) when the model holds NaN or infinite values."""
+    bad = non_finite_parameters(model)
+    if bad:
+        raise ValueError(f"step {step}: {len(bad)} parameter tensor(s) hold NaN or infinite values ({bad[0]}, ...); "
+                         f"training stopped and {path} was not overwritten")
+    content = {MARK: model_spec(model), "state_dict": model.state_dict(), "optimizer": optimizer.state_dict(),
+               "step": step, "settings": settings, "rng": rng_state()}
+    content[CHECKSUM] = content_checksum(content)
     with atomic_path(path) as temporary:
-        torch.save({MARK: model_spec(model), "state_dict": model.state_dict(), "optimizer": optimizer.state_dict(),
-                    "step": step, "settings": settings, "rng": rng_state()}, temporary)
+        torch.save(content, temporary)
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict:
@@ -62,4 +104,8 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
             content = None
     if not isinstance(content, dict) or MARK not in content:
         raise ValueError(f"{path} is not a soundnet training checkpoint")
+    if CHECKSUM not in content:
+        raise ValueError(f"{path} carries no checksum (written by an older version): cannot check it is intact")
+    if content[CHECKSUM] != content_checksum(content):
+        raise ValueError(f"{path} is damaged: its contents do not match the checksum stored in it")
     return content

@@ -124,6 +124,8 @@ def finetune(model: SoundNet, clips: list[LabeledClip], class_names: list[str], 
     """
     if epochs < 1:
         raise ValueError("epochs must be at least 1")
+    if settings.batch_size < 1:
+        raise ValueError(f"batch size must be at least 1, got {settings.batch_size}")
     train_clips, held_clips = split_held_out(clips, held_out, settings.seed)
     model = finetuned_from(model, len(class_names), torch.Generator().manual_seed(settings.seed))
     model.metadata["class_names"] = list(class_names)

@@ -95,11 +95,11 @@ class LabeledDataset(Dataset):
     def __getitem__(self, key: tuple[int, int, int]) -> dict:
         index, step, slot = key
         clip = self.clips[index]
-        waveform = load_or_silence(clip.path)
+        waveform, problem = load_or_silence(clip.path)
         if waveform is None:
             x = torch.zeros(self.crop)
         elif self.train:
             x = random_crop(waveform, self.crop, np.random.default_rng([self.seed, step, slot]))
         else:
             x = center_crop(waveform, self.crop)
-        return {"waveform": x.contiguous(), "label": clip.label, "missing": waveform is None}
+        return {"waveform": x.contiguous(), "label": clip.label, "missing": waveform is None, "problem": problem}

@@ -21,6 +21,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from . import distributed
 from .checkpoint import MARK, load_checkpoint, model_spec, restore_rng, save_checkpoint
+from .guards import check_batch_problems, check_device, check_fresh_output, check_loss, check_numbers
 from ..formats.loading import save
 from ..model.network import SoundNet
 from .optim import make_optimizer
@@ -110,8 +111,11 @@ def _check_settings(settings: LoopSettings, task: Task) -> None:
             raise ValueError(f"{name.replace('_', ' ')} must be at least 1")
     if settings.bf16 and not settings.device.startswith("cuda"):
         raise ValueError("bf16 autocast needs a CUDA device")
+    check_numbers(settings.lr, settings.beta1, settings.batch_size)
+    check_device(settings.device)
     if len(task.dataset) == 0:
         raise ValueError("no training clips")
+    check_fresh_output(Path(settings.out_dir), settings.resume, (CHECKPOINT, MODEL, LOG), CHECKPOINT)
 
 
 def _resume(settings: LoopSettings, task: Task, model: SoundNet, optimizer: torch.optim.Optimizer) -> int:
@@ -177,11 +181,15 @@ def _run(task: Task, settings: LoopSettings, context: distributed.Context) -> Ru
         ready = time.perf_counter()
         task.prepare(model)
         optimizer.zero_grad(set_to_none=True)
+        problems = [problem for problem in batch.get("problem", []) if problem]
+        if distributed.sum_over_ranks(len(problems), context):  # every rank stops together
+            check_batch_problems(problems or ["a clip read by another process holds NaN or infinite samples"], step)
         with torch.autocast(context.device.type, dtype=torch.bfloat16, enabled=settings.bf16):
             loss = task.loss(net, batch, context.device)
+        loss_value = distributed.mean_over_ranks(loss.item(), context)
+        check_loss(loss_value, step, out / CHECKPOINT)
         loss.backward()
         optimizer.step()
-        loss_value = distributed.mean_over_ranks(loss.item(), context)
         step_missing = distributed.sum_over_ranks(int(batch["missing"].sum()), context)
         missing += step_missing
         done = time.perf_counter()
@@ -207,7 +215,7 @@ def _run(task: Task, settings: LoopSettings, context: distributed.Context) -> Ru
                             f"warning: {missing} clip loads were missing or undecodable and replaced by silence")
         progress.close()
         save(model, out / MODEL)
-        if step > start:
+        if step > start or not (out / CURVE).exists():  # also a run killed after its last step, now resumed
             classes = task.settings().get("classes")
             plot_loss_curve(out / LOG, out / CURVE, run_title(model, task, settings),
                             1 / classes if classes else None)

@@ -19,7 +19,8 @@ import torch
 from torch.utils.data import Dataset
 
 from ..model.architecture import OBJECT_CLASSES, SCENE_CLASSES
-from ..audio import AudioError, load_audio
+from ..input_files import read_text_lines, regular_file
+from ..audio import AudioError, NonFiniteAudioError, load_audio
 from ..inference.tiling import TRAIN_FRAMES as FRAMES, main_train
 from ..model.heads import HEAD_FIELDS
 
@@ -63,10 +64,10 @@ def video_key(spec: str) -> Callable[[str], str]:
 
 
 def _read_rows(path: Path, count: int, dim: int) -> np.ndarray:
-    data = np.fromfile(path, dtype=np.float32)
-    if data.size != count * dim:
-        raise ValueError(f"{path} holds {data.size} float32 values; the frame list needs {count} rows of {dim}")
-    return data.reshape(count, dim)
+    size = regular_file(path, "teacher probability file").stat().st_size  # checked before reading
+    if size != count * dim * 4:
+        raise ValueError(f"{path} holds {size / 4:g} float32 values; the frame list needs {count} rows of {dim}")
+    return np.fromfile(path, dtype=np.float32).reshape(count, dim)
 
 
 def read_frame_list(list_path: str | os.PathLike, objects_path: str | os.PathLike, scenes_path: str | os.PathLike,
@@ -77,16 +78,15 @@ def read_frame_list(list_path: str | os.PathLike, objects_path: str | os.PathLik
     root = Path(audio_root) if audio_root is not None else list_path.parent
     name_of = video_key(key)
     frames: list[tuple[int, str, str]] = []  # (line number, frame, video)
-    with open(list_path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            tokens = line.split()
-            if not tokens:
-                continue
-            video = name_of(tokens[0])
-            if not video:
-                raise ValueError(f"{list_path}:{number}: cannot take a video name from frame {tokens[0]!r} "
-                                 f"with video key {key!r}")
-            frames.append((number, tokens[0], video))
+    for number, line in enumerate(read_text_lines(list_path), 1):
+        tokens = line.split()
+        if not tokens:
+            continue
+        video = name_of(tokens[0])
+        if not video:
+            raise ValueError(f"{list_path}:{number}: cannot take a video name from frame {tokens[0]!r} "
+                             f"with video key {key!r}")
+        frames.append((number, tokens[0], video))
     if not frames:
         raise ValueError(f"{list_path} lists no frames")
     objects = _read_rows(Path(objects_path), len(frames), OBJECT_CLASSES)
@@ -107,7 +107,7 @@ def read_frame_list(list_path: str | os.PathLike, objects_path: str | os.PathLik
 
 def read_teacher_hdf5(path: str | os.PathLike, audio_root: str | os.PathLike | None = None) -> list[TeacherClip]:
     """The HDF5 layout: every group holding `objects` and `scenes` is one clip."""
-    path = Path(path)
+    path = regular_file(path, "teacher HDF5 file")
     root = Path(audio_root) if audio_root is not None else path.parent
     clips: list[TeacherClip] = []
 
@@ -116,11 +116,12 @@ def read_teacher_hdf5(path: str | os.PathLike, audio_root: str | os.PathLike | N
             return
         if SCENES not in group:
             raise ValueError(f"{path}:/{name} has {OBJECTS} but no {SCENES} dataset")
-        objects, scenes = np.asarray(group[OBJECTS], np.float32), np.asarray(group[SCENES], np.float32)
-        if objects.ndim != 2 or objects.shape[1] != OBJECT_CLASSES or scenes.ndim != 2 or scenes.shape[1] != SCENE_CLASSES \
-                or len(objects) != len(scenes) or not 1 <= len(objects) <= FRAMES:
-            raise ValueError(f"{path}:/{name}: objects {objects.shape} and scenes {scenes.shape} must be "
+        shapes = [getattr(group[field], "shape", None) for field in HEAD_FIELDS]  # read nothing yet
+        frames = shapes[0][0] if shapes[0] else 0
+        if shapes != [(frames, OBJECT_CLASSES), (frames, SCENE_CLASSES)] or not 1 <= frames <= FRAMES:
+            raise ValueError(f"{path}:/{name}: objects {shapes[0]} and scenes {shapes[1]} must be "
                              f"T x {OBJECT_CLASSES} and T x {SCENE_CLASSES} with 1 <= T <= {FRAMES}")
+        objects, scenes = np.asarray(group[OBJECTS], np.float32), np.asarray(group[SCENES], np.float32)
         for field, rows in zip(HEAD_FIELDS, (objects, scenes)):
             check_distributions(rows, lambda r, f=field: f"{path}:/{name}/{f} row {r + 1}")
         audio = group.attrs.get("audio", name)
@@ -147,12 +148,15 @@ def write_teacher_hdf5(path: str | os.PathLike, clips: Mapping[str, tuple[np.nda
             group.attrs["audio"] = str(audio)
 
 
-def load_or_silence(path: Path) -> torch.Tensor | None:
-    """The clip's waveform, or None when it is missing or undecodable (the caller counts it)."""
+def load_or_silence(path: Path) -> tuple[torch.Tensor | None, str]:
+    """(waveform, ""); (None, "") when it is missing or undecodable (the caller counts it as silence);
+    (None, why) when its samples are NaN or infinite, which must stop the run (the loop raises `why`)."""
     try:
-        return load_audio(path)
+        return load_audio(path), ""
+    except NonFiniteAudioError as error:
+        return None, str(error)
     except (AudioError, OSError):
-        return None
+        return None, ""
 
 
 class TeacherDataset(Dataset):
@@ -166,6 +170,6 @@ class TeacherDataset(Dataset):
 
     def __getitem__(self, key: tuple[int, int, int]) -> dict:
         clip = self.clips[key[0]]
-        waveform = load_or_silence(clip.audio)
+        waveform, problem = load_or_silence(clip.audio)
         x, objects, scenes = main_train(waveform, clip.objects, clip.scenes)
-        return {"waveform": x, "objects": objects, "scenes": scenes, "missing": waveform is None}
+        return {"waveform": x, "objects": objects, "scenes": scenes, "missing": waveform is None, "problem": problem}

@@ -119,7 +119,7 @@ def test_extract_reports_each_broken_file_on_one_line(audio, tmp_path):
     (["predict", "{wav}", "--model", "example", "--categories-dir", "{dir}"], "category file"),
     (["extract", "--model", "example"], "give audio files or a list file"),
     (["extract", "{wav}", "--list", "{text}", "--model", "example"], "not both"),
-    (["extract", "--list", "{missing}", "--model", "example"], "cannot read list file"),
+    (["extract", "--list", "{missing}", "--model", "example"], "no such list file"),
     (["extract", "{wav}", "--model", "example", "--layer", "99"], "no layer 99"),
     (["extract", "{wav}", "--model", "example", "--layer", "25"], "predict gives their probabilities"),
     (["predict", "{wav}", "--model", "example", "--classes", "{text}"], "a classes file names a fine-tuned"),

@@ -88,7 +88,7 @@ def test_example_demo_runs(tmp_path):
 
 
 @pytest.mark.parametrize("args, fragment", [
-    (["inspect", "missing.t7"], "no such file: missing.t7"),
+    (["inspect", "missing.t7"], "no such model file: missing.t7"),
     (["convert", "missing.t7", "out.safetensors"], "no such model file"),
     (["convert", "example", "out.weird"], "cannot tell the format"),
     (["export", "example", "out.t7", "--layout", "gpu"], None),

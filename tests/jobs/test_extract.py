@@ -201,7 +201,7 @@ def test_job_options_are_checked(clips, tmp_path):
     (tmp_path / "empty.txt").write_text("\n# nothing\n")
     with pytest.raises(ValueError, match="names no clips"):
         read_list(tmp_path / "empty.txt")
-    with pytest.raises(ValueError, match="cannot read list"):
+    with pytest.raises(ValueError, match="no such list file"):
         read_list(tmp_path / "absent.txt")
     with pytest.raises(ValueError, match="npz format is for one file per clip"):
         extract_files(MODEL, clips, h5=tmp_path / "x.h5", fmt="npz")
