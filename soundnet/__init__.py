@@ -22,7 +22,7 @@ from .model.cache import WeightsUnavailable, cached_weights, soundnet_home
 from .model.registry import get_model, get_model_weights, get_weight, list_models
 from .model.weights import SoundNet8_Weights, Weights, WeightsEnum
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "ARCHITECTURES", "INPUT_SCALE", "SAMPLE_RATE", "get_architecture", "AudioError", "load_audio",

@@ -149,4 +149,7 @@ def test_two_soundnet_fetch_commands_with_the_registry(tmp_path, released_soundn
     assert sum("converting sound8.npy" in err for _, err in results) == 1
     assert soundnet.load(target).weights is SoundNet8_Weights.RELEASED.value
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
-    assert read_weights(target, "safetensors")[1] == read_weights(released_soundnet8, "safetensors")[1]
+    def described(path):  # the metadata, less the writing version (the shared cache may be older)
+        return {k: v for k, v in read_weights(path, "safetensors")[1].items() if k != "soundnet_t7_version"}
+
+    assert described(target) == described(released_soundnet8)
