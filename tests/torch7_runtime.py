@@ -4,7 +4,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from conftest import REPO
+from ground_truth import REPO
 
 MAKE_REFERENCE = REPO / "reference_outputs" / "make_reference.lua"
 SCRIPTS = Path(__file__).resolve().parent / "torch7_scripts"

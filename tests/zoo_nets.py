@@ -6,9 +6,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pytest
 import torch
-from conftest import torch7_refs_dir
+from ground_truth import torch7_refs_dir, unavailable
 
 import convert
 
@@ -31,7 +30,7 @@ def zoo_names() -> list[str]:
 def require_zoo(name: str) -> Path:
     path = zoo_dir() / f"{name}.t7"
     if not path.is_file():
-        pytest.skip(f"zoo net {path} not found (set SOUNDNET_TORCH7_REFS to shared/torch7)")
+        unavailable(f"zoo net {path} not found (set SOUNDNET_TORCH7_REFS to shared/torch7)")
     return path
 
 

@@ -6,6 +6,7 @@ import io
 
 import pytest
 import torch
+from ground_truth import unavailable
 from torch7_runtime import make_reference
 from zoo_nets import (
     TOLERANCE,
@@ -72,7 +73,7 @@ def test_exported_zoo_net_runs_in_torch7_with_the_same_outputs(name, tmp_path, t
 def test_worst_error_per_zoo_net_is_reported(capsys):
     """Prints the figure the issue asks for (run with -s to see it): worst relative error per net."""
     if not ZOO:
-        pytest.skip("no zoo (set SOUNDNET_TORCH7_REFS to shared/torch7)")
+        unavailable("no zoo (set SOUNDNET_TORCH7_REFS to shared/torch7)")
     lines = []
     for name in ZOO:
         x, output, per_module = load_io(name)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from conftest import REPO
+from ground_truth import REPO
 
 
 def test_readme_lists_exactly_the_registered_classes():
