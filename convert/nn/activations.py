@@ -91,6 +91,7 @@ class PReLU(TorchModule):
 
     options_spec = {"nOutputPlane": 0}
     learnable = ("weight",)
+    weight: torch.Tensor
 
     def forward(self, x):
         weight = self.weight
@@ -167,6 +168,7 @@ class AddConstant(Pointwise):
 @register("Mul")
 class Mul(TorchModule):
     learnable = ("weight",)
+    weight: torch.Tensor
 
     def forward(self, x):
         return x * self.weight[0]
@@ -179,6 +181,7 @@ class CMul(TorchModule):
     options_spec = {"size": None}
     storages = ("size",)
     learnable = ("weight",)
+    weight: torch.Tensor
 
     def setup(self):
         if self.options["size"] is None:
@@ -201,6 +204,7 @@ class Add(TorchModule):
 
     options_spec = {"scalar": False}
     learnable = ("bias",)
+    bias: torch.Tensor
 
     def forward(self, x):
         if self.options["scalar"]:

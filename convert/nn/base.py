@@ -8,6 +8,7 @@ and PyTorch -> Torch7 (write the fields back with what Torch7's updateOutput exp
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -91,8 +92,8 @@ class TorchModule(nn.Module):
     table_output: ClassVar[bool] = False
     table_input: ClassVar[bool] = False
 
-    def __init__(self, options: dict[str, Any], tensors: dict[str, torch.Tensor | None],
-                 children: list[nn.Module] | None = None) -> None:
+    def __init__(self, options: dict[str, Any], tensors: Mapping[str, torch.Tensor | None],
+                 children: Sequence[nn.Module] | None = None) -> None:
         super().__init__()
         self.torch_class = "nn." + self.torch_names[0]  # the spelling a file used replaces it (tree.py)
         self.options = dict(options)
@@ -134,7 +135,7 @@ class TorchModule(nn.Module):
 
     @classmethod
     def read_tensors(cls, obj: TorchObject, path: str) -> dict[str, torch.Tensor | None]:
-        tensors = {}
+        tensors: dict[str, torch.Tensor | None] = {}
         for name in cls.learnable + cls.kept:
             value = obj.get(name)
             if isinstance(value, np.ndarray) and value.size:

@@ -29,6 +29,8 @@ def check_rank(module: TorchModule, x: torch.Tensor, ranks: tuple[int, ...]) -> 
 @register("Linear")
 class Linear(TorchModule):
     learnable = ("weight", "bias")
+    weight: torch.Tensor
+    bias: torch.Tensor | None
 
     def forward(self, x):
         check_rank(self, x, (1, 2))
@@ -38,6 +40,8 @@ class Linear(TorchModule):
 @register("Bilinear")
 class Bilinear(TorchModule):
     learnable = ("weight", "bias")
+    weight: torch.Tensor
+    bias: torch.Tensor | None
     table_input = True
 
     def forward(self, x):
@@ -48,6 +52,8 @@ class Convolution(TorchModule):
     """Shared by the spatial convolutions: weights of any stored layout viewed as out x in x kH x kW."""
 
     learnable = ("weight", "bias")
+    weight: torch.Tensor
+    bias: torch.Tensor | None
     aliases = {"padding": "padW"}
 
     @classmethod
@@ -92,6 +98,8 @@ class SpatialFullConvolution(TorchModule):
     options_spec = {"nInputPlane": REQUIRED, "nOutputPlane": REQUIRED, "kW": REQUIRED, "kH": REQUIRED,
                     "dW": 1, "dH": 1, "padW": 0, "padH": 0, "adjW": 0, "adjH": 0}
     learnable = ("weight", "bias")
+    weight: torch.Tensor
+    bias: torch.Tensor | None
 
     def setup(self):
         o = self.options
@@ -112,6 +120,8 @@ class TemporalConvolution(TorchModule):
 
     options_spec = {"inputFrameSize": REQUIRED, "outputFrameSize": REQUIRED, "kW": REQUIRED, "dW": 1}
     learnable = ("weight", "bias")
+    weight: torch.Tensor
+    bias: torch.Tensor | None
 
     @classmethod
     def refusal(cls, obj):
@@ -137,6 +147,8 @@ class VolumetricConvolution(TorchModule):
     options_spec = {"nInputPlane": REQUIRED, "nOutputPlane": REQUIRED, "kT": REQUIRED, "kW": REQUIRED,
                     "kH": REQUIRED, "dT": 1, "dW": 1, "dH": 1, "padT": 0, "padW": 0, "padH": 0}
     learnable = ("weight", "bias")
+    weight: torch.Tensor
+    bias: torch.Tensor | None
 
     def setup(self):
         o = self.options
@@ -162,6 +174,10 @@ class BatchNormalization(TorchModule):
     learnable = ("weight", "bias")
     kept = ("running_mean", "running_var")
     optional = ("weight", "bias")
+    weight: torch.Tensor | None
+    bias: torch.Tensor | None
+    running_mean: torch.Tensor
+    running_var: torch.Tensor
     rank = 2
 
     @classmethod
@@ -223,6 +239,7 @@ class SpatialSubtractiveNormalization(TorchModule):
 
     options_spec = {"nInputPlane": 1}
     kept = ("kernel",)
+    kernel: torch.Tensor
 
     @classmethod
     def refusal(cls, obj):
@@ -265,6 +282,7 @@ class LookupTable(TorchModule):
 
     options_spec = {"paddingValue": 0, "maxNorm": None, "normType": None}
     learnable = ("weight",)
+    weight: torch.Tensor
 
     def forward(self, x):
         check_rank(self, x, (1, 2))
@@ -294,6 +312,7 @@ class Euclidean(TorchModule):
     """Distance of the input to each column of the weight (inputSize x outputSize)."""
 
     learnable = ("weight",)
+    weight: torch.Tensor
 
     def forward(self, x):
         check_rank(self, x, (1, 2))
@@ -358,6 +377,7 @@ class Constant(TorchModule):
 
     options_spec = {"nInputDim": None}
     kept = ("value",)
+    value: torch.Tensor
 
     def forward(self, x):
         dims = self.options["nInputDim"]

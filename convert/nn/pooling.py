@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -25,7 +27,7 @@ class MaxPooling(TorchModule):
     """Max pooling over the last `dims` axes; explicit padding reproduces Torch7's sizes in every case."""
 
     dims = 2
-    axes = ("H", "W")
+    axes: ClassVar[tuple[str, ...]] = ("H", "W")
 
     def geometry(self) -> list[tuple[int, int, int, int]]:
         """(kernel, stride, pad, dilation) per pooled axis, outermost first."""
@@ -96,7 +98,7 @@ class AveragePooling(TorchModule):
     """Average (or, with divide=false, sum) pooling; a window Torch7 keeps past PyTorch's last one is NaN."""
 
     dims = 2
-    axes = ("H", "W")
+    axes: ClassVar[tuple[str, ...]] = ("H", "W")
 
     def forward(self, x):
         check_rank(self, x, (self.dims + 1, self.dims + 2))
@@ -106,7 +108,7 @@ class AveragePooling(TorchModule):
         stride = [o["d" + a] for a in self.axes]
         pad = [o.get("pad" + a, 0) for a in self.axes]
         ceil = bool(o.get("ceil_mode"))
-        pool = (None, F.avg_pool2d, F.avg_pool3d)[self.dims - 1]
+        pool = {2: F.avg_pool2d, 3: F.avg_pool3d}[self.dims]
         y = pool(x, kernel, stride, pad, ceil, o.get("count_include_pad", True),
                  divisor_override=None if o.get("divide", True) else 1)
         for axis in range(self.dims):
@@ -137,7 +139,7 @@ class AdaptivePooling(TorchModule):
     """Output H x W; window i spans [floor(i * in / out), ceil((i + 1) * in / out)), as THNN and PyTorch."""
 
     options_spec = {"W": REQUIRED, "H": REQUIRED}
-    function = None
+    function: ClassVar[Callable[..., torch.Tensor]]  # the PyTorch pooling function (subclasses)
 
     def forward(self, x):
         check_rank(self, x, (3, 4))

@@ -6,7 +6,7 @@ themselves are the root module's state_dict. Rebuilding needs both and no pickle
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import torch
 
@@ -83,7 +83,9 @@ def from_t7(obj: Any, path: str = "") -> TorchModule:
         if isinstance(error, ModuleConversionError):
             raise
         raise ModuleConversionError(obj.typename, path, str(error)) from None
-    module.torch_class = "nn." + short_name(obj.typename)
+    name = short_name(obj.typename)
+    assert name is not None  # _class_of refused every class outside nn, cunn and cudnn
+    module.torch_class = "nn." + name
     for name in cls.learnable + cls.kept:
         if name not in cls.optional and getattr(module, name) is None:
             raise ModuleConversionError(obj.typename, path, f"the file has no {name} tensor")
@@ -97,7 +99,7 @@ def to_t7(module: TorchModule) -> TorchObject:
               "gradInput": {} if module.table_input else empty_tensor("torch.FloatTensor")}
     fields.update(module.torch_fields())
     if isinstance(module, Container):
-        children = [to_t7(child) for child in module.submodules]
+        children = [to_t7(cast(TorchModule, child)) for child in module.submodules]
         if module.child_field == "module":
             fields.update(module=children[0], modules=[children[0]], shared=True)
         else:
@@ -108,10 +110,10 @@ def to_t7(module: TorchModule) -> TorchObject:
 
 def describe(module: TorchModule) -> dict:
     """The JSON-ready description of a converted tree (tensors are in module.state_dict())."""
-    node = {"class": module.torch_class, "options": finite_options(module.options),
+    node: dict[str, Any] = {"class": module.torch_class, "options": finite_options(module.options),
             "tensors": [name for name in module.learnable + module.kept if getattr(module, name) is not None]}
     if isinstance(module, Container):
-        node["children"] = [describe(child) for child in module.submodules]
+        node["children"] = [describe(cast(TorchModule, child)) for child in module.submodules]
     return node
 
 
@@ -119,6 +121,8 @@ def rebuild(description: dict, state: dict[str, torch.Tensor], prefix: str = "")
     """The module a description and a state dict give back (strict: every tensor must be there)."""
     try:
         name = short_name(description["class"])
+        if name is None:
+            raise KeyError(description["class"])
         cls = REGISTRY[name]
         tensors = {tensor: state[prefix + tensor] for tensor in description["tensors"]}
         children = None

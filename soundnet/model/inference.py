@@ -20,13 +20,14 @@ come from changes (new tensor or in-place update), so loading weights or trainin
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .architecture import Layer
+from .layers import conv_padding
 
 if TYPE_CHECKING:
     from .network import SoundNet
@@ -48,8 +49,10 @@ def fold_batch_norm(conv: nn.Conv1d, bn: nn.BatchNorm1d | None) -> tuple[torch.T
     weight, bias = conv.weight, conv.bias if conv.bias is not None else torch.zeros_like(conv.weight[:, 0, 0])
     if bn is None:
         return weight, bias
-    scale = bn.weight * torch.rsqrt(bn.running_var + bn.eps)
-    return weight * scale[:, None, None], (bias - bn.running_mean) * scale + bn.bias
+    mean, var = bn.running_mean, bn.running_var
+    assert mean is not None and var is not None, "an eval-mode BN to fold tracks running statistics"
+    scale = bn.weight * torch.rsqrt(var + bn.eps)
+    return weight * scale[:, None, None], (bias - mean) * scale + bn.bias
 
 
 def _source_key(*modules: nn.Module | None) -> tuple:
@@ -68,7 +71,7 @@ class TimeMajorConv:
     """One convolution (optionally with its BN folded in) over B x T x C inputs, weights laid out once."""
 
     def __init__(self, conv: nn.Conv1d, bn: nn.BatchNorm1d | None):
-        self.kernel, self.stride, self.padding = conv.kernel_size[0], conv.stride[0], conv.padding[0]
+        self.kernel, self.stride, self.padding = conv.kernel_size[0], conv.stride[0], conv_padding(conv)
         self.in_channels, self.out_channels = conv.in_channels, conv.out_channels
         self.polyphase = self.in_channels * self.stride <= POLYPHASE_MAX_CHANNELS
         with torch.inference_mode(False), torch.no_grad():
@@ -153,26 +156,33 @@ def time_major_stages(model: SoundNet, target: Layer, plan: TimeMajorPlan) -> li
         spec = body[position]
         following = body[position + 1] if position + 1 < len(body) else None
         if spec.kind == "conv":
-            bn = model.get_submodule(following.name) if following is not None and following.kind == "bn" else None
-            stages.append((f"{spec.name}+{following.name}" if bn else spec.name,
-                           plan.conv(model.get_submodule(spec.name), bn)))
-            position += 2 if bn else 1
+            conv = cast(nn.Conv1d, model.get_submodule(spec.name))
+            if following is not None and following.kind == "bn":
+                bn = cast(nn.BatchNorm1d, model.get_submodule(following.name))
+                stages.append((f"{spec.name}+{following.name}", plan.conv(conv, bn)))
+                position += 2
+            else:
+                stages.append((spec.name, plan.conv(conv)))
+                position += 1
         elif spec.kind == "relu" and following is not None and following.kind == "pool":
-            kernel = following.kernel
-            stages.append((f"{following.name}+{spec.name}", lambda h, k=kernel: max_pool_time_major(h, k).relu_()))
+            def pool_relu(h: torch.Tensor, k: int = following.kernel) -> torch.Tensor:
+                return max_pool_time_major(h, k).relu_()
+            stages.append((f"{following.name}+{spec.name}", pool_relu))
             position += 2
         elif spec.kind == "relu":
             stages.append((spec.name, torch.Tensor.relu_))  # h is always this pass's own output
             position += 1
         elif spec.kind == "pool":
-            stages.append((spec.name, lambda h, k=spec.kernel: max_pool_time_major(h, k)))
+            def pool(h: torch.Tensor, k: int = spec.kernel) -> torch.Tensor:
+                return max_pool_time_major(h, k)
+            stages.append((spec.name, pool))
             position += 1
         else:  # a BN is always folded into the conv before it
             raise AssertionError(f"unexpected {spec.kind} at {spec.name}")
     if target.index < model.architecture.head.index:
         stages.append(("to B x C x T", lambda h: h.transpose(1, 2).contiguous()))
     else:
-        heads = [plan.conv(head) for head in model.head_modules()]
+        heads = [plan.conv(cast(nn.Conv1d, head)) for head in model.head_modules()]
         stages.append((target.name, lambda h: tuple(head(h).transpose(1, 2).contiguous() for head in heads)))
     return stages
 

@@ -15,11 +15,19 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.grad import conv1d_input
 
 # A strided conv takes the polyphase path while in_channels * stride is at most this.
 POLYPHASE_MAX_CHANNELS = 32
 # A conv takes the im2col + matmul path from this many inputs per output (in_channels * kernel).
 IM2COL_MIN_WINDOW = 2048
+
+
+def conv_padding(conv: nn.Conv1d) -> int:
+    """A Conv1d's padding in steps (SoundNet's convolutions are built with numbers, never 'same'/'valid')."""
+    if isinstance(conv.padding, str):
+        raise ValueError(f"padding={conv.padding!r} is not supported: give the number of steps")
+    return conv.padding[0]
 
 
 def polyphase_conv1d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
@@ -77,7 +85,7 @@ class PolyphaseConv1d(torch.autograd.Function):
         grad = grad.contiguous()
         grad_x = grad_weight = grad_bias = None
         if ctx.needs_input_grad[0]:
-            grad_x = torch.nn.grad.conv1d_input(x.shape, weight, grad)
+            grad_x = conv1d_input(x.shape, weight, grad)
         if ctx.needs_input_grad[1]:
             grad_weight = conv1d_grad_weight(x, grad, weight.shape[-1])
         if ctx.has_bias and ctx.needs_input_grad[2]:
@@ -108,15 +116,16 @@ class TorchConv1d(nn.Conv1d):
         self.im2col = not self.polyphase and in_channels * kernel_size >= IM2COL_MIN_WINDOW
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        fits = x.shape[-1] + 2 * self.padding[0] >= self.kernel_size[0]
+        padding = conv_padding(self)
+        fits = x.shape[-1] + 2 * padding >= self.kernel_size[0]
         if x.dtype == torch.bfloat16 and x.device.type == "cpu" and fits:
             # oneDNN's bfloat16 CPU convolution gives wrong values for few-channel shapes (4 -> 8 channels,
             # kernel 32: relative error ~1; torch 2.13); a matrix product is right to bfloat16 rounding.
-            return im2col_conv1d(x, self.weight, self.bias, self.stride[0], self.padding[0])
+            return im2col_conv1d(x, self.weight, self.bias, self.stride[0], padding)
         if self.polyphase:
-            return polyphase_conv1d(x, self.weight, self.bias, self.stride[0], self.padding[0])
+            return polyphase_conv1d(x, self.weight, self.bias, self.stride[0], padding)
         if self.im2col and fits:
-            return im2col_conv1d(x, self.weight, self.bias, self.stride[0], self.padding[0])
+            return im2col_conv1d(x, self.weight, self.bias, self.stride[0], padding)
         return super().forward(x)
 
 

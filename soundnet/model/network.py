@@ -7,7 +7,7 @@ classifier), so state-dict keys read like the paper. Inputs are raw waveforms al
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence, cast, overload
 
 import numpy as np
 import torch
@@ -34,14 +34,17 @@ def eval_batch_norm_(module: nn.BatchNorm1d, x: torch.Tensor) -> torch.Tensor:
     A fresh output per BN made BN slower than the convolutions on CPU (large fresh allocations are
     page-faulted on first touch); x is a conv output nobody else holds.
     """
-    scale = torch.rsqrt(module.running_var + module.eps) * module.weight
-    shift = module.bias - module.running_mean * scale
+    mean, var = module.running_mean, module.running_var
+    assert mean is not None and var is not None, "an eval-mode BN tracks running statistics"
+    scale = torch.rsqrt(var + module.eps) * module.weight
+    shift = module.bias - mean * scale
     return torch.addcmul(shift[:, None], x, scale[:, None], out=x)
 
 
 Waveform = torch.Tensor | np.ndarray
 AudioInput = Waveform | str | os.PathLike
 Output = torch.Tensor | tuple[torch.Tensor, ...]
+ClipList = list[AudioInput] | tuple[AudioInput, ...]  # clips of any lengths, run as one padded batch
 
 
 def as_waveform_batch(x: AudioInput, like: torch.Tensor | None = None) -> torch.Tensor:
@@ -110,14 +113,15 @@ class SoundNet(nn.Module):
         if len(self.widths) != len(self.architecture.default_widths):
             raise ValueError(f"{self.architecture.name} has {len(self.architecture.default_widths)} conv blocks, "
                              f"got {len(self.widths)} widths")
+        self.classes: tuple[int, ...]
         if self.architecture.has_custom_head:
-            self.classes = tuple(classes or ())
+            self.classes = _class_counts(classes, ())
         elif self.architecture.is_classifier:
             if not isinstance(classes, int) or classes < 1:
                 raise ValueError("a fine-tuned SoundNet needs classes=N (a positive int)")
-            self.classes: tuple[int, ...] = (classes,)
+            self.classes = (classes,)
         else:
-            self.classes = tuple(classes or (OBJECT_CLASSES, SCENE_CLASSES))
+            self.classes = _class_counts(classes, (OBJECT_CLASSES, SCENE_CLASSES))
         self.metadata: dict[str, Any] = {}
         self.weights: Weights | None = None  # what is known of these weights (soundnet.load sets it)
         self._time_major = TimeMajorPlan()
@@ -179,9 +183,10 @@ class SoundNet(nn.Module):
     def set_bn_eps(self, eps: dict[str, float]) -> None:
         modules = dict(self.named_children())
         for name, value in eps.items():
-            if not isinstance(modules.get(name), nn.BatchNorm1d):
+            module = modules.get(name)
+            if not isinstance(module, nn.BatchNorm1d):
                 raise ValueError(f"{self.name} has no batch norm layer {name!r}")
-            modules[name].eps = float(value)
+            module.eps = float(value)
 
     @property
     def name(self) -> str:
@@ -199,7 +204,14 @@ class SoundNet(nn.Module):
             raise ValueError(f"input of {samples} samples is too short for {self.name} {where}: "
                              f"at least {minimum} samples ({minimum / SAMPLE_RATE:.2f} s at {SAMPLE_RATE} Hz) needed")
 
-    def forward_features(self, x: AudioInput | Sequence[AudioInput], layer: int | str,
+    @overload
+    def forward_features(self, x: AudioInput, layer: int | str, lengths: Sequence[int] | None = None) -> Output: ...
+
+    @overload
+    def forward_features(self, x: ClipList, layer: int | str,
+                         lengths: Sequence[int] | None = None) -> list[Output]: ...
+
+    def forward_features(self, x: AudioInput | ClipList, layer: int | str,
                          lengths: Sequence[int] | None = None) -> Output | list[Output]:
         """Output of one layer, by Torch index (1-based) or name, as B x C x T (the one feature API).
 
@@ -216,12 +228,12 @@ class SoundNet(nn.Module):
         after the pool (the two commute exactly), and in eval mode without autograd BN works in place.
         """
         target = self.architecture.layer(layer)
-        if is_clip_list(x):
+        if isinstance(x, (list, tuple)):  # is_clip_list, spelled so that the type checker narrows x
             batch, lengths = pad_clips(x)
             output = self.forward_features(batch, target.index, lengths)
             steps = [self.architecture.output_length(length, target) for length in lengths]
             return [_select_clip(output, row, count) for row, count in enumerate(steps)]
-        x = as_waveform_batch(x, like=self.conv1.weight)
+        x = as_waveform_batch(x, like=cast(TorchConv1d, self.conv1).weight)
         lengths = _checked_lengths(lengths, x)
         for length in lengths or [x.shape[-1]]:
             self.check_length(length, target)
@@ -231,6 +243,7 @@ class SoundNet(nn.Module):
         if in_place and valid is None and x.dtype == torch.float32 and x.device.type == "cpu":
             if self.architecture.has_custom_head and target.index >= self.architecture.head.index:
                 features = time_major_forward(self, x, self.architecture.body[-1], self._time_major)
+                assert isinstance(features, torch.Tensor), "a body layer gives one tensor"
                 return self.head(features[..., None])  # in Torch's B x C x T x 1 layout, as the head was built for
             output = time_major_forward(self, x, target, self._time_major)
             if target.index < self.architecture.head.index:
@@ -246,9 +259,9 @@ class SoundNet(nn.Module):
             if valid is not None and spec.kind == "conv":
                 x = _zero_beyond(x, valid)  # what Torch's zero padding sees at each clip's end
             module = getattr(self, spec.name)
-            x = eval_batch_norm_(module, x) if in_place and spec.kind == "bn" else module(x)
+            x = eval_batch_norm_(module, x) if in_place and spec.kind == "bn" else cast(torch.Tensor, module(x))
             if deferred_relu is not None and spec.kind == "pool":
-                x, deferred_relu = deferred_relu(x), None
+                x, deferred_relu = cast(torch.Tensor, deferred_relu(x)), None
             if valid is not None:
                 valid = [spec.output_length(length) for length in valid]
         if target.index < self.architecture.head.index:
@@ -263,7 +276,13 @@ class SoundNet(nn.Module):
             heads = [_zero_beyond(head, valid) for head in heads]
         return heads[0] if self.architecture.is_classifier else HeadOutputs(*heads)
 
-    def forward(self, x: AudioInput | Sequence[AudioInput]) -> Output | list[Output]:
+    @overload
+    def forward(self, x: AudioInput) -> Output: ...
+
+    @overload
+    def forward(self, x: ClipList) -> list[Output]: ...
+
+    def forward(self, x: AudioInput | ClipList) -> Output | list[Output]:
         """Teacher nets: HeadOutputs(objects B x 1000 x T, scenes B x 401 x T) logits.
 
         Fine-tuned net: logits B x N, as the original's View(N) on a 5 s crop. Clips shorter than the
@@ -272,7 +291,7 @@ class SoundNet(nn.Module):
         """
         if self.architecture.has_custom_head:
             return self.forward_features(x, self.architecture.head.index)
-        if is_clip_list(x):
+        if isinstance(x, (list, tuple)):  # is_clip_list, spelled so that the type checker narrows x
             return [self(clip) for clip in x] if self.architecture.is_classifier else \
                 self.forward_features(x, self.architecture.head.index)
         if not self.architecture.is_classifier:
@@ -280,7 +299,9 @@ class SoundNet(nn.Module):
         x = as_waveform_batch(x)
         if x.shape[-1] < FINETUNE_CROP_SAMPLES:
             x = main_finetune(x)
-        return self.forward_features(x, self.architecture.head.index).mean(dim=-1)
+        logits = self.forward_features(x, self.architecture.head.index)
+        assert isinstance(logits, torch.Tensor), "a fine-tuned net has one head"
+        return logits.mean(dim=-1)
 
     def log_probabilities(self, x: torch.Tensor | np.ndarray) -> tuple[torch.Tensor, ...]:
         """Per time step log-softmax over the classes of each head (the paper's intent)."""
@@ -291,6 +312,15 @@ class SoundNet(nn.Module):
     def probabilities(self, x: torch.Tensor | np.ndarray) -> tuple[torch.Tensor, ...]:
         """Per time step softmax over the classes of each head, as extract_predictions.lua computed."""
         return tuple(lp.exp() for lp in self.log_probabilities(x))
+
+
+def _class_counts(classes: Sequence[int] | int | None, default: tuple[int, ...]) -> tuple[int, ...]:
+    """The class count of each head; one int is a fine-tuned net's (several heads take a sequence)."""
+    if not classes:
+        return default
+    if isinstance(classes, int):
+        raise TypeError(f"classes={classes} is one count: this architecture takes a sequence of class counts")
+    return tuple(classes)
 
 
 def _checked_lengths(lengths: Sequence[int] | None, batch: torch.Tensor) -> list[int] | None:

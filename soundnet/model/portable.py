@@ -9,18 +9,22 @@ its outputs equal SoundNet.forward_features' up to float summation order. `torch
 """
 from __future__ import annotations
 
-from typing import List
+from typing import TYPE_CHECKING, List, cast
 
 import torch
 from torch import nn
 
 from .architecture import Layer
 
+if TYPE_CHECKING:
+    from .network import SoundNet
+
 OUTPUT_NAMES = {"heads": ["objects", "scenes"], "classifier": ["logits"]}
 
 
 def _conv(source: nn.Conv1d) -> nn.Conv1d:
-    conv = nn.Conv1d(source.in_channels, source.out_channels, source.kernel_size, source.stride, source.padding,
+    padding = source.padding if isinstance(source.padding, str) else source.padding[0]
+    conv = nn.Conv1d(source.in_channels, source.out_channels, source.kernel_size[0], source.stride[0], padding,
                      bias=source.bias is not None, device="meta")
     conv.weight, conv.bias = source.weight, source.bias
     return conv
@@ -42,7 +46,7 @@ class PortableSoundNet(nn.Module):
     (B x N x T) for a fine-tuned one, or the one feature map (B x C x T) of an earlier layer.
     """
 
-    def __init__(self, model: nn.Module, layer: int | str | Layer | None = None):
+    def __init__(self, model: SoundNet, layer: int | str | Layer | None = None):
         super().__init__()
         architecture = model.architecture
         target = layer if isinstance(layer, Layer) else architecture.layer(layer or architecture.head.index)
@@ -61,7 +65,7 @@ class PortableSoundNet(nn.Module):
             else:
                 self.body.add_module(spec.name, nn.MaxPool1d(spec.kernel, spec.stride))
         heads = model.head_modules() if target.index == architecture.head.index else []
-        self.heads = nn.ModuleList([_conv(head) for head in heads])
+        self.heads = nn.ModuleList([_conv(cast(nn.Conv1d, head)) for head in heads])
         self.output_names = OUTPUT_NAMES.get(target.kind, [target.name])
         self.train(model.training)
 

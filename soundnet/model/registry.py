@@ -49,11 +49,10 @@ def get_model(name: str, *, weights: WeightsEnum | Weights | str | None = None, 
         return SoundNet(name, **config)
     if config:
         raise ValueError(f"get_model({name!r}) with weights takes no {', '.join(config)}: the weights fix them")
-    if not isinstance(weights, Weights):
-        weights = get_model_weights(name).verify(weights).value
-    if weights.architecture != name:
-        raise ValueError(f"{weights.name} are {weights.architecture} weights, not {name}")
-    return weights.get_model()
+    chosen: Weights = weights if isinstance(weights, Weights) else get_model_weights(name).verify(weights).value
+    if chosen.architecture != name:
+        raise ValueError(f"{chosen.name} are {chosen.architecture} weights, not {name}")
+    return chosen.get_model()
 
 
 def resolve_model_path(name: str | Path, *, progress: bool = True) -> Path:
@@ -65,7 +64,7 @@ def resolve_model_path(name: str | Path, *, progress: bool = True) -> Path:
     if text in MODEL_WEIGHTS:
         from .cache import cached_weights
 
-        return cached_weights(MODEL_WEIGHTS[text].DEFAULT, progress=progress)
+        return cached_weights(MODEL_WEIGHTS[text]["DEFAULT"], progress=progress)
     return Path(name)
 
 

@@ -68,8 +68,11 @@ class Weights:
         """The model with these weights, fetched and converted once into the cache folder."""
         from ..formats.loading import load
         from .cache import cached_weights
+        from .network import SoundNet
 
-        return load(cached_weights(self, progress=progress))
+        model = load(cached_weights(self, progress=progress))
+        assert isinstance(model, SoundNet), "the cache holds SoundNets only (cache._convert checks)"
+        return model
 
     def get_state_dict(self, *, progress: bool = True) -> dict:
         return self.get_model(progress=progress).state_dict()
