@@ -7,6 +7,7 @@
 Each returns a soundnet.SoundNet in eval mode: model(waveform scaled to [-256, 256]) gives the object
 and scene logits, model.forward_features(waveform, "pool5") a feature layer.
 """
+
 dependencies = ["torch", "numpy", "h5py", "safetensors", "soundfile", "soxr", "tqdm"]  # what `import soundnet` needs
 
 RELEASED_SOUNDNET8 = "soundnet8"  # soundnet.load's name for the released SoundNet8 weights
@@ -21,8 +22,10 @@ def _model(architecture: str, pretrained: bool, weights: str | None, default_wei
         return soundnet.SoundNet(architecture).eval()
     source = weights or default_weights
     if source is None:
-        raise ValueError(f"no released {architecture} weights are published; pass weights=PATH "
-                         "(.t7, .safetensors, .pth or .h5) or pretrained=False")
+        raise ValueError(
+            f"no released {architecture} weights are published; pass weights=PATH "
+            "(.t7, .safetensors, .pth or .h5) or pretrained=False"
+        )
     model = soundnet.load(source)
     if model.name != architecture:
         raise ValueError(f"{source} holds a {model.name}, not a {architecture}")

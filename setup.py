@@ -2,6 +2,7 @@
 
 Tool configuration (pytest, ruff, mypy) is in pyproject.toml; tool versions are pinned in constraints.txt.
 """
+
 import re
 from pathlib import Path
 

@@ -11,6 +11,7 @@ resampled) and one 30-minute WAV in a temporary folder, then times
 as audio-seconds per wall-second and their ratio. Then the peak RSS of the chunked path for 1 and 60
 minutes of audio, each in a fresh subprocess, from /proc/self/status VmHWM.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,8 +31,8 @@ sys.path.insert(0, str(REPO))
 
 from soundnet import SoundNet8, load_audio  # noqa: E402
 from soundnet.cli.allocator import tune  # noqa: E402
-from soundnet.model.architecture import SAMPLE_RATE  # noqa: E402
 from soundnet.jobs.extraction import extract_files  # noqa: E402
+from soundnet.model.architecture import SAMPLE_RATE  # noqa: E402
 
 LAYER = 24
 TARGET = 250.0
@@ -83,10 +84,14 @@ def timed(run) -> float:
     return time.perf_counter() - start
 
 
-def throughput(name: str, model, paths: list[Path], seconds: float, folder: Path, workers: int,
-               skip_naive: bool) -> None:
-    fast = timed(lambda: extract_files(model, [str(p) for p in paths], layer=LAYER, out_dir=folder / "fast",
-                                       workers=workers, progress=False))
+def throughput(
+    name: str, model, paths: list[Path], seconds: float, folder: Path, workers: int, skip_naive: bool
+) -> None:
+    fast = timed(
+        lambda: extract_files(
+            model, [str(p) for p in paths], layer=LAYER, out_dir=folder / "fast", workers=workers, progress=False
+        )
+    )
     line = f"{name}: pipeline {seconds / fast:.0f}x real time ({seconds:.0f} s of audio in {fast:.2f} s)"
     if not skip_naive:
         slow = timed(lambda: naive(model, paths, folder / "naive"))
@@ -96,8 +101,9 @@ def throughput(name: str, model, paths: list[Path], seconds: float, folder: Path
 
 
 def peak_rss(path: Path) -> tuple[int, int]:
-    result = subprocess.run([sys.executable, "-c", _RSS_CHILD, str(path)], capture_output=True, text=True,
-                            check=True, cwd=REPO)
+    result = subprocess.run(
+        [sys.executable, "-c", _RSS_CHILD, str(path)], capture_output=True, text=True, check=True, cwd=REPO
+    )
     steps, peak = result.stdout.split()
     return int(steps), int(peak)
 
@@ -112,19 +118,43 @@ def main() -> None:
     tune()  # what the soundnet command does at start (soundnet/cli/allocator.py)
     torch.manual_seed(0)
     model = SoundNet8().eval()
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; full-width SoundNet8 (random weights), "
-          f"layer {LAYER}; {args.workers} decode worker(s)", flush=True)
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads; full-width SoundNet8 (random weights), "
+        f"layer {LAYER}; {args.workers} decode worker(s)",
+        flush=True,
+    )
     with tempfile.TemporaryDirectory(prefix="bench_extract_") as tmp:
         folder = Path(tmp)
         clips = [write_wav(folder / f"clip{i:04d}.wav", 5.0, i) for i in range(args.clips)]
-        throughput(f"{args.clips} clips of 5 s (WAV, 22.05 kHz)", model, clips, 5.0 * args.clips,
-                   folder / "clips", args.workers, args.skip_naive)
+        throughput(
+            f"{args.clips} clips of 5 s (WAV, 22.05 kHz)",
+            model,
+            clips,
+            5.0 * args.clips,
+            folder / "clips",
+            args.workers,
+            args.skip_naive,
+        )
         clips = [write_wav(folder / f"clip{i:04d}.mp3", 5.0, i, rate=44100) for i in range(args.clips)]
-        throughput(f"{args.clips} clips of 5 s (MP3, 44.1 kHz: decode + resample)", model, clips,
-                   5.0 * args.clips, folder / "mp3", args.workers, args.skip_naive)
+        throughput(
+            f"{args.clips} clips of 5 s (MP3, 44.1 kHz: decode + resample)",
+            model,
+            clips,
+            5.0 * args.clips,
+            folder / "mp3",
+            args.workers,
+            args.skip_naive,
+        )
         long_file = write_wav(folder / "long.wav", args.long_minutes * 60, 1)
-        throughput(f"one {args.long_minutes:g}-minute file", model, [long_file], args.long_minutes * 60,
-                   folder / "long", args.workers, args.skip_naive)
+        throughput(
+            f"one {args.long_minutes:g}-minute file",
+            model,
+            [long_file],
+            args.long_minutes * 60,
+            folder / "long",
+            args.workers,
+            args.skip_naive,
+        )
         long_file.unlink()
         rss = {}
         for minutes in (1, 60):
@@ -132,8 +162,11 @@ def main() -> None:
             rss[minutes] = peak_rss(path)
             path.unlink()
         (steps1, peak1), (steps60, peak60) = rss[1], rss[60]
-        print(f"peak RSS, chunked streaming of layer {LAYER}: 1 min {peak1 / 2**20:.0f} MiB ({steps1} steps), "
-              f"60 min {peak60 / 2**20:.0f} MiB ({steps60} steps); ratio {peak60 / peak1:.2f}", flush=True)
+        print(
+            f"peak RSS, chunked streaming of layer {LAYER}: 1 min {peak1 / 2**20:.0f} MiB ({steps1} steps), "
+            f"60 min {peak60 / 2**20:.0f} MiB ({steps60} steps); ratio {peak60 / peak1:.2f}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

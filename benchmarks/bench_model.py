@@ -11,6 +11,7 @@ Targets: one clip >= 8x Torch7 on one thread; 2 threads >= 1.6x faster than 1; b
 core >= 1.5x the single-clip rate on one thread. With a CUDA device, also fp32 / TF32 / bf16 figures
 and each mode's largest difference from the CPU float32 output.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -52,8 +53,9 @@ def side_by_side(model, batch: int, rounds: int, torch7: dict) -> dict[int, list
     what = "one 20 s clip" if batch == 1 else f"batch of {batch} x 20 s"
     for threads in THREADS:
         mine = samples[f"ours {threads}"]
-        line = both(f"forward, {what}, {threads} thread{'s' if threads > 1 else ''}", mine,
-                    samples.get(f"Torch7 {threads}"))
+        line = both(
+            f"forward, {what}, {threads} thread{'s' if threads > 1 else ''}", mine, samples.get(f"Torch7 {threads}")
+        )
         real_time = batch * CLIP_SECONDS / statistics.median(wall(mine))
         print(f"{line}; ours {real_time:.0f}x real time", flush=True)
     return {threads: samples[f"ours {threads}"] for threads in THREADS}
@@ -79,8 +81,11 @@ def gpu_figures(model, batch: int, rounds: int) -> None:
         samples = wall(interleaved({mode: timed(forward)}, rounds)[mode])
         got = torch.cat([o.float().cpu() for o in forward()], dim=1)
         error = ((got - expected).abs().max() / expected.abs().max().clamp(min=1)).item()
-        print(f"GPU {torch.cuda.get_device_name()}, {mode}, batch {batch}: {spread(samples)} | "
-              f"max relative difference from CPU fp32 {error:.1e}", flush=True)
+        print(
+            f"GPU {torch.cuda.get_device_name()}, {mode}, batch {batch}: {spread(samples)} | "
+            f"max relative difference from CPU fp32 {error:.1e}",
+            flush=True,
+        )
 
 
 def main() -> None:
@@ -101,12 +106,16 @@ def main() -> None:
             if server:
                 server.close()
     one_thread = statistics.median(wall(single[1]))
-    print(f"ours, 2 threads vs 1 on one clip: {one_thread / statistics.median(wall(single[2])):.2f}x faster "
-          f"in wall time (target >= 1.6x)")
+    print(
+        f"ours, 2 threads vs 1 on one clip: {one_thread / statistics.median(wall(single[2])):.2f}x faster "
+        f"in wall time (target >= 1.6x)"
+    )
     for threads in THREADS:
         per_core = args.batch / statistics.median(wall(batched[threads])) / threads
-        print(f"ours, batch of {args.batch} on {threads} thread(s): {per_core:.1f} clips/s per core = "
-              f"{per_core * one_thread:.2f}x the single-clip rate on 1 thread (target >= 1.5x)")
+        print(
+            f"ours, batch of {args.batch} on {threads} thread(s): {per_core:.1f} clips/s per core = "
+            f"{per_core * one_thread:.2f}x the single-clip rate on 1 thread (target >= 1.5x)"
+        )
     if torch.cuda.is_available():
         for batch in (1, args.batch):
             gpu_figures(model, batch, args.rounds)

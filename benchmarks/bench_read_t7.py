@@ -12,6 +12,7 @@ a second one. Each timed load runs in a fresh subprocess so its peak RSS above
 the interpreter baseline (imports done) can be measured. Also reports the ascii
 parse speed on the real ascii file from ../shared/torch7.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,8 +34,15 @@ TIME_TARGET, RSS_TARGET, ASCII_TARGET_MBS = 1.1, 1.5, 20.0
 FULL_PARAMETERS = 14_352_713
 
 # (name, nIn, nOut, k) of the full-width SoundNet8 convolutions; a BN follows every body conv.
-CONV_SHAPES = [("conv1", 1, 16, 64), ("conv2", 16, 32, 32), ("conv3", 32, 64, 16), ("conv4", 64, 128, 8),
-               ("conv5", 128, 256, 4), ("conv6", 256, 512, 4), ("conv7", 512, 1024, 4)]
+CONV_SHAPES = [
+    ("conv1", 1, 16, 64),
+    ("conv2", 16, 32, 32),
+    ("conv3", 32, 64, 16),
+    ("conv4", 64, 128, 8),
+    ("conv5", 128, 256, 4),
+    ("conv6", 256, 512, 4),
+    ("conv7", 512, 1024, 4),
+]
 HEAD_SHAPES = [("conv8", 1024, 1000, 8), ("conv8_2", 1024, 401, 8)]
 
 _CHILD = r"""
@@ -68,16 +76,18 @@ print(json.dumps({"time": elapsed, "rss": status("VmHWM:") - base}))
 def _plain_table_tree():
     """The released-layout module list built from CONV_SHAPES alone (used when soundnet.export_t7 is absent)."""
     import numpy as np
+
     import convert
 
-    weights = convert.Storage.from_array(np.random.default_rng(0).standard_normal(FULL_PARAMETERS, dtype=np.float32),
-                                         "torch.CudaStorage")
+    weights = convert.Storage.from_array(
+        np.random.default_rng(0).standard_normal(FULL_PARAMETERS, dtype=np.float32), "torch.CudaStorage"
+    )
     grads = convert.Storage.from_array(np.zeros(FULL_PARAMETERS, np.float32), "torch.CudaStorage")
     offset = 0
 
     def views(shape):
         nonlocal offset
-        stride = [int(np.prod(shape[i + 1:])) for i in range(len(shape))]
+        stride = [int(np.prod(shape[i + 1 :])) for i in range(len(shape))]
         pair = [convert.make_tensor(s, offset, shape, stride, "torch.CudaTensor") for s in (weights, grads)]
         offset += int(np.prod(shape))
         return pair
@@ -88,13 +98,38 @@ def _plain_table_tree():
 
     modules = []
     for _, n_in, n_out, k in CONV_SHAPES:
-        modules.append(layer("cudnn.SpatialConvolution", [(n_out, n_in, k, 1), (n_out,)], nInputPlane=n_in,
-                             nOutputPlane=n_out, kW=1, kH=k))
-        modules.append(layer("nn.SpatialBatchNormalization", [(n_out,), (n_out,)], eps=1e-5, momentum=0.1,
-                             running_mean=np.zeros(n_out, np.float32), running_var=np.ones(n_out, np.float32)))
+        modules.append(
+            layer(
+                "cudnn.SpatialConvolution",
+                [(n_out, n_in, k, 1), (n_out,)],
+                nInputPlane=n_in,
+                nOutputPlane=n_out,
+                kW=1,
+                kH=k,
+            )
+        )
+        modules.append(
+            layer(
+                "nn.SpatialBatchNormalization",
+                [(n_out,), (n_out,)],
+                eps=1e-5,
+                momentum=0.1,
+                running_mean=np.zeros(n_out, np.float32),
+                running_var=np.ones(n_out, np.float32),
+            )
+        )
         modules[-1].version = 2
-    heads = [layer("cudnn.SpatialConvolution", [(n_out, n_in, k, 1), (n_out,)], nInputPlane=n_in,
-                   nOutputPlane=n_out, kW=1, kH=k) for _, n_in, n_out, k in HEAD_SHAPES]
+    heads = [
+        layer(
+            "cudnn.SpatialConvolution",
+            [(n_out, n_in, k, 1), (n_out,)],
+            nInputPlane=n_in,
+            nOutputPlane=n_out,
+            kW=1,
+            kH=k,
+        )
+        for _, n_in, n_out, k in HEAD_SHAPES
+    ]
     modules.append(convert.TorchObject("nn.ConcatTable", {"modules": heads, "train": False}))
     assert offset == FULL_PARAMETERS, offset
     return convert.TorchObject("nn.Sequential", {"modules": modules, "train": False})
@@ -104,12 +139,14 @@ def build_file(path: Path, layout: str) -> str:
     """Write the benchmark file; prefer the project's own exporter when it is in the tree."""
     try:
         import soundnet
+
         soundnet.export_t7(soundnet.SoundNet8(), path, layout=layout)
         return f"soundnet.export_t7(SoundNet8(), layout={layout!r})"
     except (ImportError, AttributeError, TypeError):
         if layout != "released":
             raise
         import convert
+
         convert.write_t7(_plain_table_tree(), path)
         return "benchmarks/bench_read_t7.py layer table"
 
@@ -129,8 +166,9 @@ def measure(path: Path, runs: int, torch7) -> dict[str, list[dict]]:
             if which.startswith("Torch7"):
                 results.append({"time": torch7.seconds(f"load {path}")[0]})
                 continue
-            out = subprocess.run([sys.executable, "-c", _CHILD, which, str(path)], capture_output=True, text=True,
-                                 env=env, check=True)
+            out = subprocess.run(
+                [sys.executable, "-c", _CHILD, which, str(path)], capture_output=True, text=True, env=env, check=True
+            )
             results.append(json.loads(out.stdout.strip().splitlines()[-1]))
     return samples
 
@@ -144,12 +182,15 @@ def report(path: Path, samples: dict[str, list[dict]]) -> None:
         if "Torch7 torch.load" in times and not which.startswith("Torch7"):
             line += f" | {ratio(times['Torch7 torch.load'], seconds)}"
         print(line)
-    (ours_t, ours_rss), (tf_t, tf_rss) = ((statistics.median(r["time"] for r in samples[which]),
-                                           statistics.median(r["rss"] for r in samples[which]))
-                                          for which in ("read_t7", "torchfile"))
+    (ours_t, ours_rss), (tf_t, tf_rss) = (
+        (statistics.median(r["time"] for r in samples[which]), statistics.median(r["rss"] for r in samples[which]))
+        for which in ("read_t7", "torchfile")
+    )
     print(f"  read time: read_t7 / torchfile.load = {ours_t / tf_t:.2f}x (target <= {TIME_TARGET}x)")
-    print(f"  peak RSS above baseline: read_t7 {ours_rss / 1e6:.1f} MB = {ours_rss / size:.2f}x file size "
-          f"(target <= {RSS_TARGET}x), torchfile.load {tf_rss / 1e6:.1f} MB = {tf_rss / size:.2f}x")
+    print(
+        f"  peak RSS above baseline: read_t7 {ours_rss / 1e6:.1f} MB = {ours_rss / size:.2f}x file size "
+        f"(target <= {RSS_TARGET}x), torchfile.load {tf_rss / 1e6:.1f} MB = {tf_rss / size:.2f}x"
+    )
 
 
 def ascii_speed(runs: int) -> tuple[Path, float] | None:
@@ -158,6 +199,7 @@ def ascii_speed(runs: int) -> tuple[Path, float] | None:
     if not path.is_file():
         return None
     import convert
+
     best = []
     for _ in range(runs):
         t0 = time.perf_counter()

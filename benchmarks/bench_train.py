@@ -9,6 +9,7 @@ step each: Torch7 (benchmarks/torch7_server.lua: main_train.lua's modules, crite
 the batch each, synchronised BN) kept running between rounds. Each line: median and range of seconds
 per step, clips/s and the ratio. Targets: >= 4x Torch7 on one thread; 2 DDP ranks faster than one process.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -79,8 +80,10 @@ class DDPRanks:
         context = mp.get_context("spawn")
         self.commands = [context.Queue() for _ in range(2)]
         self.done = context.Queue()
-        self.processes = [context.Process(target=_rank, args=(rank, port, batch // 2, self.commands[rank], self.done))
-                          for rank in range(2)]
+        self.processes = [
+            context.Process(target=_rank, args=(rank, port, batch // 2, self.commands[rank], self.done))
+            for rank in range(2)
+        ]
         for process in self.processes:
             process.start()
         self._wait()
@@ -110,8 +113,11 @@ def main() -> None:
     args = parser.parse_args()
     tune()
     print(cpu_description(), flush=True)
-    print(f"training step, full SoundNet8, batch {args.batch} x 20 s (forward + loss + backward + Adam), "
-          f"{args.rounds} rounds after a warm-up step", flush=True)
+    print(
+        f"training step, full SoundNet8, batch {args.batch} x 20 s (forward + loss + backward + Adam), "
+        f"{args.rounds} rounds after a warm-up step",
+        flush=True,
+    )
     torch7 = start_torch7(1)
     ranks = DDPRanks(args.batch)
     try:
@@ -132,8 +138,10 @@ def main() -> None:
         print(f"{both(name, seconds, None if name.startswith('Torch7') else theirs, 1, 's')}; {clips:.2f} clips/s")
     names = ("1 process, 1 thread", "1 process, 2 threads", "2 DDP ranks x 1 thread")
     one_process, two_threads, ddp = (statistics.median(wall(samples[f"ours, {name}"])) for name in names)
-    print(f"2 DDP ranks, wall time: {one_process / ddp:.2f}x faster than 1 process on 1 thread, "
-          f"{two_threads / ddp:.2f}x than 1 process on 2 threads (target > 1x)")
+    print(
+        f"2 DDP ranks, wall time: {one_process / ddp:.2f}x faster than 1 process on 1 thread, "
+        f"{two_threads / ddp:.2f}x than 1 process on 2 threads (target > 1x)"
+    )
 
 
 if __name__ == "__main__":

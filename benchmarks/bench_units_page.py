@@ -9,6 +9,7 @@ size, the largest HTML file and the number of segment files. Memory should stay 
 (one chunked pass with a running top-k); the page should stay small (thumbnails of a few kB, segments
 shared between units, 32 units a page).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -56,18 +57,35 @@ def collection(folder: Path, count: int, seconds: float) -> Path:
 
 def run(model: Path, clips: Path, out: Path) -> dict:
     started = time.perf_counter()
-    command = ["visualize", "units", "--model", str(model), "--list", str(clips), "--layer", "relu7",
-               "--units", "all", "--top", "9", "--out", str(out)]
-    done = subprocess.run([sys.executable, "-c", _RUN, *command],
-                          capture_output=True, text=True, cwd=REPO, check=False)
+    command = [
+        "visualize",
+        "units",
+        "--model",
+        str(model),
+        "--list",
+        str(clips),
+        "--layer",
+        "relu7",
+        "--units",
+        "all",
+        "--top",
+        "9",
+        "--out",
+        str(out),
+    ]
+    done = subprocess.run([sys.executable, "-c", _RUN, *command], capture_output=True, text=True, cwd=REPO, check=False)
     wall = time.perf_counter() - started
     if done.returncode:
         raise SystemExit(done.stderr[-2000:])
     peak = int(next(line.split()[1] for line in done.stderr.splitlines() if line.startswith("PEAK")))
     files = [f for f in out.rglob("*") if f.is_file()]
-    return {"wall_s": wall, "peak_mib": peak, "folder_mib": sum(f.stat().st_size for f in files) / 2**20,
-            "largest_html_kib": max(f.stat().st_size for f in files if f.suffix == ".html") / 1024,
-            "segments": len(list((out / "segments").glob("*.flac")))}
+    return {
+        "wall_s": wall,
+        "peak_mib": peak,
+        "folder_mib": sum(f.stat().st_size for f in files) / 2**20,
+        "largest_html_kib": max(f.stat().st_size for f in files if f.suffix == ".html") / 1024,
+        "segments": len(list((out / "segments").glob("*.flac"))),
+    }
 
 
 def main() -> None:
@@ -90,8 +108,10 @@ def main() -> None:
             results[count] = run(model, clips, tmp / f"units{count}")
         print(f"{'clips':>6} {'wall s':>8} {'peak MiB':>9} {'folder MiB':>11} {'largest html KiB':>17} {'segments':>9}")
         for count, r in results.items():
-            print(f"{count:>6} {r['wall_s']:>8.1f} {r['peak_mib']:>9} {r['folder_mib']:>11.1f} "
-                  f"{r['largest_html_kib']:>17.0f} {r['segments']:>9}")
+            print(
+                f"{count:>6} {r['wall_s']:>8.1f} {r['peak_mib']:>9} {r['folder_mib']:>11.1f} "
+                f"{r['largest_html_kib']:>17.0f} {r['segments']:>9}"
+            )
         first, second = results.values()
         print(f"peak memory ratio {2 * args.clips} vs {args.clips} clips: {second['peak_mib'] / first['peak_mib']:.2f}")
 

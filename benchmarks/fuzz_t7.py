@@ -7,6 +7,7 @@ real Torch7 files in ../shared/torch7 (when present), plus random int streams.
 Any exception other than T7FormatError is a bug: the input is saved under --out
 and the script exits 1. Prints the cases run and cases per second.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,8 +22,12 @@ sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
 from convert_helpers import i32, mutations, read_or_format_error, seed_bytes  # noqa: E402
 
-REAL = ["soundnet8_finetune_quarter.t7", "variants/soundnet8_finetune_quarter_b32.t7",
-        "soundnet8_finetune_quarter_ascii.t7", "refs_soundnet8_quarter.t7"]
+REAL = [
+    "soundnet8_finetune_quarter.t7",
+    "variants/soundnet8_finetune_quarter_b32.t7",
+    "soundnet8_finetune_quarter_ascii.t7",
+    "refs_soundnet8_quarter.t7",
+]
 
 
 def int_streams(rng: random.Random):
@@ -38,9 +43,14 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=Path("fuzz_failures"))
     args = parser.parse_args()
     rng = random.Random(args.seed)
-    streams = {name: mutations(seed_bytes(fmt, size), rng)
-               for name, fmt, size in [("small-binary8", "binary", 8), ("small-binary4", "binary", 4),
-                                       ("small-ascii", "ascii", 8)]}
+    streams = {
+        name: mutations(seed_bytes(fmt, size), rng)
+        for name, fmt, size in [
+            ("small-binary8", "binary", 8),
+            ("small-binary4", "binary", 4),
+            ("small-ascii", "ascii", 8),
+        ]
+    }
     refs = Path(os.environ.get("SOUNDNET_TORCH7_REFS", REPO.parent / "shared" / "torch7"))
     for name in REAL:
         if (refs / name).is_file():

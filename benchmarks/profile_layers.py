@@ -8,6 +8,7 @@ training use, and the eval path before soundnet/model/inference.py); "time-major
 `time_major_stages` (BN folded into the conv, ReLU after the pool). The two paths are timed in
 alternating rounds; each figure is the median over rounds, with the median total of whole passes.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -67,11 +68,15 @@ def main() -> None:
     model = benchmark_model()
     clip = torch.randn(args.batch, 1, CLIP_SAMPLES, generator=torch.Generator().manual_seed(1)) * 40
     head = model.architecture.head
-    paths = {"modules": (module_steps(model), clip),
-             "time-major": (time_major_stages(model, head, model._time_major), clip.reshape(args.batch, -1, 1))}
+    paths = {
+        "modules": (module_steps(model), clip),
+        "time-major": (time_major_stages(model, head, model._time_major), clip.reshape(args.batch, -1, 1)),
+    }
     print(cpu_description())
-    print(f"per-layer time, full SoundNet8, batch {args.batch} x 20 s, {args.threads} thread(s), "
-          f"median of {args.rounds} rounds (ms)")
+    print(
+        f"per-layer time, full SoundNet8, batch {args.batch} x 20 s, {args.threads} thread(s), "
+        f"median of {args.rounds} rounds (ms)"
+    )
     samples: dict[str, list[dict[str, float]]] = {name: [] for name in paths}
     with torch.inference_mode():
         for round_number in range(args.rounds + 2):
@@ -81,8 +86,9 @@ def main() -> None:
                     samples[name].append(times)
     for name, rounds in samples.items():
         totals = [sum(r.values()) for r in rounds]
-        print(f"{name}: total {statistics.median(totals) * 1e3:.1f} ms ({min(totals) * 1e3:.1f}-"
-              f"{max(totals) * 1e3:.1f})")
+        print(
+            f"{name}: total {statistics.median(totals) * 1e3:.1f} ms ({min(totals) * 1e3:.1f}-{max(totals) * 1e3:.1f})"
+        )
         for step in rounds[0]:
             values = [r[step] * 1e3 for r in rounds]
             share = statistics.median(values) / (statistics.median(totals) * 1e3)

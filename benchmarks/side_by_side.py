@@ -8,6 +8,7 @@ time is the figure that still compares the work done.
 Torch7 runs in torch7_server.lua (one long-lived luajit per thread count; the runtime's env.sh is sourced
 only in that subprocess, as its libtorch.so would shadow PyTorch's).
 """
+
 from __future__ import annotations
 
 import os
@@ -35,8 +36,9 @@ class Torch7:
     def __init__(self, threads: int, runtime: Path):
         env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads))
         script = f'source "{runtime / "env.sh"}" && exec luajit "{SERVER}" {threads}'
-        self.process = subprocess.Popen(["bash", "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        text=True, env=env)
+        self.process = subprocess.Popen(
+            ["bash", "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
+        )
         first = self.process.stdout.readline().strip()
         if first != "ready":
             self.close()
@@ -84,9 +86,11 @@ def cpu_description() -> str:
     isa = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "no AVX2"
     extras = [name for name in ("avx512_bf16", "amx_tile", "avx512_fp16") if name in flags]
     load = "/".join(f"{value:.2f}" for value in os.getloadavg())
-    return (f"CPU: {model}, {isa}{' (+' + ', '.join(extras) + ')' if extras else ''}, {os.cpu_count()} cores; "
-            f"torch {torch.__version__} dispatching {torch.backends.cpu.get_cpu_capability()}; "
-            f"load average {load}")
+    return (
+        f"CPU: {model}, {isa}{' (+' + ', '.join(extras) + ')' if extras else ''}, {os.cpu_count()} cores; "
+        f"torch {torch.__version__} dispatching {torch.backends.cpu.get_cpu_capability()}; "
+        f"load average {load}"
+    )
 
 
 Sample = tuple[float, float]  # (wall, CPU) seconds
@@ -118,8 +122,7 @@ def cpu(samples: list[Sample]) -> list[float]:
 def spread(seconds: list[float], unit: float = 1e3, suffix: str = "ms") -> str:
     """'median (min-max, n runs)' in `suffix`."""
     values = [s * unit for s in seconds]
-    return (f"{statistics.median(values):8.1f} {suffix} ({min(values):.1f}-{max(values):.1f}, "
-            f"n={len(values)})")
+    return f"{statistics.median(values):8.1f} {suffix} ({min(values):.1f}-{max(values):.1f}, n={len(values)})"
 
 
 def ratio(torch7: list[float], ours: list[float]) -> str:

@@ -17,6 +17,7 @@ Conventions of ``read_t7`` (``write_t7`` inverts them):
 
 Malformed input raises ``T7FormatError`` (a ValueError) naming the byte offset; I/O errors stay OSError.
 """
+
 from .errors import T7FormatError
 from .objects import LuaFunction, Storage, Tensor, TorchObject, make_tensor
 from .reader import read_t7

@@ -1,4 +1,5 @@
 """The one exception a malformed .t7 stream may raise."""
+
 from __future__ import annotations
 
 

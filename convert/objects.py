@@ -1,8 +1,10 @@
 """Python stand-ins for Torch7 values that have no native Python twin."""
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -77,7 +79,7 @@ class Storage(np.ndarray):
     typename: str | None
 
     @classmethod
-    def from_array(cls, arr: Any, typename: str | None = None) -> "Storage":
+    def from_array(cls, arr: Any, typename: str | None = None) -> Storage:
         """Wrap ``arr`` (flattened, C order) as a storage; no copy when it is already flat and contiguous."""
         flat = np.ascontiguousarray(arr).reshape(-1)
         name = _storage_type_name(typename, flat.dtype)
@@ -110,7 +112,9 @@ class Tensor(np.ndarray):
         self.storage_offset = 0
 
 
-def view_problem(storage_size: int, offset: int, size: Sequence[int], stride: Sequence[int], itemsize: int) -> str | None:
+def view_problem(
+    storage_size: int, offset: int, size: Sequence[int], stride: Sequence[int], itemsize: int
+) -> str | None:
     """Why (offset, size, stride) is not a valid view of a storage of ``storage_size`` elements, or None."""
     if len(size) != len(stride):
         return f"{len(size)} sizes but {len(stride)} strides"
@@ -129,8 +133,10 @@ def view_problem(storage_size: int, offset: int, size: Sequence[int], stride: Se
         return None
     last = offset + sum((s - 1) * st for s, st in zip(size, stride))
     if last >= storage_size:
-        return (f"view (offset {offset}, size {list(size)}, stride {list(stride)}) reaches element {last} "
-                f"of a storage of {storage_size}")
+        return (
+            f"view (offset {offset}, size {list(size)}, stride {list(stride)}) reaches element {last} "
+            f"of a storage of {storage_size}"
+        )
     return None
 
 
@@ -141,8 +147,9 @@ def empty_tensor(typename: str, storage: Storage | None = None, offset: int = 0)
     return t
 
 
-def make_tensor(storage: Storage | np.ndarray, offset: int, size: Sequence[int], stride: Sequence[int],
-                typename: str | None = None) -> Tensor:
+def make_tensor(
+    storage: Storage | np.ndarray, offset: int, size: Sequence[int], stride: Sequence[int], typename: str | None = None
+) -> Tensor:
     """A checked Tensor view of ``storage``: ``offset`` 0-based and ``stride`` in elements, as Torch counts them."""
     if not isinstance(storage, Storage):
         storage = Storage.from_array(storage)
@@ -167,8 +174,13 @@ def view_unchecked(storage: Storage, offset: int, size: list[int], stride: list[
     if not size:
         return empty_tensor(typename, storage, offset)
     item = storage.itemsize
-    t = np.ndarray.__new__(Tensor, shape=tuple(size), dtype=storage.dtype, buffer=storage,
-                           offset=offset * item if 0 not in size else 0,
-                           strides=tuple(st * item for st in stride))
+    t = np.ndarray.__new__(
+        Tensor,
+        shape=tuple(size),
+        dtype=storage.dtype,
+        buffer=storage,
+        offset=offset * item if 0 not in size else 0,
+        strides=tuple(st * item for st in stride),
+    )
     t.typename, t.storage, t.storage_offset = typename, storage, offset
     return t

@@ -3,6 +3,7 @@
 The graph logic here is shared by both encodings; sources.py holds the only
 encoding-specific code.
 """
+
 from __future__ import annotations
 
 import io
@@ -12,17 +13,34 @@ import struct
 from typing import Any, BinaryIO
 
 from .errors import T7FormatError
-from .objects import LuaFunction, Storage, Tensor, TorchObject, view_unchecked, empty_tensor, view_problem
+from .objects import LuaFunction, Storage, Tensor, TorchObject, empty_tensor, view_problem, view_unchecked
 from .sources import AsciiSource, BinarySource
-from .types import (STORAGE_TYPES, TAG_BOOLEAN, TAG_FUNCTION, TAG_NIL, TAG_NUMBER,
-                    TAG_RECUR_FUNCTION, TAG_LEGACY_RECUR_FUNCTION, TAG_STRING, TAG_TABLE, TAG_TORCH,
-                    TDS_HASH_NAMES, TDS_VEC_NAMES, TENSOR_TYPES, INDEXED_TAGS)
+from .types import (
+    INDEXED_TAGS,
+    STORAGE_TYPES,
+    TAG_BOOLEAN,
+    TAG_FUNCTION,
+    TAG_LEGACY_RECUR_FUNCTION,
+    TAG_NIL,
+    TAG_NUMBER,
+    TAG_RECUR_FUNCTION,
+    TAG_STRING,
+    TAG_TABLE,
+    TAG_TORCH,
+    TDS_HASH_NAMES,
+    TDS_VEC_NAMES,
+    TENSOR_TYPES,
+)
 
 Source = str | os.PathLike | BinaryIO
 
 MAX_DEPTH = 200  # nested tables/objects; far beyond real models, well inside Python's recursion limit
-_KIND_OF_TAG = {TAG_TABLE: "table", TAG_TORCH: "torch object",
-                TAG_RECUR_FUNCTION: "function", TAG_LEGACY_RECUR_FUNCTION: "function"}
+_KIND_OF_TAG = {
+    TAG_TABLE: "table",
+    TAG_TORCH: "torch object",
+    TAG_RECUR_FUNCTION: "function",
+    TAG_LEGACY_RECUR_FUNCTION: "function",
+}
 
 
 def lua_number(x: float) -> int | float:
@@ -87,11 +105,15 @@ class _GraphReader:
         entry = self.memo.get(index)
         if entry is not None:
             if entry.kind != _KIND_OF_TAG[tag]:
-                raise T7FormatError(src.offset, f"index {index} refers to a {entry.kind}, but the tag says {_KIND_OF_TAG[tag]}")
+                raise T7FormatError(
+                    src.offset, f"index {index} refers to a {entry.kind}, but the tag says {_KIND_OF_TAG[tag]}"
+                )
             entry.cycled |= entry.open
             return entry.value
         if index != self.count + 1:
-            raise T7FormatError(src.offset, f"object index {index} is neither a seen object nor the next new one ({self.count + 1})")
+            raise T7FormatError(
+                src.offset, f"object index {index} is neither a seen object nor the next new one ({self.count + 1})"
+            )
         self.count = index
         if tag == TAG_TABLE:
             return self._table(index, depth)
@@ -120,12 +142,19 @@ class _GraphReader:
             key = read(depth + 1)
             value = read(depth + 1)
             try:
-                fresh = key is not None and key not in target and hash(key) is not None and key == key  # no nil/NaN keys
+                fresh = (
+                    key is not None and key not in target and hash(key) is not None and key == key
+                )  # no nil/NaN keys
             except TypeError:
-                raise T7FormatError(self.src.offset, f"{what} key of type {type(key).__name__} cannot be a Python dict key") from None
+                raise T7FormatError(
+                    self.src.offset, f"{what} key of type {type(key).__name__} cannot be a Python dict key"
+                ) from None
             if not fresh:
-                raise T7FormatError(self.src.offset, f"{what} key {key!r} is nil, NaN, repeated, or collides with true/1 "
-                                                     f"in Python (the entry ends here)")
+                raise T7FormatError(
+                    self.src.offset,
+                    f"{what} key {key!r} is nil, NaN, repeated, or collides with true/1 "
+                    f"in Python (the entry ends here)",
+                )
             if value is not None:
                 target[key] = value
 
@@ -206,7 +235,9 @@ class _GraphReader:
             problem = view_problem(0 if storage is None else len(storage), offset, size, stride, itemsize)
         if problem:
             raise T7FormatError(at, f"bad {name}: {problem}")
-        tensor = empty_tensor(name, None, offset) if storage is None else view_unchecked(storage, offset, size, stride, name)
+        tensor = (
+            empty_tensor(name, None, offset) if storage is None else view_unchecked(storage, offset, size, stride, name)
+        )
         self._register(index, "torch object", tensor).open = False  # after its storage: it cannot contain itself
         return tensor
 
@@ -274,7 +305,7 @@ def read_t7(source: Source, *, long_size: int | None = None) -> Any:
 def _read_binary(f: BinaryIO, start: int, size: int, long_size: int | None) -> Any:
     """Parse with the given long size, or with 8 then 4; report both failures when neither fits."""
     failures = []
-    for width in ([long_size] if long_size else [8, 4]):
+    for width in [long_size] if long_size else [8, 4]:
         f.seek(start)
         try:
             return _parse(BinarySource(f, size, width))

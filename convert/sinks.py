@@ -1,9 +1,11 @@
 """Primitive writers: the binary and ascii encodings THFile produces (mirror of sources.py)."""
+
 from __future__ import annotations
 
 import builtins  # the sinks' `int` method hides the type inside their class bodies
 import struct
-from typing import BinaryIO, Sequence
+from collections.abc import Sequence
+from typing import BinaryIO
 
 import numpy as np
 

@@ -4,14 +4,16 @@ Both expose the same small interface so the object-graph reader never knows
 which encoding it reads. Every count the file claims is checked against the
 bytes left (``require``) before anything of that size is allocated.
 """
+
 from __future__ import annotations
 
 import builtins  # the sources' `int` method hides the type inside their class bodies
 import re
 import struct
 import warnings
+from collections.abc import Callable
 from types import MethodType
-from typing import Any, BinaryIO, Callable
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -25,11 +27,11 @@ INT32_RANGE = (-(2**31), 2**31 - 1)
 INT64_RANGE = (-(2**63), 2**63 - 1)
 
 
-def _scalar_reader(fmt: struct.Struct) -> Callable[["BinarySource", str], Any]:
+def _scalar_reader(fmt: struct.Struct) -> Callable[[BinarySource, str], Any]:
     """A BinarySource method unpacking one ``fmt`` value (the hot path: one Python call per value)."""
     size, unpack_from = fmt.size, fmt.unpack_from
 
-    def read(self: "BinarySource", what: str) -> Any:
+    def read(self: BinarySource, what: str) -> Any:
         pos = self._pos
         if pos + size > len(self._buf):
             pos = self._fill(size, what)
@@ -71,8 +73,10 @@ class BinarySource:
         """Fail unless ``count`` items of ``unit`` ("tag", "long", "byte" or an element type) can still fit."""
         width = self._width(unit)
         if count < 0 or count * width > self.left():
-            raise T7FormatError(self.offset, f"{what}: the file claims {count} items ({count * width} bytes) "
-                                             f"but only {self.left()} bytes remain")
+            raise T7FormatError(
+                self.offset,
+                f"{what}: the file claims {count} items ({count * width} bytes) but only {self.left()} bytes remain",
+            )
 
     def _width(self, unit: ElementType | str) -> builtins.int:
         if isinstance(unit, str):
@@ -84,7 +88,7 @@ class BinarySource:
         if len(self._buf) - self._pos < n:
             if n > self.left():
                 raise T7FormatError(self.offset, f"truncated: expected {what} ({n} bytes), {self.left()} left")
-            rest = self._buf[self._pos:]
+            rest = self._buf[self._pos :]
             self._base += self._pos
             self._buf = rest + self._f.read(max(self.CHUNK, n - len(rest)))
             self._pos = 0
@@ -97,7 +101,7 @@ class BinarySource:
         if pos + n > len(self._buf):
             pos = self._fill(n, what)
         self._pos = pos + n
-        return self._buf[pos:pos + n]
+        return self._buf[pos : pos + n]
 
     def string(self, what: str) -> bytes:
         """A length-prefixed byte string (one call when it lies in the buffer: strings are most of a header)."""
@@ -106,7 +110,7 @@ class BinarySource:
             end = pos + 4 + _I32.unpack_from(buf, pos)[0]
             if pos + 4 <= end <= len(buf):
                 self._pos = end
-                return buf[pos + 4:end]
+                return buf[pos + 4 : end]
         n = self.int(what)
         if n < 0:
             raise T7FormatError(self.offset - 4, f"negative {what} length {n}")
@@ -124,7 +128,7 @@ class BinarySource:
         out = np.empty(n, dtype=on_disk)
         target = out.data.cast("B")
         have = min(len(self._buf) - self._pos, out.nbytes)
-        target[:have] = self._buf[self._pos:self._pos + have]
+        target[:have] = self._buf[self._pos : self._pos + have]
         done = have
         while done < out.nbytes:
             got = self._f.readinto(target[done:])  # type: ignore[attr-defined]  # typing.BinaryIO omits it
@@ -132,7 +136,7 @@ class BinarySource:
                 raise T7FormatError(self.offset + done, f"truncated: expected {what} ({out.nbytes} bytes)")
             done += got
         self._base += self._pos + out.nbytes
-        self._buf, self._pos = self._buf[self._pos + have:], 0
+        self._buf, self._pos = self._buf[self._pos + have :], 0
         return out.astype(el.dtype) if on_disk is not el.dtype else out
 
     def at_end(self) -> bool:
@@ -172,11 +176,13 @@ class AsciiSource:
         raw = unit == "byte" or (isinstance(unit, ElementType) and unit.kind == "raw")
         need = count if raw else 2 * count - 1
         if count < 0 or need > self.left():
-            raise T7FormatError(self.offset, f"{what}: the file claims {count} items (at least {need} bytes) "
-                                             f"but only {self.left()} bytes remain")
+            raise T7FormatError(
+                self.offset,
+                f"{what}: the file claims {count} items (at least {need} bytes) but only {self.left()} bytes remain",
+            )
 
     def _eol(self) -> None:
-        if self._data[self.offset:self.offset + 1] == b"\n":
+        if self._data[self.offset : self.offset + 1] == b"\n":
             self.offset += 1
 
     def _token(self, pattern: re.Pattern, what: str) -> bytes:
@@ -215,7 +221,7 @@ class AsciiSource:
     def raw(self, n: builtins.int, what: str) -> bytes:
         if n > self.left():
             raise T7FormatError(self.offset, f"truncated: expected {what} ({n} bytes), {self.left()} left")
-        data = self._data[self.offset:self.offset + n]
+        data = self._data[self.offset : self.offset + n]
         self.offset += n
         if n:
             self._eol()
@@ -270,4 +276,4 @@ class AsciiSource:
         return np.array([float(self._token(_FLOAT, what)) for _ in range(n)], dtype=np.float64)
 
     def at_end(self) -> bool:
-        return self._data[self.offset:].strip(_WS) == b""
+        return self._data[self.offset :].strip(_WS) == b""

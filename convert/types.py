@@ -3,6 +3,7 @@
 CUDA classes serialize exactly like their CPU twins, so both read to the same
 numpy dtype; only the type name differs.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

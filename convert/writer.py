@@ -4,6 +4,7 @@ Shared Python objects become one Lua object plus reference indices, exactly as
 File.lua numbers them, so a file read from Torch7 is written back with the same
 layout. The graph logic is shared; sinks.py holds the encodings.
 """
+
 from __future__ import annotations
 
 import numbers
@@ -16,8 +17,22 @@ import numpy as np
 from .objects import LuaFunction, Storage, TorchObject, view_problem
 from .reader import MAX_DEPTH
 from .sinks import AsciiSink, BinarySink
-from .types import (STORAGE_TYPES, TAG_BOOLEAN, TAG_FUNCTION, TAG_NIL, TAG_NUMBER, TAG_STRING, TAG_TABLE,
-                    TAG_TORCH, TDS_HASH_NAMES, TDS_VEC_NAMES, TENSOR_TYPES, FUNCTION_TAGS, same_dtype, type_for_dtype)
+from .types import (
+    FUNCTION_TAGS,
+    STORAGE_TYPES,
+    TAG_BOOLEAN,
+    TAG_FUNCTION,
+    TAG_NIL,
+    TAG_NUMBER,
+    TAG_STRING,
+    TAG_TABLE,
+    TAG_TORCH,
+    TDS_HASH_NAMES,
+    TDS_VEC_NAMES,
+    TENSOR_TYPES,
+    same_dtype,
+    type_for_dtype,
+)
 
 Target = str | os.PathLike | BinaryIO
 
@@ -160,7 +175,7 @@ class _GraphWriter:
             storage = Storage.from_array(np.ascontiguousarray(arr).reshape(-1).copy(), ttype.storage)
             self.alive.append(storage)
             size = list(arr.shape)
-            stride = [int(np.prod(size[i + 1:], dtype=np.int64)) for i in range(len(size))]
+            stride = [int(np.prod(size[i + 1 :], dtype=np.int64)) for i in range(len(size))]
             return name, storage, 0, size, stride
         item = arr.itemsize
         delta = arr.__array_interface__["data"][0] - storage.__array_interface__["data"][0]

@@ -8,6 +8,7 @@ checks the figures against the arrays wherever they are present.
 
     python3 reference_outputs/make_manifest.py [--refs ../shared/torch7]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,7 +37,7 @@ def figures(array: np.ndarray) -> dict:
         "sha256_float32": hashlib.sha256(values.tobytes()).hexdigest(),
         "mean": float(flat.mean()) if flat.size else 0.0,
         "std": float(flat.std()) if flat.size else 0.0,
-        "l2": float(np.sqrt((flat ** 2).sum())),
+        "l2": float(np.sqrt((flat**2).sum())),
         "max_abs": float(np.abs(flat).max()) if flat.size else 0.0,
         "positions": positions,
         "values": [float(flat[i]) for i in positions],
@@ -50,8 +51,11 @@ def entries(reference: dict) -> dict:
         if input_name == "pred10":
             out[input_name] = {"softmax heads": [figures(a) for a in sequence(stored)]}
             continue
-        out[input_name] = {str(key): [figures(a) for a in sequence(value)] for key, value in stored.items()
-                           if not isinstance(value, (int, float))}  # skip Lua's `_n` sequence lengths
+        out[input_name] = {
+            str(key): [figures(a) for a in sequence(value)]
+            for key, value in stored.items()
+            if not isinstance(value, (int, float))
+        }  # skip Lua's `_n` sequence lengths
     return out
 
 

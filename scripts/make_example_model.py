@@ -7,6 +7,7 @@ storages). Its predictions mean nothing: it exists so every command runs without
 
     python3 scripts/make_example_model.py
 """
+
 from __future__ import annotations
 
 import math

@@ -4,6 +4,7 @@ A killed or failing job therefore never leaves a half-written output under the f
 names carry the writer's host and process id, so the next write into a folder removes the leftovers of
 writers on this host that were killed (SIGKILL leaves no chance to clean up) and never a live one's.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -13,8 +14,8 @@ import os
 import re
 import socket
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 FULL_DISK_BYTES = 1 << 20  # a failed write with less free space than this is reported as a full disk
 _HOST = hashlib.sha1(socket.gethostname().encode()).hexdigest()[:8]
@@ -75,8 +76,9 @@ def atomic_path(target: str | os.PathLike, suffix: str | None = None) -> Iterato
     if target.parent.resolve() not in _swept:
         remove_stale_temporaries(target.parent)
         _swept.add(target.parent.resolve())
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.{_HOST}-{os.getpid()}-",
-                               suffix=suffix or target.suffix + ".tmp", dir=target.parent)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{target.name}.{_HOST}-{os.getpid()}-", suffix=suffix or target.suffix + ".tmp", dir=target.parent
+    )
     os.close(fd)
     try:
         yield Path(tmp)

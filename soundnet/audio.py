@@ -5,6 +5,7 @@ only. Integer PCM is read here as left-aligned int32 (what libsndfile and sox bo
 WAV and FLAC input reproduces the original bit for bit. MP3 is decoded gaplessly by libsndfile; the
 original's libmad kept the encoder delay (see docs/audio.md).
 """
+
 from __future__ import annotations
 
 import math
@@ -104,12 +105,14 @@ def prepare_waveform(
     if array.ndim == 1:
         array = array[:, None]
     if array.ndim != 2 or array.shape[0] == 0 or array.shape[1] == 0:
-        raise ValueError(f"samples must be a non-empty frames, frames x channels or channels x frames array, "
-                         f"got shape {array.shape}")
+        raise ValueError(
+            f"samples must be a non-empty frames, frames x channels or channels x frames array, got shape {array.shape}"
+        )
     if channels_first is None:
         if array.shape[0] == array.shape[1] and array.shape[0] > 1:
-            raise ValueError(f"samples of shape {array.shape} could be frames x channels or channels x frames; "
-                             "pass channels_first")
+            raise ValueError(
+                f"samples of shape {array.shape} could be frames x channels or channels x frames; pass channels_first"
+            )
         channels_first = array.shape[0] < array.shape[1]
     if channels_first:
         array = array.T
@@ -150,8 +153,10 @@ def _open(path: PathLike, sample_rate: int, reader: type[sf.SoundFile] = sf.Soun
         handle = reader(name)
     if handle.samplerate < MIN_NATIVE_RATE:
         handle.close()
-        raise _audio_error(name, f"its header declares a sample rate of {handle.samplerate} Hz "
-                                 f"(at least {MIN_NATIVE_RATE} Hz expected)")
+        raise _audio_error(
+            name,
+            f"its header declares a sample rate of {handle.samplerate} Hz (at least {MIN_NATIVE_RATE} Hz expected)",
+        )
     if resampled_length(handle.frames, handle.samplerate, sample_rate) == 0:
         handle.close()
         raise _audio_error(name, _NO_SAMPLES)
@@ -228,8 +233,7 @@ class _SequentialSoundFile(sf.SoundFile):
 
 
 def _scaled_pieces(
-    handle: sf.SoundFile, path: PathLike, frames: int, channel: str, scale: float,
-    stream: soxr.ResampleStream | None
+    handle: sf.SoundFile, path: PathLike, frames: int, channel: str, scale: float, stream: soxr.ResampleStream | None
 ) -> Iterator[np.ndarray]:
     first = 0
     while True:

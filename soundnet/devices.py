@@ -3,6 +3,7 @@
 The model computes in the dtype of its weights on their device and casts its input to match
 (SoundNet.extract); what leaves for files and reports is float32 on the host (`as_numpy`).
 """
+
 from __future__ import annotations
 
 from pathlib import Path

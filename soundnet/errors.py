@@ -1,4 +1,5 @@
 """Error messages on one line: every failure the tool reports is a single `Error: ...` line."""
+
 from __future__ import annotations
 
 import errno

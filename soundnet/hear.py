@@ -17,6 +17,7 @@ Scene embeddings are the mean of pool5 over time: the paper pooled features over
 its classifier, and the mean keeps every step's evidence whatever the clip's length. Sounds shorter
 than pool5's 4,574-sample receptive-field minimum are padded with silence to that length.
 """
+
 from __future__ import annotations
 
 import torch

@@ -3,6 +3,7 @@
 A FIFO or a device (/dev/zero) named as a model or a list would block or fill memory; a folder would fail
 later with a misleading message. Each gets one line saying what the path actually is.
 """
+
 from __future__ import annotations
 
 import errno
@@ -51,8 +52,9 @@ def read_text_lines(path: str | os.PathLike, what: str = "list file") -> list[st
     path = regular_file(path, what)
     size = path.stat().st_size
     if size > MAX_LIST_BYTES:
-        raise ValueError(f"{what} {path} is {size / 2**30:.1f} GiB; lists larger than "
-                         f"{MAX_LIST_BYTES / 2**30:.0f} GiB are refused")
+        raise ValueError(
+            f"{what} {path} is {size / 2**30:.1f} GiB; lists larger than {MAX_LIST_BYTES / 2**30:.0f} GiB are refused"
+        )
     try:
         return path.read_bytes().decode("utf-8").splitlines()
     except UnicodeDecodeError:

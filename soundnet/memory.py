@@ -1,4 +1,5 @@
 """Refusing work whose arrays cannot fit in memory, before allocating them."""
+
 from __future__ import annotations
 
 import os
@@ -23,5 +24,7 @@ def check_fits(needed: int, what: str) -> None:
     """ValueError when `needed` bytes exceed memory_limit(); `what` says what would need them."""
     limit = memory_limit()
     if limit and needed > limit:
-        raise ValueError(f"{what} needs {needed / 2**30:.1f} GiB, more than the {limit / 2**30:.1f} GiB of memory "
-                         f"this process may use")
+        raise ValueError(
+            f"{what} needs {needed / 2**30:.1f} GiB, more than the {limit / 2**30:.1f} GiB of memory "
+            f"this process may use"
+        )

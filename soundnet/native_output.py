@@ -4,13 +4,14 @@ Unlabelled, such lines cannot be tied to a file when many are decoded; here they
 decoder runs and written afterwards, each prefixed with the name of the file being decoded. When the
 decoder fails they are dropped: the one-line error says what happened.
 """
+
 from __future__ import annotations
 
 import contextlib
 import os
 import sys
 import tempfile
-from typing import Iterator
+from collections.abc import Iterator
 
 
 @contextlib.contextmanager

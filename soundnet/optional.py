@@ -4,6 +4,7 @@ Converting, verifying, predicting, extracting and training need neither; `soundn
 scikit-learn (the SVM) and matplotlib (the confusion figure), plots need matplotlib. `pip install
 "soundnet-t7[eval]"` installs both, `"soundnet-t7[plots]"` only matplotlib.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -25,5 +26,6 @@ def require(module: str, needed_for: str) -> ModuleType:
         if not error.name or not f"{module}.".startswith(f"{error.name}."):
             raise  # the package is there but something it needs is not: its own message says what
         package, extra = EXTRAS[top]
-        raise MissingDependency(f"{needed_for} needs {package}, which is not installed: "
-                                f"pip install \"soundnet-t7[{extra}]\"", name=top) from None
+        raise MissingDependency(
+            f'{needed_for} needs {package}, which is not installed: pip install "soundnet-t7[{extra}]"', name=top
+        ) from None

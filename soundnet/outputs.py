@@ -1,4 +1,5 @@
 """Writing result files (JSON, matplotlib figures) atomically, so a failed job leaves no half file."""
+
 from __future__ import annotations
 
 import json

@@ -10,6 +10,7 @@ parameter. Conv biases feeding a training-mode BN are the extreme case: their ex
 subtracts the batch mean), so Torch7 and we both step on rounding noise of ~1e-7, in directions no port
 reproduces without THNN's summation order; they get only the 2 * lr * t bound.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,5 @@
 """Small random SoundNets and generated audio files for the predict/extract/chunking tests."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -42,8 +43,10 @@ def tone(seconds: float, rate: int = RATE, channels: int = 1, seed: int = 0) -> 
     """Frames x channels in [-0.8, 0.8]: a tone and noise, different in every channel."""
     rng = np.random.default_rng(seed)
     t = np.arange(int(round(seconds * rate))) / rate
-    columns = [0.5 * np.sin(2 * np.pi * rng.uniform(100, 3000) * t) + 0.1 * rng.standard_normal(len(t))
-               for _ in range(channels)]
+    columns = [
+        0.5 * np.sin(2 * np.pi * rng.uniform(100, 3000) * t) + 0.1 * rng.standard_normal(len(t))
+        for _ in range(channels)
+    ]
     return np.clip(np.stack(columns, axis=1), -0.8, 0.8).astype(np.float32)
 
 
@@ -56,5 +59,5 @@ def write_audio(path: Path, seconds: float, rate: int = RATE, channels: int = 1,
 
 def truncate(path: Path, fraction: float = 0.5) -> Path:
     data = path.read_bytes()
-    path.write_bytes(data[:int(len(data) * fraction)])
+    path.write_bytes(data[: int(len(data) * fraction)])
     return path

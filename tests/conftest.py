@@ -3,6 +3,7 @@
 Hypothesis runs derandomized by default (the examples follow from the test alone), so a run gives the same
 result on every machine and in CI; HYPOTHESIS_PROFILE=explore draws fresh random examples instead.
 """
+
 from __future__ import annotations
 
 import os
@@ -87,8 +88,16 @@ def torch7_runtime_available() -> str | None:
     """None when the CPU Torch7 runtime runs here, else why not (for the skip reason)."""
     if not (TORCH7_RUNTIME / "env.sh").is_file():
         return f"no Torch7 runtime at {TORCH7_RUNTIME}"
-    probe = subprocess.run(["bash", "-c", f"source '{TORCH7_RUNTIME}/env.sh' && luajit -e \"require 'torch'; "
-                            "require 'nn'; torch.setheaptracking(false)\""], capture_output=True, text=True)
+    probe = subprocess.run(
+        [
+            "bash",
+            "-c",
+            f"source '{TORCH7_RUNTIME}/env.sh' && luajit -e \"require 'torch'; "
+            "require 'nn'; torch.setheaptracking(false)\"",
+        ],
+        capture_output=True,
+        text=True,
+    )
     if probe.returncode != 0:
         return f"the Torch7 runtime does not start (run {TORCH7_RUNTIME}/setup.sh): {probe.stderr.strip()[-200:]}"
     return None

@@ -1,4 +1,5 @@
 """Support for the convert tests and benchmarks/fuzz_t7.py: value comparison walkers, byte crafting, mutations."""
+
 from __future__ import annotations
 
 import io
@@ -6,7 +7,8 @@ import math
 import random
 import struct
 import time
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -32,8 +34,15 @@ def default_leaf_check(a: Any, b: Any, where: str) -> None:
     assert type(a) is type(b) and a == b, f"{where}: {b!r} != {a!r}"
 
 
-def assert_same_value(a: Any, b: Any, where: str = "value", tensor_check: Callable = default_tensor_check,
-                      layout: bool = True, leaf_check: Callable = default_leaf_check, _pairs: dict | None = None) -> None:
+def assert_same_value(
+    a: Any,
+    b: Any,
+    where: str = "value",
+    tensor_check: Callable = default_tensor_check,
+    layout: bool = True,
+    leaf_check: Callable = default_leaf_check,
+    _pairs: dict | None = None,
+) -> None:
     """Deep equality of two read_t7-style values that also demands the same sharing and cycles.
 
     Table keys may come in any order (Lua's pairs order differs between runs). ``layout`` also
@@ -56,12 +65,14 @@ def assert_same_value(a: Any, b: Any, where: str = "value", tensor_check: Callab
         if layout and isinstance(a, Tensor) and a.storage is not None:
             assert a.storage_offset == b.storage_offset and b.storage is not None, f"{where}: storage offset differs"
             if a.size:
-                assert np.divide(a.strides, a.itemsize).tolist() == np.divide(b.strides, b.itemsize).tolist(), \
+                assert np.divide(a.strides, a.itemsize).tolist() == np.divide(b.strides, b.itemsize).tolist(), (
                     f"{where}: strides differ"
+                )
             recurse(a.storage, b.storage, where + ".storage")
     elif isinstance(a, TorchObject):
-        assert isinstance(b, TorchObject) and (a.typename, a.version) == (b.typename, b.version), \
+        assert isinstance(b, TorchObject) and (a.typename, a.version) == (b.typename, b.version), (
             f"{where}: {b!r} is not {a!r}"
+        )
         recurse(a.fields, b.fields, f"{where}<{a.typename}>")
     elif isinstance(a, LuaFunction):
         assert isinstance(b, LuaFunction) and (a.dump, a.tag) == (b.dump, b.tag), f"{where}: functions differ"
@@ -142,8 +153,7 @@ def torch_head(index: int, typename: str, version: bytes = b"V 1") -> bytes:
 
 def float_tensor(index: int, size: list[int], stride: list[int], offset1: int, storage: bytes) -> bytes:
     """A binary FloatTensor (8-byte longs); ``offset1`` is Torch's 1-based storage offset."""
-    return (torch_head(index, "torch.FloatTensor") + i32(len(size)) + i64(*size) + i64(*stride) + i64(offset1)
-            + storage)
+    return torch_head(index, "torch.FloatTensor") + i32(len(size)) + i64(*size) + i64(*stride) + i64(offset1) + storage
 
 
 def float_storage(index: int, values: list[float]) -> bytes:
@@ -160,10 +170,16 @@ def seed_value() -> dict:
     loop["self"] = loop
     return {
         "views": [make_tensor(storage, 1, [3, 2], [1, 3]), make_tensor(storage, 0, [12], [1])],
-        "long": np.array([1, -2, 3]), "half": np.array([0.5, -1], np.float16), "bytes": np.array([1, 2], np.uint8),
+        "long": np.array([1, -2, 3]),
+        "half": np.array([0.5, -1], np.float16),
+        "bytes": np.array([1, 2], np.uint8),
         "module": TorchObject("nn.Linear", {"weight": np.ones((2, 2), np.float64), "train": False}, 1),
-        "vec": TorchObject("tds.Vec", [1, None, "a"], 0), "hash": TorchObject("tds.Hash", {"k": 2.5}, 0),
-        "fn": LuaFunction(b"\x1bLua", [{"name": "x", "value": 1}], 8), "loop": loop, 1.5: b"\xff\x00", True: "t",
+        "vec": TorchObject("tds.Vec", [1, None, "a"], 0),
+        "hash": TorchObject("tds.Hash", {"k": 2.5}, 0),
+        "fn": LuaFunction(b"\x1bLua", [{"name": "x", "value": 1}], 8),
+        "loop": loop,
+        1.5: b"\xff\x00",
+        True: "t",
     }
 
 
@@ -171,7 +187,6 @@ def seed_bytes(fmt: str, long_size: int = 8) -> bytes:
     buf = io.BytesIO()
     write_t7(seed_value(), buf, format=fmt, long_size=long_size)
     return buf.getvalue()
-
 
 
 _INTERESTING = [0, 1, -1, 2, 255, 2**15, 2**31 - 1, -(2**31), 2**30, 1000000]
@@ -194,11 +209,11 @@ def mutations(seed: bytes, rng: random.Random, head: int = 4096) -> Iterator[tup
             pos = rng.randrange(max(1, min(n, head) - 4)) & ~3
             value = rng.choice(_INTERESTING) * rng.choice([1, 1, 4, 8])
             value = max(-(2**31), min(2**31 - 1, value))
-            yield f"int{value}@{pos}", seed[:pos] + i32(value) + seed[pos + 4:]
+            yield f"int{value}@{pos}", seed[:pos] + i32(value) + seed[pos + 4 :]
         elif kind == 3:
             pos = rng.randrange(max(1, min(n, head) - 8))
             value = rng.choice([2**62, -1, -(2**63), 2**40, 2**33 + 1, 2**63 - 1])
-            yield f"long{value}@{pos}", seed[:pos] + i64(value) + seed[pos + 8:]
+            yield f"long{value}@{pos}", seed[:pos] + i64(value) + seed[pos + 8 :]
         else:
             a, b = sorted(rng.randrange(n) for _ in range(2))
             c = rng.randrange(n)

@@ -2,6 +2,7 @@
 
 Each clip draws its own frequencies, timings and loudness, so a class is a kind of sound, not one waveform.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -24,13 +25,13 @@ def sound(kind: str, seconds: float, rng: np.random.Generator) -> np.ndarray:
         wave = np.zeros(n)
         for _ in range(rng.integers(3, 7)):
             start, width = rng.integers(0, n - RATE // 4), rng.integers(RATE // 20, RATE // 5)
-            wave[start:start + width] += rng.standard_normal(width)
+            wave[start : start + width] += rng.standard_normal(width)
     elif kind == "chirp":
         f0, f1 = rng.uniform(100, 800), rng.uniform(2000, 6000)
-        wave = np.sin(2 * np.pi * (f0 * t + (f1 - f0) * t ** 2 / (2 * seconds)))
+        wave = np.sin(2 * np.pi * (f0 * t + (f1 - f0) * t**2 / (2 * seconds)))
     else:
         wave = np.zeros(n)
-        wave[rng.integers(0, RATE // 10)::int(RATE / rng.uniform(5, 20))] = 1.0
+        wave[rng.integers(0, RATE // 10) :: int(RATE / rng.uniform(5, 20))] = 1.0
     return rng.uniform(0.3, 0.9) * wave / max(np.abs(wave).max(), 1e-9)
 
 
@@ -47,6 +48,7 @@ def write_esc50(folder: Path, per_fold: int = 2, folds: int = 3, seconds: float 
         for target, kind in enumerate(KINDS):
             for take in range(per_fold):
                 seed = 1000 * fold + 10 * target + take
-                paths.append(write_clip(folder / "audio" / f"{fold}-{seed}-{'ABCDEFGH'[take]}-{target}.wav",
-                                        kind, seconds, seed))
+                paths.append(
+                    write_clip(folder / "audio" / f"{fold}-{seed}-{'ABCDEFGH'[take]}-{target}.wav", kind, seconds, seed)
+                )
     return paths

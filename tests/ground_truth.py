@@ -6,6 +6,7 @@ skips on a developer's machine; `make test` (and so CI) sets SOUNDNET_REQUIRE_TO
 SOUNDNET_REQUIRE_TEST_TOOLS=1, which turn those skips into failures: the parity the README claims is proven
 there or the run fails.
 """
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """Outputs get the permissions the umask gives new files, and killed writers' temporaries are cleaned up."""
+
 from __future__ import annotations
 
 import os
@@ -39,8 +40,12 @@ def test_every_output_honours_the_umask(tmp_path, umask):
     for command in commands:
         result = runner.invoke(cli, command)
         assert result.exit_code == 0, result.output
-    outputs += [tmp_path / "f.h5", tmp_path / "conv1.png", *tmp_path.glob("clip.wav.*.h5"),
-                *(tmp_path / "features").rglob("*.h5")]
+    outputs += [
+        tmp_path / "f.h5",
+        tmp_path / "conv1.png",
+        *tmp_path.glob("clip.wav.*.h5"),
+        *(tmp_path / "features").rglob("*.h5"),
+    ]
     assert len(outputs) == 8
     for path in outputs:
         assert oct(path.stat().st_mode & 0o777) == oct(0o666 & ~umask), path
@@ -50,9 +55,29 @@ def test_training_outputs_honour_the_umask(tmp_path, umask):
     write_audio(tmp_path / "a.wav", 3.0)
     write_audio(tmp_path / "b.wav", 3.0, seed=1)
     (tmp_path / "list.txt").write_text("a.wav 0\nb.wav 1\n")
-    result = CliRunner().invoke(cli, ["finetune", "--list", str(tmp_path / "list.txt"), "--classes", "2", "--model",
-                                      "example", "--epochs", "1", "--batch-size", "2", "--held-out", "0",
-                                      "--workers", "0", "--quiet", "--out", str(tmp_path / "run")])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "finetune",
+            "--list",
+            str(tmp_path / "list.txt"),
+            "--classes",
+            "2",
+            "--model",
+            "example",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "2",
+            "--held-out",
+            "0",
+            "--workers",
+            "0",
+            "--quiet",
+            "--out",
+            str(tmp_path / "run"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     for name in ("checkpoint.pt", "model.safetensors", "log.jsonl", "loss.png"):
         assert oct((tmp_path / "run" / name).stat().st_mode & 0o777) == oct(0o666 & ~umask), name
@@ -60,9 +85,11 @@ def test_training_outputs_honour_the_umask(tmp_path, umask):
 
 def _killed_writer(folder: Path, sig: int) -> Path:
     """A child that starts an atomic write into `folder` and is killed inside it; the temporary it left."""
-    code = (f"import sys, time; from soundnet.atomic import atomic_path\n"
-            f"with atomic_path({str(folder / 'out.h5')!r}) as tmp:\n"
-            f"    tmp.write_bytes(b'half'); print(tmp, flush=True); time.sleep(600)\n")
+    code = (
+        f"import sys, time; from soundnet.atomic import atomic_path\n"
+        f"with atomic_path({str(folder / 'out.h5')!r}) as tmp:\n"
+        f"    tmp.write_bytes(b'half'); print(tmp, flush=True); time.sleep(600)\n"
+    )
     env = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=env)
     temporary = Path(child.stdout.readline().strip())

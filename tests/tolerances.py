@@ -8,6 +8,7 @@ by element. Checked with AVX-512 kernels, with AVX2 ones (ATEN_CPU_CAPABILITY=av
 MKL_ENABLE_INSTRUCTIONS=AVX2, which reproduces an AMD EPYC's figures) and with no vectorisation
 (ATEN_CPU_CAPABILITY=default ONEDNN_MAX_CPU_ISA=SSE41).
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,5 @@
 """Running the real CPU Torch7 from tests (the `torch7_runtime` fixture of conftest gives its env.sh)."""
+
 from __future__ import annotations
 
 import subprocess
@@ -12,8 +13,13 @@ SCRIPTS = Path(__file__).resolve().parent / "torch7_scripts"
 
 def run_lua(env_sh: Path, script: Path, *args: object, timeout: int = 600) -> str:
     """Run a Lua script with the runtime in its own shell (its libraries never enter this Python process)."""
-    done = subprocess.run(["bash", "-c", 'source "$0"; exec luajit "$@"', str(env_sh), str(script), *map(str, args)],
-                          capture_output=True, text=True, timeout=timeout, check=False)
+    done = subprocess.run(
+        ["bash", "-c", 'source "$0"; exec luajit "$@"', str(env_sh), str(script), *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
     if done.returncode:
         raise AssertionError(f"Torch7 failed on {script.name}: {done.stderr.strip()[-2000:]}")
     return done.stdout

@@ -1,4 +1,5 @@
 """Small generated training data: noise clips, random teacher distributions, a teacher HDF5, a label list."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -28,7 +29,11 @@ def make_teacher_h5(folder: Path, frames=(4, 2, 1, 4), seconds=(20, 10, 3, 25), 
     entries = {}
     for index, (count, length) in enumerate(zip(frames, seconds)):
         audio = write_noise_clip(folder / f"clip{index}.wav", length, index).name
-        entries[f"videos/clip{index}"] = (distributions(count, 1000, index), distributions(count, 401, 100 + index), audio)
+        entries[f"videos/clip{index}"] = (
+            distributions(count, 1000, index),
+            distributions(count, 401, 100 + index),
+            audio,
+        )
     for index in range(missing):
         entries[f"gone{index}"] = (distributions(4, 1000, 50), distributions(4, 401, 51), f"gone{index}.wav")
     write_teacher_hdf5(folder / "teacher.h5", entries)

@@ -1,4 +1,5 @@
 """The Torch7 zoo (../shared/torch7/zoo): net names, their reference data as tensors, and error measures."""
+
 from __future__ import annotations
 
 import json
@@ -7,9 +8,9 @@ from typing import Any
 
 import numpy as np
 import torch
-from ground_truth import torch7_refs_dir, unavailable
 
 import convert
+from ground_truth import torch7_refs_dir, unavailable
 
 # Relative error bound for float32 against Torch7: the converted modules sum in another order than THNN's
 # loops and OpenBLAS (oneDNN/MKL kernels, AVX2 or AVX-512 alike); the zoo's worst is ~4e-6 (fast_style_transformer's

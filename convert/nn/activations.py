@@ -1,4 +1,5 @@
 """Pointwise modules: activations, constants, scalings, dropout, softmax; Torch7's in-place flags kept."""
+
 from __future__ import annotations
 
 import torch

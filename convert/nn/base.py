@@ -5,6 +5,7 @@ its tensors as parameters (learnable) or buffers, also under Torch names. That o
 three directions: Torch7 -> PyTorch (read the fields), PyTorch -> JSON + safetensors (options + state dict)
 and PyTorch -> Torch7 (write the fields back with what Torch7's updateOutput expects to find).
 """
+
 from __future__ import annotations
 
 import math
@@ -26,11 +27,13 @@ REQUIRED = object()
 
 def register(*names: str):
     """Class decorator: the Torch class names (without package) a converted module stands for."""
+
     def decorate(cls: type[TorchModule]) -> type[TorchModule]:
         cls.torch_names = names
         for name in names:
             REGISTRY[name] = cls
         return cls
+
     return decorate
 
 
@@ -62,7 +65,7 @@ def t7_tensor(value: torch.Tensor, typename: str = "torch.FloatTensor") -> T7Ten
         array = array.reshape(1)
     if array.size == 0:
         return empty_tensor(typename)
-    strides = [int(np.prod(array.shape[i + 1:])) for i in range(array.ndim)]
+    strides = [int(np.prod(array.shape[i + 1 :])) for i in range(array.ndim)]
     return make_tensor(Storage.from_array(array), 0, array.shape, strides, typename)
 
 
@@ -92,8 +95,12 @@ class TorchModule(nn.Module):
     table_output: ClassVar[bool] = False
     table_input: ClassVar[bool] = False
 
-    def __init__(self, options: dict[str, Any], tensors: Mapping[str, torch.Tensor | None],
-                 children: Sequence[nn.Module] | None = None) -> None:
+    def __init__(
+        self,
+        options: dict[str, Any],
+        tensors: Mapping[str, torch.Tensor | None],
+        children: Sequence[nn.Module] | None = None,
+    ) -> None:
         super().__init__()
         self.torch_class = "nn." + self.torch_names[0]  # the spelling a file used replaces it (tree.py)
         self.options = dict(options)
@@ -105,7 +112,6 @@ class TorchModule(nn.Module):
         if children is not None:
             self.submodules = nn.ModuleList(children)
         self.setup()
-
 
     def setup(self) -> None:
         """Check and derive from the options (subclasses)."""
@@ -120,8 +126,9 @@ class TorchModule(nn.Module):
         for name, default in cls.options_spec.items():
             value = obj.get(name)
             if value is None:
-                value = next((obj.get(old) for old, new in cls.aliases.items() if new == name
-                              and obj.get(old) is not None), None)
+                value = next(
+                    (obj.get(old) for old, new in cls.aliases.items() if new == name and obj.get(old) is not None), None
+                )
             if value is None:
                 if default is REQUIRED:
                     raise ModuleConversionError(obj.typename, path, f"the file has no {name} field")
@@ -196,8 +203,9 @@ def option_problem(value: Any, default: Any) -> str | None:
 
 def finite_options(options: dict[str, Any]) -> dict[str, Any]:
     """JSON has no infinity: ±inf become the strings 'inf' / '-inf' (and back in ``restore_options``)."""
-    return {k: (("inf" if v > 0 else "-inf") if isinstance(v, float) and math.isinf(v) else v)
-            for k, v in options.items()}
+    return {
+        k: (("inf" if v > 0 else "-inf") if isinstance(v, float) and math.isinf(v) else v) for k, v in options.items()
+    }
 
 
 def restore_options(options: dict[str, Any]) -> dict[str, Any]:

@@ -1,6 +1,8 @@
 """Containers (Sequential, Concat, DepthConcat, ConcatTable, ParallelTable, MapTable) and table modules."""
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -146,7 +148,7 @@ class NarrowTable(TorchModule):
 
     def forward(self, x: list) -> list:
         start = self.options["offset"] - 1
-        return list(x[start:start + self.options["length"]])
+        return list(x[start : start + self.options["length"]])
 
 
 @register("FlattenTable")
@@ -200,25 +202,26 @@ class CDivTable(TorchModule):
         return x[0] / x[1]
 
 
-@register("CMaxTable")
-class CMaxTable(TorchModule):
-    scratch = {"maxIdx": "tensor", "mask": "tensor", "maxVals": "tensor", "gradMaxVals": "tensor"}
+class _ExtremumTable(TorchModule):
+    """Element-wise max or min over a table; ties keep the earlier input, as Torch's strict gt/lt mask."""
+
     table_input = True
+    wins: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
     def forward(self, x: list) -> torch.Tensor:
         out = x[0]
         for other in x[1:]:
-            out = torch.where(other > out, other, out)  # ties keep the earlier input, as Torch's gt mask
+            out = torch.where(self.wins(other, out), other, out)
         return out.clone() if out is x[0] else out
+
+
+@register("CMaxTable")
+class CMaxTable(_ExtremumTable):
+    scratch = {"maxIdx": "tensor", "mask": "tensor", "maxVals": "tensor", "gradMaxVals": "tensor"}
+    wins = staticmethod(torch.gt)
 
 
 @register("CMinTable")
-class CMinTable(TorchModule):
+class CMinTable(_ExtremumTable):
     scratch = {"minIdx": "tensor", "mask": "tensor", "minVals": "tensor", "gradMaxVals": "tensor"}
-    table_input = True
-
-    def forward(self, x: list) -> torch.Tensor:
-        out = x[0]
-        for other in x[1:]:
-            out = torch.where(other < out, other, out)
-        return out.clone() if out is x[0] else out
+    wins = staticmethod(torch.lt)

@@ -1,4 +1,5 @@
 """The one exception the Torch7 module converter raises: it names the class and the path in the tree."""
+
 from __future__ import annotations
 
 

@@ -1,4 +1,5 @@
 """Layers with weights: linear maps, convolutions, batch normalisation, lookup tables, distances."""
+
 from __future__ import annotations
 
 import math
@@ -75,15 +76,31 @@ class Convolution(TorchModule):
         check_rank(self, x, (3, 4))
         x, added = batched(x, 4)
         o = self.options
-        y = F.conv2d(x, self.kernel(), self.bias, (o["dH"], o["dW"]), (o["padH"], o["padW"]),
-                     (o.get("dilationH", 1), o.get("dilationW", 1)), o.get("groups", 1))
+        y = F.conv2d(
+            x,
+            self.kernel(),
+            self.bias,
+            (o["dH"], o["dW"]),
+            (o["padH"], o["padW"]),
+            (o.get("dilationH", 1), o.get("dilationW", 1)),
+            o.get("groups", 1),
+        )
         return y[0] if added else y
 
 
 @register("SpatialConvolution", "SpatialConvolutionMM")
 class SpatialConvolution(Convolution):
-    options_spec = {"nInputPlane": REQUIRED, "nOutputPlane": REQUIRED, "kW": REQUIRED, "kH": REQUIRED,
-                    "dW": 1, "dH": 1, "padW": 0, "padH": 0, "groups": 1}
+    options_spec = {
+        "nInputPlane": REQUIRED,
+        "nOutputPlane": REQUIRED,
+        "kW": REQUIRED,
+        "kH": REQUIRED,
+        "dW": 1,
+        "dH": 1,
+        "padW": 0,
+        "padH": 0,
+        "groups": 1,
+    }
 
 
 @register("SpatialDilatedConvolution")
@@ -95,8 +112,18 @@ class SpatialDilatedConvolution(Convolution):
 class SpatialFullConvolution(TorchModule):
     """Transposed convolution; weight nIn x nOut x kH x kW; out = (in - 1) d - 2 pad + k + adj."""
 
-    options_spec = {"nInputPlane": REQUIRED, "nOutputPlane": REQUIRED, "kW": REQUIRED, "kH": REQUIRED,
-                    "dW": 1, "dH": 1, "padW": 0, "padH": 0, "adjW": 0, "adjH": 0}
+    options_spec = {
+        "nInputPlane": REQUIRED,
+        "nOutputPlane": REQUIRED,
+        "kW": REQUIRED,
+        "kH": REQUIRED,
+        "dW": 1,
+        "dH": 1,
+        "padW": 0,
+        "padH": 0,
+        "adjW": 0,
+        "adjH": 0,
+    }
     learnable = ("weight", "bias")
     weight: torch.Tensor
     bias: torch.Tensor | None
@@ -144,8 +171,19 @@ class TemporalConvolution(TorchModule):
 
 @register("VolumetricConvolution")
 class VolumetricConvolution(TorchModule):
-    options_spec = {"nInputPlane": REQUIRED, "nOutputPlane": REQUIRED, "kT": REQUIRED, "kW": REQUIRED,
-                    "kH": REQUIRED, "dT": 1, "dW": 1, "dH": 1, "padT": 0, "padW": 0, "padH": 0}
+    options_spec = {
+        "nInputPlane": REQUIRED,
+        "nOutputPlane": REQUIRED,
+        "kT": REQUIRED,
+        "kW": REQUIRED,
+        "kH": REQUIRED,
+        "dT": 1,
+        "dW": 1,
+        "dH": 1,
+        "padT": 0,
+        "padW": 0,
+        "padH": 0,
+    }
     learnable = ("weight", "bias")
     weight: torch.Tensor
     bias: torch.Tensor | None
@@ -191,7 +229,9 @@ class BatchNormalization(TorchModule):
 
     @classmethod
     def refusal(cls, obj):
-        has = lambda name: isinstance(obj.get(name), np.ndarray) and obj.get(name).size
+        def has(name: str) -> bool:
+            return isinstance(obj.get(name), np.ndarray) and obj.get(name).size > 0
+
         if not has("running_mean") or not (has("running_var") or has("running_std")):
             return "no running statistics (a training-only state): evaluate() has nothing to normalise with"
         return None
@@ -202,8 +242,16 @@ class BatchNormalization(TorchModule):
         if x.dim() == rank - 1 and not self.training:
             x = x.unsqueeze(0)
         training = self.training and x.shape[0] > 1  # nn: a batch of one uses the running statistics
-        return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, training,
-                            self.options["momentum"], self.options["eps"])
+        return F.batch_norm(
+            x,
+            self.running_mean,
+            self.running_var,
+            self.weight,
+            self.bias,
+            training,
+            self.options["momentum"],
+            self.options["eps"],
+        )
 
 
 def _with_rank(name: str, rank: int) -> type[BatchNormalization]:
@@ -254,14 +302,26 @@ class SpatialSubtractiveNormalization(TorchModule):
         from .tree import to_t7
 
         planes, (kh, kw) = self.options["nInputPlane"], self.kernel.shape
-        conv = SpatialConvolution({"nInputPlane": planes, "nOutputPlane": 1, "kW": kw, "kH": kh, "dW": 1, "dH": 1,
-                                   "padW": 0, "padH": 0}, {"weight": self.kernel.expand(1, planes, kh, kw).clone(),
-                                                           "bias": self.kernel.new_zeros(1)})
-        estimator = Sequential({}, {}, [
-            SpatialZeroPadding({"pad_l": kw // 2, "pad_r": kw // 2, "pad_t": kh // 2, "pad_b": kh // 2}, {}),
-            conv, Replicate({"nfeatures": planes, "dim": 1, "ndim": 3}, {})])
-        return {**super().torch_fields(), "meanestimator": to_t7(estimator), "subtractor": to_t7(CSubTable({}, {})),
-                "divider": to_t7(CDivTable({}, {})), "coef": t7_tensor(self.kernel.new_ones(1, 1, 1))}
+        conv = SpatialConvolution(
+            {"nInputPlane": planes, "nOutputPlane": 1, "kW": kw, "kH": kh, "dW": 1, "dH": 1, "padW": 0, "padH": 0},
+            {"weight": self.kernel.expand(1, planes, kh, kw).clone(), "bias": self.kernel.new_zeros(1)},
+        )
+        estimator = Sequential(
+            {},
+            {},
+            [
+                SpatialZeroPadding({"pad_l": kw // 2, "pad_r": kw // 2, "pad_t": kh // 2, "pad_b": kh // 2}, {}),
+                conv,
+                Replicate({"nfeatures": planes, "dim": 1, "ndim": 3}, {}),
+            ],
+        )
+        return {
+            **super().torch_fields(),
+            "meanestimator": to_t7(estimator),
+            "subtractor": to_t7(CSubTable({}, {})),
+            "divider": to_t7(CDivTable({}, {})),
+            "coef": t7_tensor(self.kernel.new_ones(1, 1, 1)),
+        }
 
     def local_mean(self, x: torch.Tensor) -> torch.Tensor:
         kh, kw = self.kernel.shape

@@ -1,4 +1,5 @@
 """Pooling, padding and up-sampling with Torch7's size rules (ceil mode, pad > 0 drop, centring)."""
+
 from __future__ import annotations
 
 import math
@@ -70,8 +71,18 @@ class SpatialDilatedMaxPooling(SpatialMaxPooling):
 class VolumetricMaxPooling(SpatialMaxPooling):
     dims = 3
     axes = ("T", "H", "W")
-    options_spec = {"kT": REQUIRED, "kW": REQUIRED, "kH": REQUIRED, "dT": None, "dW": None, "dH": None,
-                    "padT": 0, "padW": 0, "padH": 0, "ceil_mode": False}
+    options_spec = {
+        "kT": REQUIRED,
+        "kW": REQUIRED,
+        "kH": REQUIRED,
+        "dT": None,
+        "dW": None,
+        "dH": None,
+        "padT": 0,
+        "padW": 0,
+        "padH": 0,
+        "ceil_mode": False,
+    }
 
     def setup(self):
         super().setup()
@@ -109,8 +120,15 @@ class AveragePooling(TorchModule):
         pad = [o.get("pad" + a, 0) for a in self.axes]
         ceil = bool(o.get("ceil_mode"))
         pool = {2: F.avg_pool2d, 3: F.avg_pool3d}[self.dims]
-        y = pool(x, kernel, stride, pad, ceil, o.get("count_include_pad", True),
-                 divisor_override=None if o.get("divide", True) else 1)
+        y = pool(
+            x,
+            kernel,
+            stride,
+            pad,
+            ceil,
+            o.get("count_include_pad", True),
+            divisor_override=None if o.get("divide", True) else 1,
+        )
         for axis in range(self.dims):
             want = torch7_pool_size(x.shape[2 + axis], kernel[axis], stride[axis], pad[axis], ceil, any(pad))
             missing = want - y.shape[2 + axis]
@@ -123,16 +141,36 @@ class AveragePooling(TorchModule):
 
 @register("SpatialAveragePooling")
 class SpatialAveragePooling(AveragePooling):
-    options_spec = {"kW": REQUIRED, "kH": REQUIRED, "dW": 1, "dH": 1, "padW": 0, "padH": 0, "ceil_mode": False,
-                    "count_include_pad": True, "divide": True}
+    options_spec = {
+        "kW": REQUIRED,
+        "kH": REQUIRED,
+        "dW": 1,
+        "dH": 1,
+        "padW": 0,
+        "padH": 0,
+        "ceil_mode": False,
+        "count_include_pad": True,
+        "divide": True,
+    }
 
 
 @register("VolumetricAveragePooling")
 class VolumetricAveragePooling(AveragePooling):
     dims = 3
     axes = ("T", "H", "W")
-    options_spec = {"kT": REQUIRED, "kW": REQUIRED, "kH": REQUIRED, "dT": 1, "dW": 1, "dH": 1,
-                    "padT": 0, "padW": 0, "padH": 0, "ceil_mode": False, "count_include_pad": True}
+    options_spec = {
+        "kT": REQUIRED,
+        "kW": REQUIRED,
+        "kH": REQUIRED,
+        "dT": 1,
+        "dW": 1,
+        "dH": 1,
+        "padT": 0,
+        "padW": 0,
+        "padH": 0,
+        "ceil_mode": False,
+        "count_include_pad": True,
+    }
 
 
 class AdaptivePooling(TorchModule):

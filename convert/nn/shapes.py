@@ -1,4 +1,5 @@
 """Shape and reduction modules with Torch7's batch rules (numInputDims, nInputDims, negative dims)."""
+
 from __future__ import annotations
 
 import math
@@ -23,12 +24,13 @@ class View(TorchModule):
         """Torch7's batchsize(): None when the view takes no batch dim."""
         size, dims, count = self.options["size"], self.options["numInputDims"], self.options["numElements"]
         sample_dims = dims if dims is not None else x.dim()
-        elements = math.prod(x.shape[x.dim() - sample_dims:])
+        elements = math.prod(x.shape[x.dim() - sample_dims :])
         if count == 0 or elements % count:
-            raise ValueError(f"nn.View: input {'x'.join(map(str, x.shape))} does not fit view "
-                             f"{'x'.join(map(str, size))}")
+            raise ValueError(
+                f"nn.View: input {'x'.join(map(str, x.shape))} does not fit view {'x'.join(map(str, size))}"
+            )
         batch = 1 if -1 in size else elements // count
-        batch *= math.prod(x.shape[:x.dim() - sample_dims])
+        batch *= math.prod(x.shape[: x.dim() - sample_dims])
         if batch == 1 and (dims is None or x.dim() <= dims):
             return None
         return batch

@@ -3,6 +3,7 @@
 The JSON description names each module's Torch class, its options and which tensors it holds; the tensors
 themselves are the root module's state_dict. Rebuilding needs both and no pickle.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -77,8 +78,9 @@ def from_t7(obj: Any, path: str = "") -> TorchModule:
     cls = _class_of(obj, path)
     children = [from_t7(child, child_path(path, n)) for n, child in enumerate(_children(obj, cls), 1)]
     try:
-        module = cls(cls.read_options(obj, path), cls.read_tensors(obj, path),
-                     children if issubclass(cls, Container) else None)
+        module = cls(
+            cls.read_options(obj, path), cls.read_tensors(obj, path), children if issubclass(cls, Container) else None
+        )
     except (ValueError, RuntimeError) as error:  # options and tensors that do not fit together
         if isinstance(error, ModuleConversionError):
             raise
@@ -94,9 +96,12 @@ def from_t7(obj: Any, path: str = "") -> TorchModule:
 
 def to_t7(module: TorchModule) -> TorchObject:
     """The Torch7 object tree of a converted module (nn.* classes, float tensors, evaluate mode)."""
-    fields = {"_type": "torch.FloatTensor", "train": False,
-              "output": {} if module.table_output else empty_tensor("torch.FloatTensor"),
-              "gradInput": {} if module.table_input else empty_tensor("torch.FloatTensor")}
+    fields = {
+        "_type": "torch.FloatTensor",
+        "train": False,
+        "output": {} if module.table_output else empty_tensor("torch.FloatTensor"),
+        "gradInput": {} if module.table_input else empty_tensor("torch.FloatTensor"),
+    }
     fields.update(module.torch_fields())
     if isinstance(module, Container):
         children = [to_t7(cast(TorchModule, child)) for child in module.submodules]
@@ -110,8 +115,11 @@ def to_t7(module: TorchModule) -> TorchObject:
 
 def describe(module: TorchModule) -> dict:
     """The JSON-ready description of a converted tree (tensors are in module.state_dict())."""
-    node: dict[str, Any] = {"class": module.torch_class, "options": finite_options(module.options),
-            "tensors": [name for name in module.learnable + module.kept if getattr(module, name) is not None]}
+    node: dict[str, Any] = {
+        "class": module.torch_class,
+        "options": finite_options(module.options),
+        "tensors": [name for name in module.learnable + module.kept if getattr(module, name) is not None],
+    }
     if isinstance(module, Container):
         node["children"] = [describe(cast(TorchModule, child)) for child in module.submodules]
     return node
@@ -127,8 +135,9 @@ def rebuild(description: dict, state: dict[str, torch.Tensor], prefix: str = "")
         tensors = {tensor: state[prefix + tensor] for tensor in description["tensors"]}
         children = None
         if issubclass(cls, Container):
-            children = [rebuild(child, state, f"{prefix}submodules.{n}.")
-                        for n, child in enumerate(description["children"])]
+            children = [
+                rebuild(child, state, f"{prefix}submodules.{n}.") for n, child in enumerate(description["children"])
+            ]
         module = cls(restore_options(description["options"]), tensors, children)
         module.torch_class = "nn." + name
         return module.eval()
@@ -140,4 +149,3 @@ def rebuild(description: dict, state: dict[str, torch.Tensor], prefix: str = "")
 def supported_classes() -> list[str]:
     """Every Torch class name the converter takes (each also under cunn./cudnn. where those exist)."""
     return sorted(REGISTRY)
-

@@ -6,6 +6,7 @@ slower than one clip at a time. Raising the threshold (and the trim threshold) k
 between passes; peak memory is unchanged. Measured with full-width SoundNet8 up to conv7 on 5 s clips,
 2 cores: batch 16 went from about 715x to 990-1350x real time. The `soundnet` command calls `tune()`.
 """
+
 from __future__ import annotations
 
 import ctypes

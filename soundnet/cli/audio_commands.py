@@ -1,4 +1,5 @@
 """Commands that run a model on audio: predict, extract, merge."""
+
 from __future__ import annotations
 
 import sys
@@ -14,19 +15,32 @@ from .options import load_model, model_option, with_audio_options, with_runtime_
 @click.command()
 @click.argument("audio", nargs=-1, required=True)
 @model_option
-@click.option("--categories-dir", type=click.Path(file_okay=False, exists=True),
-              help="Folder with categories_imagenet.txt and categories_places2.txt (default: names in the model file).")
-@click.option("--classes", "classes_file", type=click.Path(dir_okay=False, exists=True),
-              help="A fine-tuned model's class names, one per line (default: names in the model file, as "
-                   "finetune saves them, also in OUT/classes.txt).")
-@click.option("--top", "top_k", default=5, show_default=True, type=click.IntRange(min=1), help="Classes per step and head.")
+@click.option(
+    "--categories-dir",
+    type=click.Path(file_okay=False, exists=True),
+    help="Folder with categories_imagenet.txt and categories_places2.txt (default: names in the model file).",
+)
+@click.option(
+    "--classes",
+    "classes_file",
+    type=click.Path(dir_okay=False, exists=True),
+    help="A fine-tuned model's class names, one per line (default: names in the model file, as "
+    "finetune saves them, also in OUT/classes.txt).",
+)
+@click.option(
+    "--top", "top_k", default=5, show_default=True, type=click.IntRange(min=1), help="Classes per step and head."
+)
 @click.option("--format", "fmt", type=click.Choice(OUTPUT_FORMATS), default=OUTPUT_FORMATS[0], show_default=True)
-@click.option("--write-h5", is_flag=True,
-              help="Also write <audio>.soundnet_categories.h5 (each head 1 x C x T x 1, step times, settings).")
+@click.option(
+    "--write-h5",
+    is_flag=True,
+    help="Also write <audio>.soundnet_categories.h5 (each head 1 x C x T x 1, step times, settings).",
+)
 @with_audio_options
 @with_runtime_options
-def predict(audio, model_path, categories_dir, classes_file, top_k, fmt, write_h5, channel, scale, device,
-            dtype) -> None:
+def predict(
+    audio, model_path, categories_dir, classes_file, top_k, fmt, write_h5, channel, scale, device, dtype
+) -> None:
     """Top classes of each output step and a summary line per file.
 
     A teacher model (objects and scenes, one step per ~3 s) follows extract_predictions.lua: clips shorter
@@ -43,35 +57,86 @@ def predict(audio, model_path, categories_dir, classes_file, top_k, fmt, write_h
     """
     from ..jobs.prediction import run_predictions
 
-    if not run_predictions(load_model(model_path, device, dtype), audio, categories=categories_dir,
-                           classes_file=classes_file, top_k=top_k, fmt=fmt, write_h5=write_h5, channel=channel,
-                           scale=scale, echo=click.echo,
-                           warn=lambda line: click.echo(line, err=True)):
+    if not run_predictions(
+        load_model(model_path, device, dtype),
+        audio,
+        categories=categories_dir,
+        classes_file=classes_file,
+        top_k=top_k,
+        fmt=fmt,
+        write_h5=write_h5,
+        channel=channel,
+        scale=scale,
+        echo=click.echo,
+        warn=lambda line: click.echo(line, err=True),
+    ):
         sys.exit(1)
 
 
 @click.command(name="extract")
 @click.argument("audio", nargs=-1)
-@click.option("--list", "list_file", type=click.Path(dir_okay=False),
-              help="Text file with one audio path per line (relative to the list's folder; a label column is ignored).")
+@click.option(
+    "--list",
+    "list_file",
+    type=click.Path(dir_okay=False),
+    help="Text file with one audio path per line (relative to the list's folder; a label column is ignored).",
+)
 @model_option
-@click.option("--layer", default=str(DEFAULT_LAYER), show_default=True,
-              help="Torch index (1-25) or name; 24 = conv7 after ReLU, extract_feat.lua's default.")
-@click.option("--pool", type=click.Choice(POOLS), default=POOLS[0], show_default=True,
-              help="Pool the features over time (C x T -> C).")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Write <audio>.soundnet.h5 files under this folder.")
+@click.option(
+    "--layer",
+    default=str(DEFAULT_LAYER),
+    show_default=True,
+    help="Torch index (1-25) or name; 24 = conv7 after ReLU, extract_feat.lua's default.",
+)
+@click.option(
+    "--pool",
+    type=click.Choice(POOLS),
+    default=POOLS[0],
+    show_default=True,
+    help="Pool the features over time (C x T -> C).",
+)
+@click.option(
+    "--out", "out_dir", type=click.Path(file_okay=False), help="Write <audio>.soundnet.h5 files under this folder."
+)
 @click.option("--h5", "h5_path", type=click.Path(dir_okay=False), help="Write one consolidated HDF5 file instead.")
-@click.option("--format", "fmt", type=click.Choice(list(FEATURE_FORMATS)), default="h5", show_default=True,
-              help="Per-file outputs as HDF5 (<audio>.soundnet.h5) or NumPy (<audio>.soundnet.npz).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(list(FEATURE_FORMATS)),
+    default="h5",
+    show_default=True,
+    help="Per-file outputs as HDF5 (<audio>.soundnet.h5) or NumPy (<audio>.soundnet.npz).",
+)
 @click.option("--force", is_flag=True, help="Recompute outputs that already exist with the same settings.")
-@click.option("--batch-size", default=16, show_default=True, type=click.IntRange(min=1), help="Equal-length clips per forward.")
-@click.option("--workers", default=1, show_default=True, type=click.IntRange(min=0), help="Decoding processes (0: decode inline).")
+@click.option(
+    "--batch-size", default=16, show_default=True, type=click.IntRange(min=1), help="Equal-length clips per forward."
+)
+@click.option(
+    "--workers", default=1, show_default=True, type=click.IntRange(min=0), help="Decoding processes (0: decode inline)."
+)
 @click.option("--shard", help="K/N: this job's part of the list (K from 0); default RANK/WORLD_SIZE from torchrun.")
 @click.option("--strict", is_flag=True, help="Abort at the first unreadable file instead of skipping it.")
 @with_audio_options
 @with_runtime_options
-def extract_command(audio, list_file, model_path, layer, pool, out_dir, h5_path, fmt, force, batch_size, workers,
-                    shard, strict, channel, scale, device, dtype) -> None:
+def extract_command(
+    audio,
+    list_file,
+    model_path,
+    layer,
+    pool,
+    out_dir,
+    h5_path,
+    fmt,
+    force,
+    batch_size,
+    workers,
+    shard,
+    strict,
+    channel,
+    scale,
+    device,
+    dtype,
+) -> None:
     """Features of one layer per audio file, as extract_feat.lua: <audio>.soundnet.h5 with dataset layer<N> (C x T).
 
     Each file also records the model (name, sha256), layer, scale, hop and each step's time. Finished
@@ -87,10 +152,24 @@ def extract_command(audio, list_file, model_path, layer, pool, out_dir, h5_path,
     """
     from ..jobs.extraction import Decoding, run_extraction
 
-    if not run_extraction(load_model(model_path, device, dtype), list(audio), list_file, shard=shard, echo=click.echo,
-                          warn=lambda line: click.echo(line, err=True), layer=layer, pool=pool, out_dir=out_dir,
-                          h5=h5_path, fmt=fmt, force=force, batch_size=batch_size, workers=workers, strict=strict,
-                          decoding=Decoding(channel, scale)):
+    if not run_extraction(
+        load_model(model_path, device, dtype),
+        list(audio),
+        list_file,
+        shard=shard,
+        echo=click.echo,
+        warn=lambda line: click.echo(line, err=True),
+        layer=layer,
+        pool=pool,
+        out_dir=out_dir,
+        h5=h5_path,
+        fmt=fmt,
+        force=force,
+        batch_size=batch_size,
+        workers=workers,
+        strict=strict,
+        decoding=Decoding(channel, scale),
+    ):
         sys.exit(1)
 
 

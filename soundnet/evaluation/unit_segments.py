@@ -9,6 +9,7 @@ Hits of several units often share a segment; each distinct segment is written on
 the size of WAV, played by browsers) with its thumbnail, named by clip and first sample. Each clip of the
 ranking is decoded once more here; only clips that made some unit's top list are.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -89,21 +90,29 @@ def concept_inputs(clip: torch.Tensor, tiled: bool, centres: Sequence[int], head
             rows.append(clip[(start + torch.arange(length)) % len(clip)])
         else:
             start = min(max(start, 0), len(clip) - length)
-            rows.append(clip[start:start + length])
+            rows.append(clip[start : start + length])
     return torch.stack(rows)
 
 
-def head_concepts(model: SoundNet, clip: torch.Tensor, tiled: bool, centres: Sequence[int],
-                  names: tuple[Sequence[str], Sequence[str]], batch: int = 8) -> list[Concept]:
+def head_concepts(
+    model: SoundNet,
+    clip: torch.Tensor,
+    tiled: bool,
+    centres: Sequence[int],
+    names: tuple[Sequence[str], Sequence[str]],
+    batch: int = 8,
+) -> list[Concept]:
     """The teacher heads' top object and scene on a window centred on each of `centres`."""
     head = model.architecture.receptive_field(model.architecture.head)
     step = head_input(head)[2]
     concepts = []
     for first in range(0, len(centres), batch):
-        windows = concept_inputs(clip, tiled, centres[first:first + batch], head)
+        windows = concept_inputs(clip, tiled, centres[first : first + batch], head)
         objects, scenes = extract_features(model, windows, model.architecture.head.index)
-        concepts += [Concept(display_name(names[0][int(o)]), display_name(names[1][int(s)]))
-                     for o, s in zip(objects[:, :, step].argmax(dim=1), scenes[:, :, step].argmax(dim=1))]
+        concepts += [
+            Concept(display_name(names[0][int(o)]), display_name(names[1][int(s)]))
+            for o, s in zip(objects[:, :, step].argmax(dim=1), scenes[:, :, step].argmax(dim=1))
+        ]
     return concepts
 
 
@@ -115,8 +124,15 @@ def _write_segment(samples: np.ndarray, out_dir: Path, stem: str) -> tuple[str, 
     return audio, thumbnail
 
 
-def write_segments(ranking: dict[int, list[Hit]], clips: Sequence[Clip], model: SoundNet, field: ReceptiveField,
-                   scale: float, out_dir: Path, names: tuple[Sequence[str], Sequence[str]] | None) -> list[dict]:
+def write_segments(
+    ranking: dict[int, list[Hit]],
+    clips: Sequence[Clip],
+    model: SoundNet,
+    field: ReceptiveField,
+    scale: float,
+    out_dir: Path,
+    names: tuple[Sequence[str], Sequence[str]] | None,
+) -> list[dict]:
     """Write each distinct top segment (audio and thumbnail) under out_dir/segments; one record per hit.
 
     `names` (object and scene names) asks for each segment's concept from the teacher heads.
@@ -147,10 +163,20 @@ def write_segments(ranking: dict[int, list[Hit]], clips: Sequence[Clip], model: 
             begin, end = segment_span(field, hit.step, len(waveform), minimum)
             spans, looped = file_spans(begin, end, samples, tiled)
             records[unit, rank] = {
-                "unit": unit, "rank": rank, "clip": str(clip.path), "clip_index": index, "label": clip.label,
-                "step": hit.step, "activation": hit.activation, "clip_seconds": round(samples / SAMPLE_RATE, 4),
-                "input_start_s": round(begin / SAMPLE_RATE, 4), "input_end_s": round(end / SAMPLE_RATE, 4),
-                "file_spans": [[round(a, 4), round(b, 4)] for a, b in spans], "looped": looped,
-                "audio": written[hit.step][0], "thumbnail": written[hit.step][1],
-                **({"object": concepts[hit.step].object, "scene": concepts[hit.step].scene} if concepts else {})}
+                "unit": unit,
+                "rank": rank,
+                "clip": str(clip.path),
+                "clip_index": index,
+                "label": clip.label,
+                "step": hit.step,
+                "activation": hit.activation,
+                "clip_seconds": round(samples / SAMPLE_RATE, 4),
+                "input_start_s": round(begin / SAMPLE_RATE, 4),
+                "input_end_s": round(end / SAMPLE_RATE, 4),
+                "file_spans": [[round(a, 4), round(b, 4)] for a, b in spans],
+                "looped": looped,
+                "audio": written[hit.step][0],
+                "thumbnail": written[hit.step][1],
+                **({"object": concepts[hit.step].object, "scene": concepts[hit.step].scene} if concepts else {}),
+            }
     return [records[unit, rank] for unit, hits in ranking.items() for rank in range(1, len(hits) + 1)]

@@ -5,13 +5,15 @@ a heatmap of the bank. `rank_units` streams clips through the net once (chunked)
 running top-k heap of (peak activation, clip, time step) and running statistics of the clip peaks: memory
 is O(units x k) however many clips there are, never all activations.
 """
+
 from __future__ import annotations
 
 import heapq
 import math
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -60,12 +62,22 @@ def filters_figure(model: SoundNet) -> Figure:
     heat_height = 0.8 + 0.12 * count
     matplotlib_figure = require("matplotlib.figure", "the filter plot")
     figure = matplotlib_figure.Figure(figsize=(12, heat_height + 1.45 * rows + 0.6), layout="constrained")
-    figure.suptitle(f"{model.name} conv1: {count} kernels of {taps} taps ({taps / SAMPLE_RATE * 1000:.1f} ms at "
-                    f"{SAMPLE_RATE} Hz), sorted by the frequency of their peak response", fontsize=12)
+    figure.suptitle(
+        f"{model.name} conv1: {count} kernels of {taps} taps ({taps / SAMPLE_RATE * 1000:.1f} ms at "
+        f"{SAMPLE_RATE} Hz), sorted by the frequency of their peak response",
+        fontsize=12,
+    )
     top, bottom = figure.subfigures(2, 1, height_ratios=[heat_height, 1.45 * rows])
     heat = top.subplots()
-    image = heat.imshow(decibels[order], aspect="auto", cmap="magma", vmin=FLOOR_DB, vmax=0, interpolation="nearest",
-                        extent=(0, freqs_khz[-1], count - 0.5, -0.5))
+    image = heat.imshow(
+        decibels[order],
+        aspect="auto",
+        cmap="magma",
+        vmin=FLOOR_DB,
+        vmax=0,
+        interpolation="nearest",
+        extent=(0, freqs_khz[-1], count - 0.5, -0.5),
+    )
     heat.set_yticks(range(count), [f"kernel {k}" for k in order], fontsize=8 if count <= 16 else 6.5)
     heat.set_xlabel("frequency (kHz)", fontsize=9)
     heat.set_title("magnitude response of every kernel, dB re. the kernel's peak", fontsize=10)
@@ -125,8 +137,10 @@ class TopK:
                 heapq.heapreplace(heap, item)
 
     def ranking(self) -> dict[int, list[Hit]]:
-        return {unit: [Hit(peak, -negative, step) for peak, negative, step in sorted(heap, reverse=True)]
-                for unit, heap in self.heaps.items()}
+        return {
+            unit: [Hit(peak, -negative, step) for peak, negative, step in sorted(heap, reverse=True)]
+            for unit, heap in self.heaps.items()
+        }
 
 
 def layer_channels(model: SoundNet, layer: Layer) -> int:
@@ -158,8 +172,9 @@ def as_heard(waveform: torch.Tensor) -> torch.Tensor:
     return waveform if waveform.shape[-1] >= tiling.TILE_SAMPLES else tiling.eval_esc50(waveform)
 
 
-def heard_blocks(path: Path, scale: float, counted: list[int],
-                 block_samples: int = STREAM_BLOCK) -> Iterator[torch.Tensor]:
+def heard_blocks(
+    path: Path, scale: float, counted: list[int], block_samples: int = STREAM_BLOCK
+) -> Iterator[torch.Tensor]:
     """as_heard in 1 x n blocks, streamed from the file (a long clip is never held whole); counted[0]
     receives the clip's length."""
     blocks = iter_audio_blocks(path, block_samples, scale=scale)
@@ -197,8 +212,10 @@ class PeakStats:
         a unit with the same peak on every clip."""
         mean = self.total / max(self.count, 1)
         spread = np.sqrt(np.maximum(self.squares / max(self.count, 1) - mean**2, 0))
-        return [float((top - m) / s) if high > low else None
-                for top, m, s, high, low in zip(self.top_mean, mean, spread, self.high, self.low)]
+        return [
+            float((top - m) / s) if high > low else None
+            for top, m, s, high, low in zip(self.top_mean, mean, spread, self.high, self.low)
+        ]
 
 
 def unpadded_steps(field: ReceptiveField, steps: int, samples: int) -> range:
@@ -212,8 +229,9 @@ def unpadded_steps(field: ReceptiveField, steps: int, samples: int) -> range:
     return range(first, last + 1) if first <= last else range(steps)
 
 
-def layer_activations(model: SoundNet, paths: Iterable[Path], layer: Layer,
-                      scale: float) -> Iterable[tuple[np.ndarray, int]]:
+def layer_activations(
+    model: SoundNet, paths: Iterable[Path], layer: Layer, scale: float
+) -> Iterable[tuple[np.ndarray, int]]:
     """Each clip's C x T activations at its unpadded steps, and the first such step; chunked, one clip at a time."""
     field = model.architecture.receptive_field(layer)
     for path in paths:
@@ -221,11 +239,12 @@ def layer_activations(model: SoundNet, paths: Iterable[Path], layer: Layer,
         output = extract_features(model, heard_blocks(path, scale, counted), layer)
         activations = torch.cat(tuple(output) if isinstance(output, tuple) else (output,), dim=1)[0].numpy()
         steps = unpadded_steps(field, activations.shape[-1], max(counted[0], tiling.TILE_SAMPLES))
-        yield activations[:, steps.start:steps.stop], steps.start
+        yield activations[:, steps.start : steps.stop], steps.start
 
 
-def rank_units(model: SoundNet, paths: Sequence[Path], layer: Layer, units: Sequence[int], top: int,
-               scale: float) -> tuple[dict[int, list[Hit]], PeakStats]:
+def rank_units(
+    model: SoundNet, paths: Sequence[Path], layer: Layer, units: Sequence[int], top: int, scale: float
+) -> tuple[dict[int, list[Hit]], PeakStats]:
     """Per unit, the `top` clips with the highest peak (at unpadded steps), and the peaks' statistics: one pass."""
     ranking, stats = TopK(units, top), PeakStats(units)
     progress = tqdm(paths, desc=f"ranking units of {layer.name}", unit="clip", disable=None, leave=False)
@@ -239,5 +258,6 @@ def rank_units(model: SoundNet, paths: Sequence[Path], layer: Layer, units: Sequ
 
 def informative(ranking: dict[int, list[Hit]], stats: PeakStats) -> dict[int, list[Hit]]:
     """The hits above their unit's lowest clip peak: ties at that floor (a ReLU's zeros) say nothing of the unit."""
-    return {unit: [hit for hit in hits if hit.activation > low]
-            for (unit, hits), low in zip(ranking.items(), stats.low)}
+    return {
+        unit: [hit for hit in hits if hit.activation > low] for (unit, hits), low in zip(ranking.items(), stats.low)
+    }

@@ -3,6 +3,7 @@
 ImageNet lines look like `n01440764 tench, Tinca tinca`, Places lines like `/a/arena/hockey`. Names are
 kept verbatim (they travel inside converted files) and shortened only for display.
 """
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -25,8 +26,9 @@ def read_category_file(path: str | Path) -> list[str]:
     return names
 
 
-def load_categories(source: str | Path | tuple[str | Path, str | Path],
-                    classes: tuple[int, ...] | None = None) -> tuple[list[str], list[str]]:
+def load_categories(
+    source: str | Path | tuple[str | Path, str | Path], classes: tuple[int, ...] | None = None
+) -> tuple[list[str], list[str]]:
     """(object names, scene names) from a folder holding the two original files, or from two paths.
 
     `classes` (the model's head sizes) is checked against the line counts, so a mismatched file is caught
@@ -38,8 +40,7 @@ def load_categories(source: str | Path | tuple[str | Path, str | Path],
         object_path, scene_path = Path(source) / OBJECT_FILE, Path(source) / SCENE_FILE
     names = (read_category_file(object_path), read_category_file(scene_path))
     if classes is not None:
-        for kind, path, found, wanted in zip(HEAD_LABELS, (object_path, scene_path),
-                                             names, classes):
+        for kind, path, found, wanted in zip(HEAD_LABELS, (object_path, scene_path), names, classes):
             if len(found) != wanted:
                 raise ValueError(f"{kind} category file {path} has {len(found)} names, the model has {wanted} classes")
     return names

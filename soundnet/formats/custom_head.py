@@ -2,6 +2,7 @@
 pool5, other class counts, extra layers). The body maps onto the SoundNet layers (so extraction, chunking and
 fine-tuning work as for any SoundNet) and the head stays a generic convert.nn module.
 """
+
 from __future__ import annotations
 
 import json
@@ -69,8 +70,9 @@ def head_metadata(model: SoundNet) -> dict[str, str]:
     return {HEAD_KEY: json.dumps(convert.nn.describe(model.head))} if model.architecture.has_custom_head else {}
 
 
-def soundnet_with_head_from_weights(state: dict[str, torch.Tensor], meta: dict[str, str],
-                                    source: str | Path) -> SoundNet:
+def soundnet_with_head_from_weights(
+    state: dict[str, torch.Tensor], meta: dict[str, str], source: str | Path
+) -> SoundNet:
     """Rebuild a custom-head SoundNet from a converted file (its metadata names the body and the head tree)."""
     try:
         arch = get_architecture(meta["architecture"])

@@ -4,21 +4,22 @@ For a .t7 the report shows what a porter needs before trusting a file: each modu
 path and class, tensor types and shapes with their storage offsets, parameter counts, the detected
 architecture, the BN style (running_var or legacy running_std) and how parameters share storages.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
 import convert
-
 import convert.nn
 
 from ..input_files import regular_file
 from ..model.registry import resolve_model_path
-from .peer_formats import read_keras_npy, rename_port_state
 from .custom_head import describe_body
+from .peer_formats import read_keras_npy, rename_port_state
 from .t7_import import NotSoundNetError, detect_architecture, read_torch7, short_class, top_level_modules
 from .tensor_files import detect_format, read_weights
 
@@ -104,7 +105,10 @@ def converter_line(root: Any) -> str:
 def describe_t7(path: str | Path) -> str:
     """The report for a .t7 file (raises ValueError with one line when it is unreadable)."""
     root = read_torch7(path)
-    lines = [f"{path}: Torch7 file, {Path(path).stat().st_size:,} bytes, top object {getattr(root, 'typename', type(root).__name__)}"]
+    lines = [
+        f"{path}: Torch7 file, {Path(path).stat().st_size:,} bytes, "
+        f"top object {getattr(root, 'typename', type(root).__name__)}"
+    ]
     try:
         modules = top_level_modules(root)
     except NotSoundNetError:  # another root module, or not a model (a reference file...): show its structure
@@ -116,9 +120,11 @@ def describe_t7(path: str | Path) -> str:
     except NotSoundNetError as error:
         lines.append(f"architecture: {describe_body(modules) or error}")
         lines.append(converter_line(root))
-    bn_styles = {("running_std (legacy, V1)" if "running_std" in m else "running_var")
-                 for _, m in _walk(modules)
-                 if isinstance(m, convert.TorchObject) and short_class(m.typename) == "SpatialBatchNormalization"}
+    bn_styles = {
+        ("running_std (legacy, V1)" if "running_std" in m else "running_var")
+        for _, m in _walk(modules)
+        if isinstance(m, convert.TorchObject) and short_class(m.typename) == "SpatialBatchNormalization"
+    }
     lines.append(f"batch norm: {', '.join(sorted(bn_styles)) or 'none'}")
     lines.append("parameter storages:")
     lines += _storage_summary(modules)

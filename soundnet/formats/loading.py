@@ -6,26 +6,36 @@ h5 through tensor_files (state_dicts of public PyTorch ports are renamed); the T
 sound8.npy through peer_formats. Every model gets its weights bundle (`model.weights`). Every failure is
 a one-line ValueError/OSError.
 """
+
 from __future__ import annotations
 
 import hashlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-import convert
+
 from torch import nn
 
+import convert
+
 from ..input_files import regular_file
-from .categories import load_categories
 from ..model.network import SoundNet
 from ..model.registry import resolve_model_path
 from ..model.weights import identify
+from .categories import load_categories
 from .custom_head import soundnet_with_head_from_t7
 from .networks import export_network, is_network, network_from_t7, network_from_weights, network_metadata
 from .peer_formats import read_keras_npy
 from .t7_export import export_t7
 from .t7_import import NotSoundNetError, model_from_t7, read_torch7
-from .tensor_files import (detect_format, format_of, model_from_weights, read_weights, save_weights, tensors_of,
-                           write_tensors)
+from .tensor_files import (
+    detect_format,
+    format_of,
+    model_from_weights,
+    read_weights,
+    save_weights,
+    tensors_of,
+    write_tensors,
+)
 from .validation import validate_model
 
 CategorySource = str | Path | tuple[str | Path, str | Path]
@@ -93,8 +103,10 @@ def load_soundnet(path: str | Path, *, categories: CategorySource | None = None)
     """`load` for the commands that need a SoundNet: a one-line error for any other network."""
     model = load(path, categories=categories)
     if not isinstance(model, SoundNet):
-        raise NotSoundNetError(f"not a SoundNet: {path} holds a {model.torch_class} network; "
-                               "inspect, convert, verify and export take it, this needs a SoundNet")
+        raise NotSoundNetError(
+            f"not a SoundNet: {path} holds a {model.torch_class} network; "
+            "inspect, convert, verify and export take it, this needs a SoundNet"
+        )
     return model
 
 
@@ -140,10 +152,10 @@ def save(model: SoundNet, path: str | Path, fmt: str | None = None) -> Path:
     return path
 
 
-def convert_file(source: str | Path, target: str | Path, fmt: str | None = None,
-                 categories: CategorySource | None = None) -> SoundNet:
+def convert_file(
+    source: str | Path, target: str | Path, fmt: str | None = None, categories: CategorySource | None = None
+) -> SoundNet:
     """Load `source` (any format), attach categories if given, write `target`; returns the model."""
     model = load(source, categories=categories)
     save(model, target, fmt)
     return model
-

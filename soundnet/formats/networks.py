@@ -4,6 +4,7 @@ A converted network is a safetensors (or HDF5) file: the tensors under their mod
 (``submodules.2.weight``) and, in the metadata, the JSON description of the module tree (classes and
 options) that convert.nn.rebuild turns back into the module without any pickle.
 """
+
 from __future__ import annotations
 
 import json
@@ -35,10 +36,19 @@ def is_network(meta: dict[str, str]) -> bool:
 def network_metadata(network: nn.Module) -> dict[str, str]:
     from .. import __version__
 
-    meta = {"format": FORMAT, "description_format": convert.nn.DESCRIPTION_FORMAT,
-            TREE_KEY: json.dumps(convert.nn.describe(network)), "soundnet_t7_version": __version__}
-    meta.update({key: str(value) for key, value in getattr(network, "metadata", {}).items()
-                 if key in ("source_sha256", "source_file")})
+    meta = {
+        "format": FORMAT,
+        "description_format": convert.nn.DESCRIPTION_FORMAT,
+        TREE_KEY: json.dumps(convert.nn.describe(network)),
+        "soundnet_t7_version": __version__,
+    }
+    meta.update(
+        {
+            key: str(value)
+            for key, value in getattr(network, "metadata", {}).items()
+            if key in ("source_sha256", "source_file")
+        }
+    )
     return meta
 
 

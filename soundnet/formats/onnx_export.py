@@ -4,6 +4,7 @@ The graph is PortableSoundNet's (stock Conv / BatchNormalization / Relu / MaxPoo
 `waveform` is batch x samples scaled to [-256, 256], in the model's dtype. The exporter is traced with
 the shortest input the chosen layer accepts, which it records as the lower bound of `samples`.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -47,7 +48,15 @@ def export_onnx(model: nn.Module, path: str | Path, layer: int | str | None = No
     axes = {INPUT_NAME: {0: "batch", 1: "samples"}}
     path = Path(path)
     with atomic_path(path, suffix=".onnx.tmp") as tmp, torch.inference_mode(False), _quiet_exporter():
-        torch.onnx.export(portable, (example,), str(tmp), input_names=[INPUT_NAME],
-                          output_names=portable.output_names, dynamic_axes=axes, dynamo=True,
-                          external_data=False, verbose=False)
+        torch.onnx.export(
+            portable,
+            (example,),
+            str(tmp),
+            input_names=[INPUT_NAME],
+            output_names=portable.output_names,
+            dynamic_axes=axes,
+            dynamo=True,
+            external_data=False,
+            verbose=False,
+        )
     return path

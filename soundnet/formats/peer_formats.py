@@ -9,6 +9,7 @@
   `convN` / `batchnormN` / `conv8_objs`, `conv8_scns` (keunhong/pytorch-soundnet). Both keep the conv
   weight as a 4-D out x in x k x 1 tensor.
 """
+
 from __future__ import annotations
 
 import pickle
@@ -50,8 +51,9 @@ class ArraysOnlyUnpickler(pickle.Unpickler):
         try:
             return ALLOWED_GLOBALS[(module, name)]
         except KeyError:
-            raise pickle.UnpicklingError(f"refusing to load {module}.{name}: only dicts and numpy arrays "
-                                         "are accepted") from None
+            raise pickle.UnpicklingError(
+                f"refusing to load {module}.{name}: only dicts and numpy arrays are accepted"
+            ) from None
 
     def persistent_load(self, pid: Any) -> Any:
         raise pickle.UnpicklingError("refusing persistent ids: only dicts and numpy arrays are accepted")
@@ -153,8 +155,9 @@ def rename_port_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]
         return state
     renamed: dict[str, torch.Tensor] = {}
     for key, value in state.items():
-        new = next((re.sub(pattern, target, key) for pattern, target in PORT_KEY_MAPS[port]
-                    if re.match(pattern, key)), None)
+        new = next(
+            (re.sub(pattern, target, key) for pattern, target in PORT_KEY_MAPS[port] if re.match(pattern, key)), None
+        )
         if new is None:
             raise ValueError(f"a {port} state_dict with an unexpected key {key!r}")
         if new.endswith("num_batches_tracked"):

@@ -6,6 +6,7 @@ storage and every gradWeight/gradBias into a second one, BN with running_var and
 `layout="released"` writes what the released GPU checkpoints looked like instead: cudnn.* convolutions,
 ReLUs and poolings with cudnn's extra fields, and torch.CudaTensor everywhere.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -59,9 +60,11 @@ class _TreeBuilder:
     def views(self, shape: tuple[int, ...]) -> tuple[Any, Any]:
         """The next parameter as (weight view, grad view) at the same offset of the two flat storages."""
         count = int(np.prod(shape))
-        strides = tuple(int(np.prod(shape[i + 1:])) for i in range(len(shape)))
-        pair = tuple(convert.make_tensor(storage, self.offset, shape, strides, typename=self.tensor_type)
-                     for storage in (self.weights, self.grads))
+        strides = tuple(int(np.prod(shape[i + 1 :])) for i in range(len(shape)))
+        pair = tuple(
+            convert.make_tensor(storage, self.offset, shape, strides, typename=self.tensor_type)
+            for storage in (self.weights, self.grads)
+        )
         self.offset += count
         return pair
 
@@ -72,7 +75,9 @@ class _TreeBuilder:
         """A tensor with a storage of its own (running statistics, cudnn's size buffers)."""
         values = np.asarray(values, dtype=np.float32 if tensor_type is None else None)
         storage = self.storage(values, tensor_type)
-        return convert.make_tensor(storage, 0, values.shape, [1] * values.ndim, typename=tensor_type or self.tensor_type)
+        return convert.make_tensor(
+            storage, 0, values.shape, [1] * values.ndim, typename=tensor_type or self.tensor_type
+        )
 
     def module(self, typename: str, fields: dict[str, Any], version: int = 1, train: bool = True) -> Any:
         base = {"_type": self.tensor_type, "output": self.empty(), "gradInput": self.empty()}
@@ -87,9 +92,20 @@ class _TreeBuilder:
         out_channels, in_channels, kernel = module.weight.shape
         weight, grad_weight = self.views((out_channels, in_channels, kernel, 1))
         bias, grad_bias = self.views((out_channels,))
-        fields = {"nInputPlane": in_channels, "nOutputPlane": out_channels, "kW": 1, "kH": kernel,
-                  "dW": 1, "dH": module.stride[0], "padW": 0, "padH": module.padding[0],
-                  "weight": weight, "bias": bias, "gradWeight": grad_weight, "gradBias": grad_bias}
+        fields = {
+            "nInputPlane": in_channels,
+            "nOutputPlane": out_channels,
+            "kW": 1,
+            "kH": kernel,
+            "dW": 1,
+            "dH": module.stride[0],
+            "padW": 0,
+            "padH": module.padding[0],
+            "weight": weight,
+            "bias": bias,
+            "gradWeight": grad_weight,
+            "gradBias": grad_bias,
+        }
         if train:
             fields.update(finput=self.empty(), fgradInput=self.empty())
         if self.cuda:
@@ -103,16 +119,40 @@ class _TreeBuilder:
         if layer.kind == "bn":
             weight, grad_weight = self.views(tuple(module.weight.shape))
             bias, grad_bias = self.views(tuple(module.bias.shape))
-            return self.module("nn.SpatialBatchNormalization", {
-                "affine": True, "eps": float(module.eps), "momentum": float(module.momentum),
-                "weight": weight, "bias": bias, "gradWeight": grad_weight, "gradBias": grad_bias,
-                "running_mean": self.own(module.running_mean), "running_var": self.own(module.running_var),
-                "save_mean": self.empty(), "save_std": self.empty()}, version=BN_VERSION)
+            return self.module(
+                "nn.SpatialBatchNormalization",
+                {
+                    "affine": True,
+                    "eps": float(module.eps),
+                    "momentum": float(module.momentum),
+                    "weight": weight,
+                    "bias": bias,
+                    "gradWeight": grad_weight,
+                    "gradBias": grad_bias,
+                    "running_mean": self.own(module.running_mean),
+                    "running_var": self.own(module.running_var),
+                    "save_mean": self.empty(),
+                    "save_std": self.empty(),
+                },
+                version=BN_VERSION,
+            )
         if layer.kind == "relu":
             return self.module(f"{self.package('relu')}.ReLU", {"inplace": True, "threshold": 0, "val": 0})
-        return self.module(f"{self.package('pool')}.SpatialMaxPooling", {
-            "kW": 1, "kH": layer.kernel, "dW": 1, "dH": layer.stride, "padW": 0, "padH": 0,
-            "ceil_mode": False, "indices": empty_tensor("torch.CudaLongTensor" if self.cuda else "torch.LongTensor"), "iheight": input_length, "iwidth": 1})
+        return self.module(
+            f"{self.package('pool')}.SpatialMaxPooling",
+            {
+                "kW": 1,
+                "kH": layer.kernel,
+                "dW": 1,
+                "dH": layer.stride,
+                "padW": 0,
+                "padH": 0,
+                "ceil_mode": False,
+                "indices": empty_tensor("torch.CudaLongTensor" if self.cuda else "torch.LongTensor"),
+                "iheight": input_length,
+                "iwidth": 1,
+            },
+        )
 
     def container(self, typename: str, modules: list, table_output: bool = True) -> Any:
         return self.module(typename, {"modules": modules, "output": {} if table_output else self.empty()})
@@ -120,13 +160,19 @@ class _TreeBuilder:
     def teacher_tail(self, steps: int) -> list:
         """Modules 26-28: split both heads along time, flatten, LogSoftMax + Squeeze per step."""
         splits = [self.module("nn.SplitTable", {"dimension": 3, "output": {}}) for _ in range(2)]
-        per_step = [self.container("nn.Sequential", [self.module(f"nn.{name}", {})
-                                                     for name in ("Contiguous", "LogSoftMax", "Squeeze")],
-                                   table_output=False)
-                    for _ in range(2 * steps)]
-        return [self.module("nn.ParallelTable", {"modules": splits, "output": {}, "gradInput": {}}),
-                self.module("nn.FlattenTable", {"input_map": {}, "output": {}, "gradInput": {}}),
-                self.module("nn.ParallelTable", {"modules": per_step, "output": {}, "gradInput": {}})]
+        per_step = [
+            self.container(
+                "nn.Sequential",
+                [self.module(f"nn.{name}", {}) for name in ("Contiguous", "LogSoftMax", "Squeeze")],
+                table_output=False,
+            )
+            for _ in range(2 * steps)
+        ]
+        return [
+            self.module("nn.ParallelTable", {"modules": splits, "output": {}, "gradInput": {}}),
+            self.module("nn.FlattenTable", {"input_map": {}, "output": {}, "gradInput": {}}),
+            self.module("nn.ParallelTable", {"modules": per_step, "output": {}, "gradInput": {}}),
+        ]
 
     def tree(self) -> Any:
         arch = self.model.architecture
@@ -140,10 +186,19 @@ class _TreeBuilder:
         if arch.is_classifier:
             classes = self.model.classes[0]
             modules.append(self.conv(self.model.classifier, train=False))
-            modules.append(convert.TorchObject("nn.View", {
-                "_type": self.tensor_type, "output": self.empty(), "gradInput": self.empty(),
-                "size": self.storage(np.array([classes], np.int64), "torch.LongTensor"),
-                "numElements": classes, "numInputDims": 3}))
+            modules.append(
+                convert.TorchObject(
+                    "nn.View",
+                    {
+                        "_type": self.tensor_type,
+                        "output": self.empty(),
+                        "gradInput": self.empty(),
+                        "size": self.storage(np.array([classes], np.int64), "torch.LongTensor"),
+                        "numElements": classes,
+                        "numInputDims": 3,
+                    },
+                )
+            )
             return self.container("nn.Sequential", modules, table_output=False)
         heads = [self.conv(module) for module in self.model.head_modules()]
         modules.append(self.container("nn.ConcatTable", heads))

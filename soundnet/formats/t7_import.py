@@ -4,6 +4,7 @@ The architecture is detected by matching the top-level module list against each 
 architecture.py; channel widths and class counts come from the file. nn.*, cudnn.* and cunn.* names of a
 layer are treated alike, and fields a layer does not need (cudnn's iSize, groups, buffers...) are ignored.
 """
+
 from __future__ import annotations
 
 import os
@@ -51,9 +52,14 @@ def _describe(module: Any) -> str:
 
 
 def _expected(layer: Layer) -> str:
-    names = {"conv": "SpatialConvolution", "bn": "SpatialBatchNormalization", "relu": "ReLU",
-             "pool": "SpatialMaxPooling", "heads": "ConcatTable of 2 SpatialConvolution",
-             "classifier": "SpatialConvolution"}
+    names = {
+        "conv": "SpatialConvolution",
+        "bn": "SpatialBatchNormalization",
+        "relu": "ReLU",
+        "pool": "SpatialMaxPooling",
+        "heads": "ConcatTable of 2 SpatialConvolution",
+        "classifier": "SpatialConvolution",
+    }
     sizes = f" k{layer.kernel} s{layer.stride} p{layer.padding}" if layer.kind not in ("bn", "relu") else ""
     return f"{names[layer.kind]}{sizes}"
 
@@ -61,10 +67,17 @@ def _expected(layer: Layer) -> str:
 def _conv_mismatch(module: Any, layer: Layer) -> str | None:
     if _kind(module) != "conv":
         return f"found {_describe(module)}"
-    found = (module.get("kW"), module.get("kH"), module.get("dW"), module.get("dH"),
-             module.get("padW", 0), module.get("padH", 0))
+    found = (
+        module.get("kW"),
+        module.get("kH"),
+        module.get("dW"),
+        module.get("dH"),
+        module.get("padW", 0),
+        module.get("padH", 0),
+    )
     if found != (1, layer.kernel, 1, layer.stride, 0, layer.padding):
-        return f"found {_describe(module)} kW{found[0]} kH{found[1]} dW{found[2]} dH{found[3]} padW{found[4]} padH{found[5]}"
+        sizes = " ".join(f"{name}{value}" for name, value in zip(("kW", "kH", "dW", "dH", "padW", "padH"), found))
+        return f"found {_describe(module)} {sizes}"
     return None
 
 
@@ -84,8 +97,15 @@ def _mismatch(module: Any, layer: Layer) -> str | None:
     if _kind(module) != layer.kind:
         return f"found {_describe(module)}"
     if layer.kind == "pool":
-        found = (module.get("kW"), module.get("kH"), module.get("dW"), module.get("dH"),
-                 module.get("padW", 0), module.get("padH", 0), bool(module.get("ceil_mode", False)))
+        found = (
+            module.get("kW"),
+            module.get("kH"),
+            module.get("dW"),
+            module.get("dH"),
+            module.get("padW", 0),
+            module.get("padH", 0),
+            bool(module.get("ceil_mode", False)),
+        )
         if found != (1, layer.kernel, 1, layer.stride, 0, 0, False):
             return f"found {_describe(module)} with kW, kH, dW, dH, padW, padH, ceil_mode = {found}"
     return None
@@ -95,11 +115,14 @@ def _first_mismatch(arch: Architecture, modules: list) -> tuple[int, str] | None
     """(1-based module index, message) of the first module that differs from `arch`, or None."""
     for layer in arch.layers:
         if layer.index > len(modules):
-            return layer.index, f"module {layer.index} ({layer.name}): expected {_expected(layer)}, found end of the module list"
+            return (
+                layer.index,
+                f"module {layer.index} ({layer.name}): expected {_expected(layer)}, found end of the module list",
+            )
         problem = _mismatch(modules[layer.index - 1], layer)
         if problem:
             return layer.index, f"module {layer.index} ({layer.name}): expected {_expected(layer)}, {problem}"
-    found_tail = [short_class(_describe(m)) for m in modules[len(arch.layers):]]
+    found_tail = [short_class(_describe(m)) for m in modules[len(arch.layers) :]]
     wanted_tail = [short_class(name) for name in arch.tail]
     if found_tail and found_tail != wanted_tail:
         end = "end of the module list"
@@ -145,9 +168,11 @@ def _array(module: Any, field: str, where: str) -> np.ndarray:
         raise NotSoundNetError(f"not a SoundNet: {where} has no {field} tensor")
     storage = getattr(value, "storage", None)
     if storage is not None and value.size > len(storage):  # checked before anything is copied
-        raise NotSoundNetError(f"not a SoundNet: {where} {field} declares {value.size} elements "
-                               f"(shape {list(value.shape)}) over a storage of {len(storage)}: zero or overlapping "
-                               f"strides, which no parameter has")
+        raise NotSoundNetError(
+            f"not a SoundNet: {where} {field} declares {value.size} elements "
+            f"(shape {list(value.shape)}) over a storage of {len(storage)}: zero or overlapping "
+            f"strides, which no parameter has"
+        )
     return float32_array(value, f"{where} {field}").view(np.ndarray)
 
 
@@ -164,10 +189,14 @@ def _conv_params(module: Any, where: str, in_channels: int | None) -> tuple[torc
     weight = _array(module, "weight", where)
     kernel = int(_number(module, "kH", where))
     out_channels = int(_number(module, "nOutputPlane", where, weight.shape[0]))
-    in_channels = int(_number(module, "nInputPlane", where, in_channels or weight.size // max(1, out_channels * kernel)))
+    in_channels = int(
+        _number(module, "nInputPlane", where, in_channels or weight.size // max(1, out_channels * kernel))
+    )
     if weight.size != out_channels * in_channels * kernel or weight.shape[0] != out_channels:
-        raise NotSoundNetError(f"not a SoundNet: {where} weight has shape {weight.shape}, "
-                               f"expected {out_channels} x {in_channels} x {kernel} x 1")
+        raise NotSoundNetError(
+            f"not a SoundNet: {where} weight has shape {weight.shape}, "
+            f"expected {out_channels} x {in_channels} x {kernel} x 1"
+        )
     bias = _array(module, "bias", where)
     if bias.shape != (out_channels,):
         raise NotSoundNetError(f"not a SoundNet: {where} bias has shape {bias.shape}, expected ({out_channels},)")
@@ -210,16 +239,19 @@ def body_state(arch: Architecture, modules: list) -> tuple[dict[str, torch.Tenso
         if layer.kind == "conv":
             weight, bias = _conv_params(module, where, in_channels)
             if weight.shape[1] != in_channels:
-                raise NotSoundNetError(f"not a SoundNet: {where} takes {weight.shape[1]} channels, "
-                                       f"the layer before gives {in_channels}")
+                raise NotSoundNetError(
+                    f"not a SoundNet: {where} takes {weight.shape[1]} channels, the layer before gives {in_channels}"
+                )
             state[f"{layer.name}.weight"], state[f"{layer.name}.bias"] = weight, bias
             in_channels = weight.shape[0]
             widths.append(in_channels)
         elif layer.kind == "bn":
             bn = _bn_params(module, where)
             if bn["weight"].shape[0] != in_channels:
-                raise NotSoundNetError(f"not a SoundNet: {where} normalises {bn['weight'].shape[0]} channels, "
-                                       f"the conv before gives {in_channels}")
+                raise NotSoundNetError(
+                    f"not a SoundNet: {where} normalises {bn['weight'].shape[0]} channels, "
+                    f"the conv before gives {in_channels}"
+                )
             state.update({f"{layer.name}.{name}": value for name, value in bn.items()})
             bn_eps[layer.name] = float(_number(module, "eps", where, 1e-5))
     return state, bn_eps, widths
@@ -236,8 +268,10 @@ def model_from_t7(root: Any) -> SoundNet:
     for name, conv in zip(head_names, _head_convs(modules[arch.head.index - 1], arch)):
         weight, bias = _conv_params(conv, f"module {arch.head.index} ({name})", in_channels)
         if weight.shape[1] != in_channels:
-            raise NotSoundNetError(f"not a SoundNet: module {arch.head.index} ({name}) takes {weight.shape[1]} "
-                                   f"channels, conv7 gives {in_channels}")
+            raise NotSoundNetError(
+                f"not a SoundNet: module {arch.head.index} ({name}) takes {weight.shape[1]} "
+                f"channels, conv7 gives {in_channels}"
+            )
         state[f"{name}.weight"], state[f"{name}.bias"] = weight, bias
         classes.append(weight.shape[0])
     model = SoundNet.from_state_dict(arch, widths, classes[0] if arch.is_classifier else classes, state)

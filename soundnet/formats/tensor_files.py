@@ -5,6 +5,7 @@ object_head.weight, ...). safetensors and HDF5 also carry metadata (architecture
 rate, input scale, the Torch index map, the source file's sha256, the package version and, when given,
 the category names); a .pth is a plain state_dict and the architecture is read back from its shapes.
 """
+
 from __future__ import annotations
 
 import io
@@ -20,9 +21,9 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from ..model.architecture import INPUT_SCALE, SAMPLE_RATE
 from ..atomic import atomic_path
 from ..errors import one_line
+from ..model.architecture import INPUT_SCALE, SAMPLE_RATE
 from ..model.heads import head_module_names
 from ..model.network import SoundNet
 from ..model.weights import descriptive_metadata
@@ -31,8 +32,7 @@ from .networks import is_network
 from .peer_formats import NPY_MAGIC, rename_port_state
 from .validation import float32_state
 
-SUFFIX_FORMATS = {".safetensors": "safetensors", ".pth": "pth", ".pt": "pth", ".h5": "h5", ".hdf5": "h5",
-                  ".t7": "t7"}
+SUFFIX_FORMATS = {".safetensors": "safetensors", ".pth": "pth", ".pt": "pth", ".h5": "h5", ".hdf5": "h5", ".t7": "t7"}
 FORMATS = ("safetensors", "pth", "h5", "t7")
 MAX_PARAMETER_BYTES = 1 << 30  # a full-width SoundNet8 is 115 MB
 
@@ -45,8 +45,9 @@ def format_of(path: str | Path, fmt: str | None = None) -> str:
         return fmt
     suffix = Path(path).suffix.lower()
     if suffix not in SUFFIX_FORMATS:
-        raise ValueError(f"cannot tell the format of {path} from its suffix; use one of "
-                         f"{', '.join(sorted(SUFFIX_FORMATS))}")
+        raise ValueError(
+            f"cannot tell the format of {path} from its suffix; use one of {', '.join(sorted(SUFFIX_FORMATS))}"
+        )
     return SUFFIX_FORMATS[suffix]
 
 
@@ -109,8 +110,11 @@ def model_metadata(model: SoundNet) -> dict[str, str]:
 
 
 def tensors_of(model: torch.nn.Module) -> dict[str, torch.Tensor]:
-    return {key: value.detach().cpu().contiguous() for key, value in model.state_dict().items()
-            if not key.endswith("num_batches_tracked")}
+    return {
+        key: value.detach().cpu().contiguous()
+        for key, value in model.state_dict().items()
+        if not key.endswith("num_batches_tracked")
+    }
 
 
 def save_weights(model: SoundNet, path: str | Path, fmt: str) -> None:
@@ -141,12 +145,17 @@ def write_tensors(state: dict[str, torch.Tensor], meta: dict[str, str], path: st
 def _h5_state(h5: h5py.File) -> dict[str, torch.Tensor]:
     """Every dataset as a tensor; declared sizes are checked before anything is read (gzip can hide gigabytes)."""
     datasets: dict[str, h5py.Dataset] = {}
-    h5.visititems(lambda name, item: datasets.__setitem__(name.replace("/", "."), item)
-                  if isinstance(item, h5py.Dataset) else None)
+    h5.visititems(
+        lambda name, item: (
+            datasets.__setitem__(name.replace("/", "."), item) if isinstance(item, h5py.Dataset) else None
+        )
+    )
     declared = sum(item.size * item.dtype.itemsize for item in datasets.values())
     if declared > MAX_PARAMETER_BYTES:
-        raise ValueError(f"its datasets declare {declared / 2**30:.1f} GiB, more than any SoundNet "
-                         f"({MAX_PARAMETER_BYTES / 2**30:.0f} GiB at most)")
+        raise ValueError(
+            f"its datasets declare {declared / 2**30:.1f} GiB, more than any SoundNet "
+            f"({MAX_PARAMETER_BYTES / 2**30:.0f} GiB at most)"
+        )
     return {name: torch.from_numpy(np.asarray(item[()])) for name, item in datasets.items()}
 
 
@@ -170,8 +179,10 @@ def read_weights(path: str | Path, fmt: str) -> tuple[dict[str, torch.Tensor], d
         raise
     except pickle.UnpicklingError as error:
         if "weights only" in str(error).lower():  # torch's advice to load it unsafely is not repeated
-            raise ValueError(f"refused {path}: it holds Python objects other than tensors, which could run code "
-                             f"when loaded; only state_dicts of tensors are read") from None
+            raise ValueError(
+                f"refused {path}: it holds Python objects other than tensors, which could run code "
+                f"when loaded; only state_dicts of tensors are read"
+            ) from None
         raise ValueError(f"cannot read {path} as {fmt}: {one_line(error)}") from None
     except Exception as error:  # each backend has its own exception types; all mean "unreadable"
         raise ValueError(f"cannot read {path} as {fmt}: {one_line(error)}") from None
@@ -210,8 +221,7 @@ def model_from_weights(state: dict[str, torch.Tensor], meta: dict[str, str], sou
             model.set_bn_eps(json.loads(meta["bn_eps"]))
         except (ValueError, TypeError, AttributeError) as error:
             raise ValueError(f"{source}: bad bn_eps metadata: {one_line(error)}") from None
-    model.metadata.update({key: value for key, value in meta.items()
-                           if key in ("source_sha256", "source_file")})
+    model.metadata.update({key: value for key, value in meta.items() if key in ("source_sha256", "source_file")})
     if "categories" in meta:
         try:
             model.metadata["categories"] = json.loads(meta["categories"])

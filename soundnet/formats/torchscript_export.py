@@ -1,4 +1,5 @@
 """SoundNet as a TorchScript archive: PortableSoundNet scripted, loadable with torch.jit.load alone."""
+
 from __future__ import annotations
 
 from pathlib import Path

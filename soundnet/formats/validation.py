@@ -4,6 +4,7 @@ Parameters are floating point (float16, bfloat16 and float64 become float32, as 
 integers are refused), finite, with non-negative BN variances and finite positive BN epsilons; category
 names are two lists matching the heads, of printable text.
 """
+
 from __future__ import annotations
 
 import math
@@ -23,8 +24,10 @@ def float32_tensor(name: str, value: torch.Tensor, source: Any) -> torch.Tensor:
     if name.endswith(COUNTERS):
         return value
     if not value.is_floating_point():
-        raise ValueError(f"{source}: {name} holds {str(value.dtype).removeprefix('torch.')} values; "
-                         f"parameters must be floating point")
+        raise ValueError(
+            f"{source}: {name} holds {str(value.dtype).removeprefix('torch.')} values; "
+            f"parameters must be floating point"
+        )
     return value if value.dtype == torch.float32 else value.float()
 
 

@@ -15,6 +15,7 @@ So each chunk starts at the multiple of S at or before its first output's window
 output's window ends (or where the signal ends), and keeps only its own outputs. Chunks overlap by
 about R - S samples; the last one is cut when the input ends, whose length need not be known before.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
@@ -60,8 +61,8 @@ def _as_rows(block: torch.Tensor) -> torch.Tensor:
 
 def _select(output: Output, first: int, count: int) -> Output:
     if isinstance(output, tuple):
-        return type(output)(*(part[..., first:first + count] for part in output))
-    return output[..., first:first + count]
+        return type(output)(*(part[..., first : first + count] for part in output))
+    return output[..., first : first + count]
 
 
 def run_as_original(model: SoundNet, x: torch.Tensor, layer: Layer | int | str) -> Output:
@@ -89,22 +90,25 @@ class _Buffer:
 
     def add(self, block: torch.Tensor) -> None:
         if self.parts and block.shape[0] != self.parts[0].shape[0]:
-            raise ValueError(f"audio blocks must keep one batch size, got {block.shape[0]} after {self.parts[0].shape[0]}")
+            raise ValueError(
+                f"audio blocks must keep one batch size, got {block.shape[0]} after {self.parts[0].shape[0]}"
+            )
         self.parts.append(block)
         self.length += block.shape[-1]
 
     def slice(self, first: int, last: int) -> torch.Tensor:
         if len(self.parts) > 1:
             self.parts = [torch.cat(self.parts, dim=-1)]
-        return self.parts[0][:, first - self.start:last - self.start]
+        return self.parts[0][:, first - self.start : last - self.start]
 
     def drop_before(self, first: int) -> None:
-        whole = self.slice(self.start, self.end)[:, first - self.start:]
+        whole = self.slice(self.start, self.end)[:, first - self.start :]
         self.parts, self.start, self.length = [whole], first, whole.shape[-1]
 
 
-def iter_chunked(model: SoundNet, blocks: Iterable[torch.Tensor], layer: Layer,
-                 chunk_samples: int | None = None) -> Iterator[Output]:
+def iter_chunked(
+    model: SoundNet, blocks: Iterable[torch.Tensor], layer: Layer, chunk_samples: int | None = None
+) -> Iterator[Output]:
     """Outputs of `layer` (B x C x t pieces, in time order) for a waveform given as consecutive blocks.
 
     Blocks are N or B x N tensors (a batch of equally long clips); their sizes are free, for instance

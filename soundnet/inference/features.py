@@ -4,6 +4,7 @@
 path (inference.chunked), so a clip of hours takes the memory of a chunk plus its features; pooling over
 time is done chunk by chunk, so pooled features of any length take the memory of one vector.
 """
+
 from __future__ import annotations
 
 import os
@@ -79,9 +80,15 @@ def collect(pieces: Iterable[Output], pool: str = "none") -> Output:
     return type(piece)(*results) if isinstance(piece, tuple) else results[0]
 
 
-def extract_features(model: SoundNet, audio: AudioInput | Sequence[AudioInput] | Iterator[torch.Tensor],
-                     layer: int | str | Layer = DEFAULT_LAYER, *, pool: str = "none", scale: float = INPUT_SCALE,
-                     chunk_samples: int | None = None) -> Output | list[Output]:
+def extract_features(
+    model: SoundNet,
+    audio: AudioInput | Sequence[AudioInput] | Iterator[torch.Tensor],
+    layer: int | str | Layer = DEFAULT_LAYER,
+    *,
+    pool: str = "none",
+    scale: float = INPUT_SCALE,
+    chunk_samples: int | None = None,
+) -> Output | list[Output]:
     """Features of `layer` (Torch index 1-25 or name) for audio of any length, exact and in bounded memory.
 
     The chunked counterpart of model.forward_features, with the same shapes: B x C x T (B x C pooled
@@ -95,8 +102,9 @@ def extract_features(model: SoundNet, audio: AudioInput | Sequence[AudioInput] |
     if is_clip_list(audio):
         if not audio:
             raise ValueError("the list of clips is empty")
-        return [extract_features(model, clip, target, pool=pool, scale=scale, chunk_samples=chunk_samples)
-                for clip in audio]
+        return [
+            extract_features(model, clip, target, pool=pool, scale=scale, chunk_samples=chunk_samples) for clip in audio
+        ]
     if isinstance(audio, (str, os.PathLike)):
         chunk = chunk_samples or default_chunk_samples(model, target)
         blocks: Iterable[torch.Tensor] = iter_audio_blocks(audio, chunk, scale=scale)
@@ -107,6 +115,7 @@ def extract_features(model: SoundNet, audio: AudioInput | Sequence[AudioInput] |
     elif isinstance(audio, Iterator):
         chunk, blocks = chunk_samples, audio
     else:
-        raise ValueError(f"audio must be a waveform, a path, a list of clips or an iterator of blocks, "
-                         f"not {type(audio).__name__}")
+        raise ValueError(
+            f"audio must be a waveform, a path, a list of clips or an iterator of blocks, not {type(audio).__name__}"
+        )
     return collect(iter_chunked(model, blocks, target, chunk), pool)

@@ -7,14 +7,14 @@ Fine-tuned nets (main_finetune.lua): clips shorter than the 5 s training crop ar
 tiled them, each step gets a softmax over the classes, and the clip's decision is the softmax of the
 step logits' mean (what model(wave) returns). Long clips go through the exact chunked path.
 """
+
 from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -101,14 +101,16 @@ class Prediction:
 
     def top(self, step: int, k: int = 5) -> tuple[list[Ranked], ...]:
         """The k most likely classes of each head at `step`."""
-        return tuple(_ranked(probabilities[:, step], names, k)
-                     for probabilities, names in zip(self.probabilities, self.names))
+        return tuple(
+            _ranked(probabilities[:, step], names, k) for probabilities, names in zip(self.probabilities, self.names)
+        )
 
     def clip_probabilities(self) -> torch.Tensor:
         """A fine-tuned net's per-clip class probabilities: softmax of the mean step logits."""
         if self.logits is None:
-            raise ValueError("a per-clip decision is made by fine-tuned models; a teacher net's summary is the "
-                             "middle step")
+            raise ValueError(
+                "a per-clip decision is made by fine-tuned models; a teacher net's summary is the middle step"
+            )
         return F.softmax(self.logits.double().mean(dim=-1), dim=0).float()
 
     def decision(self, k: int = 1) -> list[Ranked]:
@@ -151,20 +153,26 @@ def class_names(model: SoundNet, classes_file: str | Path | None = None) -> tupl
     return ([f"#{i}" for i in range(count)],)
 
 
-def _names(model: SoundNet, categories: str | Path | None,
-           classes_file: str | Path | None) -> tuple[Sequence[str], ...]:
+def _names(
+    model: SoundNet, categories: str | Path | None, classes_file: str | Path | None
+) -> tuple[Sequence[str], ...]:
     if model.architecture.is_classifier:
         if categories is not None:
-            raise ValueError("category files name the object and scene heads; a fine-tuned model takes a classes "
-                             "file")
+            raise ValueError("category files name the object and scene heads; a fine-tuned model takes a classes file")
         return class_names(model, classes_file)
     if classes_file is not None:
         raise ValueError("a classes file names a fine-tuned model's classes; this model has object and scene heads")
     return category_names(model, categories)
 
 
-def predict_blocks(model: SoundNet, blocks: Iterable[torch.Tensor], *, categories: str | Path | None = None,
-                   classes_file: str | Path | None = None, chunk_samples: int | None = None) -> Prediction:
+def predict_blocks(
+    model: SoundNet,
+    blocks: Iterable[torch.Tensor],
+    *,
+    categories: str | Path | None = None,
+    classes_file: str | Path | None = None,
+    chunk_samples: int | None = None,
+) -> Prediction:
     """predict() for one clip given as consecutive 1-D blocks (e.g. iter_audio_blocks): bounded memory."""
     names = _names(model, categories, classes_file)
     head, counted = model.architecture.head, [0]
@@ -174,23 +182,29 @@ def predict_blocks(model: SoundNet, blocks: Iterable[torch.Tensor], *, categorie
     else:
         minimum, tile, repeats = tiling.TILE_SAMPLES, tiling.extract_predictions, tiling.extract_predictions_repeats
         recipe = "extract_predictions.lua"
-    output = on_host(collect(iter_chunked(model, tiling.tiled_blocks(blocks, counted, minimum, tile), head,
-                                          chunk_samples)))  # float32 on the CPU, whatever the model ran in
+    output = on_host(
+        collect(iter_chunked(model, tiling.tiled_blocks(blocks, counted, minimum, tile), head, chunk_samples))
+    )  # float32 on the CPU, whatever the model ran in
     if not all(torch.isfinite(part).all() for part in output):
         raise ValueError("the model's output is not finite (NaN or infinity); no prediction is reported")
     field = model.architecture.receptive_field(head)
     copies = repeats(counted[0]) if counted[0] < minimum else 1
     if model.architecture.is_classifier:
         logits = output[0]
-        return Prediction((F.softmax(logits, dim=0),), names, (CLASS_LABEL,), counted[0], copies, field, recipe,
-                          logits)
+        return Prediction((F.softmax(logits, dim=0),), names, (CLASS_LABEL,), counted[0], copies, field, recipe, logits)
     probabilities = tuple(F.softmax(part[0], dim=0) for part in output)
     return Prediction(probabilities, names, HEAD_LABELS, counted[0], copies, field, recipe)
 
 
-def predict(model: SoundNet, audio: AudioInput | Sequence[AudioInput] | Iterator[torch.Tensor], *,
-            categories: str | Path | None = None, classes_file: str | Path | None = None, scale: float = INPUT_SCALE,
-            chunk_samples: int | None = None) -> Prediction | list[Prediction]:
+def predict(
+    model: SoundNet,
+    audio: AudioInput | Sequence[AudioInput] | Iterator[torch.Tensor],
+    *,
+    categories: str | Path | None = None,
+    classes_file: str | Path | None = None,
+    scale: float = INPUT_SCALE,
+    chunk_samples: int | None = None,
+) -> Prediction | list[Prediction]:
     """Per-step class probabilities of a clip (a waveform scaled to [-256, 256], or a path decoded at `scale`).
 
     A batch (B x N, B x 1 x N) or a list of clips of any lengths (waveforms or paths) gives a list of
@@ -207,7 +221,8 @@ def predict(model: SoundNet, audio: AudioInput | Sequence[AudioInput] | Iterator
     if isinstance(audio, Iterator):
         return predict_blocks(model, audio, **options)
     if not isinstance(audio, (torch.Tensor, np.ndarray)):
-        raise ValueError(f"audio must be a waveform, a path, a list of clips or an iterator of blocks, "
-                         f"not {type(audio).__name__}")
+        raise ValueError(
+            f"audio must be a waveform, a path, a list of clips or an iterator of blocks, not {type(audio).__name__}"
+        )
     predictions = [predict_blocks(model, [clip[0]], **options) for clip in as_waveform_batch(audio)]
     return predictions if torch.as_tensor(audio).dim() > 1 else predictions[0]

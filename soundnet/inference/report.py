@@ -1,4 +1,5 @@
 """Predictions as text: an aligned table, JSON records or CSV rows, each with the original's summary."""
+
 from __future__ import annotations
 
 import csv
@@ -14,8 +15,7 @@ def _clip_line(path: str, prediction: Prediction) -> str:
     seconds = prediction.seconds
     line = f"{path}: {seconds:.2f} s, {prediction.steps} step(s)"
     if prediction.tiled:
-        line += (f"; tiled x{prediction.repeats} to {seconds * prediction.repeats:.2f} s as "
-                 f"{prediction.recipe} did")
+        line += f"; tiled x{prediction.repeats} to {seconds * prediction.repeats:.2f} s as {prediction.recipe} did"
     return line
 
 
@@ -25,8 +25,9 @@ def summary_line(path: str, prediction: Prediction) -> str:
     if prediction.is_classifier:
         best = prediction.decision(1)[0]
         return f"{path}: clip decision over {prediction.steps} step(s): {best.label} ({best.probability:.3f})"
-    parts = ", ".join(f"{head} {item.label} ({item.probability:.3f})"
-                      for head, item in zip(prediction.heads, prediction.summary()))
+    parts = ", ".join(
+        f"{head} {item.label} ({item.probability:.3f})" for head, item in zip(prediction.heads, prediction.summary())
+    )
     return f"{path}: middle step {prediction.middle_step + 1}/{prediction.steps}: {parts}"
 
 
@@ -69,10 +70,19 @@ def prediction_record(path: str, prediction: Prediction, k: int) -> dict[str, An
     if prediction.is_classifier:
         summary = {"steps": prediction.steps, "decision": [_ranked_record(item) for item in prediction.decision(k)]}
     else:
-        summary = {"step": prediction.middle_step + 1,
-                   **{head: _ranked_record(item) for head, item in zip(prediction.heads, prediction.summary())}}
-    return {"path": path, "seconds": prediction.seconds, "tiled": prediction.tiled,
-            "tile_repeats": prediction.repeats, "recipe": prediction.recipe, "steps": steps, "summary": summary}
+        summary = {
+            "step": prediction.middle_step + 1,
+            **{head: _ranked_record(item) for head, item in zip(prediction.heads, prediction.summary())},
+        }
+    return {
+        "path": path,
+        "seconds": prediction.seconds,
+        "tiled": prediction.tiled,
+        "tile_repeats": prediction.repeats,
+        "recipe": prediction.recipe,
+        "steps": steps,
+        "summary": summary,
+    }
 
 
 def csv_rows(path: str, prediction: Prediction, k: int) -> str:
@@ -83,6 +93,17 @@ def csv_rows(path: str, prediction: Prediction, k: int) -> str:
         start, end = prediction.window_seconds(step)
         for head, ranked in zip(prediction.heads, prediction.top(step, k)):
             for rank, item in enumerate(ranked, 1):
-                writer.writerow((path, step + 1, f"{start:.3f}", f"{end:.3f}", head, rank, item.index, item.label,
-                                 f"{item.probability:.6g}"))
+                writer.writerow(
+                    (
+                        path,
+                        step + 1,
+                        f"{start:.3f}",
+                        f"{end:.3f}",
+                        head,
+                        rank,
+                        item.index,
+                        item.label,
+                        f"{item.probability:.6g}",
+                    )
+                )
     return buffer.getvalue()

@@ -7,6 +7,7 @@
 - main_train.lua (donkey_audio.lua): 4 frames of 5 s; a video of L < 4 frames keeps its first 5L s,
   repeated to 20 s, and its teacher rows cycle to 4.
 """
+
 from __future__ import annotations
 
 import math
@@ -45,8 +46,9 @@ def extract_predictions(waveform: torch.Tensor) -> torch.Tensor:
     return waveform.repeat(*([1] * (waveform.dim() - 1)), repeats)
 
 
-def tiled_blocks(blocks: Iterable[torch.Tensor], counted: list[int], minimum: int,
-                 tile: Callable[[torch.Tensor], torch.Tensor]) -> Iterator[torch.Tensor]:
+def tiled_blocks(
+    blocks: Iterable[torch.Tensor], counted: list[int], minimum: int, tile: Callable[[torch.Tensor], torch.Tensor]
+) -> Iterator[torch.Tensor]:
     """A clip given as 1-D blocks, tiled by `tile` when it ends before `minimum` samples, as 1 x n blocks.
 
     A long clip streams through untouched; only its first `minimum` samples are held at once.
@@ -87,8 +89,9 @@ def main_finetune(waveform: torch.Tensor, crop: int = FINETUNE_CROP_SAMPLES) -> 
     return waveform.repeat(*([1] * (waveform.dim() - 1)), repeats)
 
 
-def main_train(waveform: torch.Tensor | None, objects: np.ndarray, scenes: np.ndarray,
-               rate: int = SAMPLE_RATE) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def main_train(
+    waveform: torch.Tensor | None, objects: np.ndarray, scenes: np.ndarray, rate: int = SAMPLE_RATE
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """donkey_audio.lua's trainHook: a 20 s waveform and the teacher targets C x 4 of each head.
 
     Audio shorter than its frames is zero-padded (the original's fill also zeroes the last real sample);
@@ -103,5 +106,8 @@ def main_train(waveform: torch.Tensor | None, objects: np.ndarray, scenes: np.nd
     if frames < TRAIN_FRAMES:
         x = x[:needed].repeat(math.ceil(length / needed))
     rows = [i % frames for i in range(TRAIN_FRAMES)]
-    return (x[:length].contiguous(), torch.from_numpy(np.ascontiguousarray(objects[rows].T)),
-            torch.from_numpy(np.ascontiguousarray(scenes[rows].T)))
+    return (
+        x[:length].contiguous(),
+        torch.from_numpy(np.ascontiguousarray(objects[rows].T)),
+        torch.from_numpy(np.ascontiguousarray(scenes[rows].T)),
+    )

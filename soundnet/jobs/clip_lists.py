@@ -4,6 +4,7 @@ The original scripts took plain text lists (extract_feat.lua: one path per line;
 fine-tuning scripts: `path label`, labels 0-based integers) and ESC-50's folder; all end up here as
 `Clip`s, so extraction, evaluation, fine-tuning and the unit visualisation read lists the same way.
 """
+
 from __future__ import annotations
 
 import csv
@@ -27,8 +28,13 @@ class Clip:
     where: str = ""  # "LIST line N" for a list entry, for messages
 
 
-def read_list(list_file: str | os.PathLike, root: str | os.PathLike | None = None, *, labels: str = "optional",
-              check_files: bool = True) -> list[Clip]:
+def read_list(
+    list_file: str | os.PathLike,
+    root: str | os.PathLike | None = None,
+    *,
+    labels: str = "optional",
+    check_files: bool = True,
+) -> list[Clip]:
     """The clips of a list file: one `path` or `path label` per line; every job reads lists here.
 
     - Blank lines and lines starting with '#' are skipped.

@@ -5,6 +5,7 @@ of clips ahead. Decoded clips wait in groups of equal length and run as one batc
 STREAM_SECONDS are streamed block by block through the exact chunked path instead, so no file is ever
 held whole. Outputs are written atomically; finished ones are skipped, so a killed job resumes.
 """
+
 from __future__ import annotations
 
 import concurrent.futures
@@ -22,17 +23,17 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ..model.architecture import INPUT_SCALE, SAMPLE_RATE, Layer
 from ..audio import audio_info, iter_audio_blocks, load_audio
 from ..devices import as_numpy
-from ..inference.chunked import default_chunk_samples
 from ..errors import one_line
+from ..inference.chunked import default_chunk_samples
 from ..inference.features import DEFAULT_LAYER, POOLS, extract_features, feature_layer
+from ..model.architecture import INPUT_SCALE, SAMPLE_RATE, Layer
+from ..model.network import SoundNet
 from .clip_lists import read_list
 from .feature_files import FEATURE_FORMATS, feature_settings
 from .feature_sinks import ConsolidatedSink, PerFileSink, Sink
 from .worker_lifetime import die_with_parent
-from ..model.network import SoundNet
 
 STREAM_SECONDS = 600  # longer files are streamed in the main process rather than decoded whole
 
@@ -97,8 +98,9 @@ def _decoded(paths: list[str], decoding: Decoding, workers: int) -> Iterator[tup
         yield from (_decode(path, decoding) for path in paths)
         return
     context = multiprocessing.get_context("fork")  # no re-import of torch per worker
-    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context, initializer=die_with_parent,
-                                                initargs=(os.getpid(),)) as pool:
+    with concurrent.futures.ProcessPoolExecutor(
+        workers, mp_context=context, initializer=die_with_parent, initargs=(os.getpid(),)
+    ) as pool:
         pending: deque = deque()
         try:
             for path in paths:
@@ -150,8 +152,19 @@ def _prefetched(items: Iterator, depth: int = 2) -> Iterator:
 class ExtractJob:
     """Features of one layer for many files into a sink (per-file HDF5 or one consolidated file)."""
 
-    def __init__(self, model: SoundNet, layer: Layer, sink: Sink, *, pool: str = "none", batch_size: int = 16,
-                 workers: int = 1, strict: bool = False, decoding: Decoding = Decoding(), progress: bool | None = None):
+    def __init__(
+        self,
+        model: SoundNet,
+        layer: Layer,
+        sink: Sink,
+        *,
+        pool: str = "none",
+        batch_size: int = 16,
+        workers: int = 1,
+        strict: bool = False,
+        decoding: Decoding = Decoding(),
+        progress: bool | None = None,
+    ):
         self.model, self.layer, self.sink, self.pool = model, layer, sink, pool
         self.batch_size, self.workers, self.strict, self.decoding = batch_size, workers, strict, decoding
         self.budget = default_chunk_samples(model, layer)
@@ -163,8 +176,13 @@ class ExtractJob:
         start = time.perf_counter()
         todo = paths if force else [path for path in paths if not self.sink.done(path)]
         self.report = JobReport(total=len(paths), skipped=len(paths) - len(todo))
-        bar = tqdm(total=len(todo), unit="file", disable=None if self.progress is None else not self.progress,
-                   dynamic_ncols=True, smoothing=0.1)
+        bar = tqdm(
+            total=len(todo),
+            unit="file",
+            disable=None if self.progress is None else not self.progress,
+            dynamic_ncols=True,
+            smoothing=0.1,
+        )
         groups: OrderedDict[int, list[tuple[str, np.ndarray]]] = OrderedDict()
         try:
             with self.sink:
@@ -172,7 +190,7 @@ class ExtractJob:
                     if kind == "error":
                         self._failed(path, str(value))
                     elif kind == "stream":
-                        self._guarded([path], lambda: [self._stream(path)])
+                        self._guarded([path], lambda path=path: [self._stream(path)])
                     else:
                         groups.setdefault(len(value), []).append((path, value))
                         self._flush_full(groups)
@@ -197,9 +215,12 @@ class ExtractJob:
 
     def _run_group(self, clips: list[tuple[str, np.ndarray]]) -> None:
         batch = torch.from_numpy(np.stack([wave for _, wave in clips]))
-        self._guarded([path for path, _ in clips],
-                      lambda: zip(as_numpy(extract_features(self.model, batch, self.layer, pool=self.pool)),
-                                  [batch.shape[1]] * len(clips)))
+        self._guarded(
+            [path for path, _ in clips],
+            lambda: zip(
+                as_numpy(extract_features(self.model, batch, self.layer, pool=self.pool)), [batch.shape[1]] * len(clips)
+            ),
+        )
 
     def _stream(self, path: str) -> tuple[np.ndarray, int]:
         counted = [0]
@@ -244,10 +265,23 @@ def shard_target(h5: str | os.PathLike, k: int, n: int) -> Path:
     return h5 if n == 1 else h5.with_name(f"{h5.stem}.shard-{k}-of-{n}{h5.suffix}")
 
 
-def extract_files(model: SoundNet, paths: list[str], *, layer: int | str = DEFAULT_LAYER, pool: str = "none",
-                  out_dir: str | os.PathLike | None = None, h5: str | os.PathLike | None = None, fmt: str = "h5",
-                  force: bool = False, batch_size: int = 16, workers: int = 1, shard: tuple[int, int] = (0, 1),
-                  strict: bool = False, decoding: Decoding = Decoding(), progress: bool | None = None) -> JobReport:
+def extract_files(
+    model: SoundNet,
+    paths: list[str],
+    *,
+    layer: int | str = DEFAULT_LAYER,
+    pool: str = "none",
+    out_dir: str | os.PathLike | None = None,
+    h5: str | os.PathLike | None = None,
+    fmt: str = "h5",
+    force: bool = False,
+    batch_size: int = 16,
+    workers: int = 1,
+    shard: tuple[int, int] = (0, 1),
+    strict: bool = False,
+    decoding: Decoding = Decoding(),
+    progress: bool | None = None,
+) -> JobReport:
     """Features of `layer` for this shard's part of `paths`, per file (beside the audio or under out_dir, as
     h5 or npz) or into one consolidated HDF5 file; see ExtractJob. Every output records the settings
     (feature_files.feature_settings), so that only features of one model and one recipe merge, and a
@@ -270,8 +304,17 @@ def extract_files(model: SoundNet, paths: list[str], *, layer: int | str = DEFAU
         raise ValueError("a consolidated feature file is HDF5; the npz format is for one file per clip")
     else:
         sink = ConsolidatedSink(shard_target(h5, *shard), settings)
-    job = ExtractJob(model, target, sink, pool=pool, batch_size=batch_size, workers=workers, strict=strict,
-                     decoding=decoding, progress=progress)
+    job = ExtractJob(
+        model,
+        target,
+        sink,
+        pool=pool,
+        batch_size=batch_size,
+        workers=workers,
+        strict=strict,
+        decoding=decoding,
+        progress=progress,
+    )
     return job.run(select_shard(paths, *shard), force=force)
 
 
@@ -279,28 +322,41 @@ def summary_line(report: JobReport, shard: tuple[int, int], where: object) -> st
     """One line for the end of a run: counts, where the outputs went, and the speed."""
     k, n = shard
     part = f" (shard {k}/{n})" if n > 1 else ""
-    line = (f"{report.written} written, {report.skipped} skipped, {len(report.failures)} failed of "
-            f"{report.total} file(s){part} -> {where}")
+    line = (
+        f"{report.written} written, {report.skipped} skipped, {len(report.failures)} failed of "
+        f"{report.total} file(s){part} -> {where}"
+    )
     if report.written:
         rate = report.audio_seconds / max(report.wall_seconds, 1e-9)
         line += f"; {report.audio_seconds:.1f} s of audio in {report.wall_seconds:.1f} s ({rate:.0f}x real time)"
     return line
 
 
-def run_extraction(model: SoundNet, audio: list[str], list_file: str | os.PathLike | None, *,
-                   shard: str | None = None, echo: Callable[[str], None] = print,
-                   warn: Callable[[str], None] = print, **options) -> bool:
+def run_extraction(
+    model: SoundNet,
+    audio: list[str],
+    list_file: str | os.PathLike | None,
+    *,
+    shard: str | None = None,
+    echo: Callable[[str], None] = print,
+    warn: Callable[[str], None] = print,
+    **options,
+) -> bool:
     """What `soundnet extract` does: files or a list (clip_lists.read_list), this shard of it, a summary
     line and one line per failure; False when some file failed."""
     if bool(audio) == bool(list_file):
         raise ValueError("give audio files or a list file (not both)")
-    paths = list(audio) if audio else [str(clip.path) for clip in read_list(list_file, labels="ignored",
-                                                                             check_files=False)]
+    paths = (
+        list(audio) if audio else [str(clip.path) for clip in read_list(list_file, labels="ignored", check_files=False)]
+    )
     k, n = parse_shard(shard)
     report = extract_files(model, paths, shard=(k, n), **options)
     h5, out_dir = options.get("h5"), options.get("out_dir")
-    echo(summary_line(report, (k, n), shard_target(h5, k, n) if h5 else (Path(out_dir) if out_dir else
-                                                                          "beside the audio")))
+    echo(
+        summary_line(
+            report, (k, n), shard_target(h5, k, n) if h5 else (Path(out_dir) if out_dir else "beside the audio")
+        )
+    )
     for _, message in report.failures:
         warn(f"Error: {message}")
     return not report.failures

@@ -6,13 +6,14 @@ model file's sha256, layer, input scale, the clip's absolute path, size and mtim
 C or window reads them back, a changed model or clip is recomputed. The cache is rewritten atomically
 every FLUSH_EVERY new clips, so a killed run keeps what it finished and never leaves a broken file.
 """
+
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import h5py
 import numpy as np
@@ -42,8 +43,16 @@ class CacheStats:
 def feature_key(model_sha256: str, layer: Layer, scale: float, path: Path, dtype: str = "float32") -> dict:
     """What a cached feature map depends on; its JSON's sha1 names the HDF5 dataset."""
     stat = path.stat()
-    return {"model_sha256": model_sha256, "layer": layer.index, "scale": float(scale), "dtype": dtype,
-            "seconds": TILE_SECONDS, "path": str(path.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+    return {
+        "model_sha256": model_sha256,
+        "layer": layer.index,
+        "scale": float(scale),
+        "dtype": dtype,
+        "seconds": TILE_SECONDS,
+        "path": str(path.resolve()),
+        "size": stat.st_size,
+        "mtime_ns": stat.st_mtime_ns,
+    }
 
 
 def _dataset_name(key: dict) -> str:
@@ -61,8 +70,10 @@ class FeatureCache:
             raise ValueError(f"feature cache {self.path} is not an HDF5 file; remove it or choose another cache file")
         with h5py.File(self.path, "r") as handle:
             if handle.attrs.get(CACHE_MARK) != CACHE_VERSION:
-                raise ValueError(f"{self.path} is an HDF5 file this tool did not write as a feature cache; it is left "
-                                 f"untouched (choose another cache file)")
+                raise ValueError(
+                    f"{self.path} is an HDF5 file this tool did not write as a feature cache; it is left "
+                    f"untouched (choose another cache file)"
+                )
 
     def read(self, keys: Sequence[dict]) -> dict[str, np.ndarray]:
         """The cached maps among `keys`, by dataset name."""
@@ -95,18 +106,30 @@ def _as_array(output: Output) -> np.ndarray:
     return as_numpy(output)
 
 
-def clip_features(model: SoundNet, model_sha256: str, paths: Sequence[Path], layer: Layer, scale: float,
-                  cache: FeatureCache, batch_size: int = 16) -> tuple[np.ndarray, CacheStats]:
+def clip_features(
+    model: SoundNet,
+    model_sha256: str,
+    paths: Sequence[Path],
+    layer: Layer,
+    scale: float,
+    cache: FeatureCache,
+    batch_size: int = 16,
+) -> tuple[np.ndarray, CacheStats]:
     """N x C x T features of each clip tiled (or cut) to 10 s, read from the cache where possible."""
     keys = [feature_key(model_sha256, layer, scale, path, dtype_name(model)) for path in paths]
     names = [_dataset_name(key) for key in keys]
     found = cache.read(keys)
     missing = [i for i, name in enumerate(names) if name not in found]
     pending: list[tuple[dict, np.ndarray]] = []
-    with tqdm(total=len(missing), desc=f"features of layer {layer.index} ({layer.name})", unit="clip",
-              disable=None, leave=False) as progress:
+    with tqdm(
+        total=len(missing),
+        desc=f"features of layer {layer.index} ({layer.name})",
+        unit="clip",
+        disable=None,
+        leave=False,
+    ) as progress:
         for start in range(0, len(missing), batch_size):
-            batch = missing[start:start + batch_size]
+            batch = missing[start : start + batch_size]
             waves = torch.stack([eval_esc50(load_audio(paths[i], scale=scale)) for i in batch])
             for i, features in zip(batch, _as_array(extract_features(model, waves, layer))):
                 found[names[i]] = features

@@ -14,6 +14,7 @@ input scale, channel, pool, the hop in samples and seconds, and a `times` datase
 clip says so
 (`tiled`, `tile_repeats`, and its times folded back onto the clip).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -41,16 +42,29 @@ _STRING = h5py.string_dtype("utf-8")
 
 def feature_settings(model: SoundNet, layer: Layer, pool: str, scale: float, channel: str) -> dict:
     """The attributes of a feature file: what its values depend on, and the time geometry of its steps."""
-    return {"model": model_label(model), "model_sha256": model_sha256(model), "architecture": model.name,
-            "layer": layer.index, "layer_name": layer.name, "pool": pool, "scale": float(scale), "channel": channel,
-            **step_geometry(model, layer)}
+    return {
+        "model": model_label(model),
+        "model_sha256": model_sha256(model),
+        "architecture": model.name,
+        "layer": layer.index,
+        "layer_name": layer.name,
+        "pool": pool,
+        "scale": float(scale),
+        "channel": channel,
+        **step_geometry(model, layer),
+    }
 
 
 def step_geometry(model: SoundNet, layer: Layer) -> dict:
     """Hop and receptive field of `layer`: step j sees samples [j*hop - offset, j*hop - offset + window)."""
     field = model.architecture.receptive_field(layer)
-    return {"sample_rate": SAMPLE_RATE, "hop_samples": field.stride, "hop_seconds": field.stride / SAMPLE_RATE,
-            "offset_samples": field.offset, "window_samples": field.size}
+    return {
+        "sample_rate": SAMPLE_RATE,
+        "hop_samples": field.stride,
+        "hop_seconds": field.stride / SAMPLE_RATE,
+        "offset_samples": field.offset,
+        "window_samples": field.size,
+    }
 
 
 def step_times(geometry: dict, steps: int, samples: int | None = None, repeats: int = 1) -> np.ndarray:
@@ -97,8 +111,9 @@ def torch7_squeeze(array: np.ndarray) -> np.ndarray:
 
 def _write(path: Path, datasets: dict[str, np.ndarray], attrs: dict) -> Path:
     """HDF5 (float32 datasets, `times` float64) or, for a .npz path, the same arrays plus 0-d attribute arrays."""
-    arrays = {name: np.asarray(data, dtype=np.float64 if name == "times" else np.float32)
-              for name, data in datasets.items()}
+    arrays = {
+        name: np.asarray(data, dtype=np.float64 if name == "times" else np.float32) for name, data in datasets.items()
+    }
     if path.suffix == ".npz":
         with atomic_path(path, suffix=".npz.tmp") as tmp, open(tmp, "wb") as handle:
             np.savez(handle, **arrays, **{f"attr_{key}": np.asarray(value) for key, value in attrs.items()})
@@ -110,8 +125,9 @@ def _write(path: Path, datasets: dict[str, np.ndarray], attrs: dict) -> Path:
     return path
 
 
-def write_layer_file(path: str | os.PathLike, layer_index: int, features: np.ndarray, attrs: dict,
-                     samples: int | None = None) -> Path:
+def write_layer_file(
+    path: str | os.PathLike, layer_index: int, features: np.ndarray, attrs: dict, samples: int | None = None
+) -> Path:
     """extract_feat.lua's file: dataset layer<N> holding the squeezed float32 features, plus `times` and the
     settings (feature_settings) as attributes; `.npz` for a NumPy archive."""
     features = np.asarray(features)
@@ -124,15 +140,21 @@ def write_layer_file(path: str | os.PathLike, layer_index: int, features: np.nda
     return _write(Path(path), datasets, attrs)
 
 
-def write_categories_file(path: str | os.PathLike, probabilities: dict[str, np.ndarray], attrs: dict,
-                          samples: int, repeats: int = 1) -> Path:
+def write_categories_file(
+    path: str | os.PathLike, probabilities: dict[str, np.ndarray], attrs: dict, samples: int, repeats: int = 1
+) -> Path:
     """extract_predictions.lua's file: each head's probabilities (C x T) stored 1 x C x T x 1 by head label
     (`object`, `scene`; a fine-tuned net: `class`), with `times` in the clip's timeline and the settings."""
     steps = next(iter(probabilities.values())).shape[-1]
     datasets = {head: np.asarray(values)[None, :, :, None] for head, values in probabilities.items()}
     datasets["times"] = step_times(attrs, steps, samples, repeats)
-    attrs = {**attrs, "kind": KIND_PREDICTIONS, "samples": int(samples), "tiled": repeats > 1,
-             "tile_repeats": int(repeats)}
+    attrs = {
+        **attrs,
+        "kind": KIND_PREDICTIONS,
+        "samples": int(samples),
+        "tiled": repeats > 1,
+        "tile_repeats": int(repeats),
+    }
     return _write(Path(path), datasets, attrs)
 
 
@@ -170,8 +192,12 @@ def read_attrs(path: str | os.PathLike) -> dict:
         return dict(handle.attrs)
 
 
-def write_consolidated(target: str | os.PathLike, entries: Iterable[tuple[str, np.ndarray, int]], attrs: dict,
-                       sources: Iterable[str | os.PathLike] = ()) -> int:
+def write_consolidated(
+    target: str | os.PathLike,
+    entries: Iterable[tuple[str, np.ndarray, int]],
+    attrs: dict,
+    sources: Iterable[str | os.PathLike] = (),
+) -> int:
     """Write (path, features, samples) entries plus every clip of the consolidated `sources` into `target`.
 
     Sources must share the layer, pool and model attributes; a clip present twice is kept once.
@@ -230,14 +256,30 @@ def merge_consolidated(target: str | os.PathLike, parts: Iterable[str | os.PathL
 
 
 def _describe_attrs(attrs: dict) -> list[str]:
-    shown = ("model", "model_sha256", "architecture", "layer", "layer_name", "pool", "scale", "channel", "hop_samples",
-             "hop_seconds", "window_samples", "samples", "recipe", "tiled", "tile_repeats")
+    shown = (
+        "model",
+        "model_sha256",
+        "architecture",
+        "layer",
+        "layer_name",
+        "pool",
+        "scale",
+        "channel",
+        "hop_samples",
+        "hop_seconds",
+        "window_samples",
+        "samples",
+        "recipe",
+        "tiled",
+        "tile_repeats",
+    )
     return [f"  {key}: {_plain(attrs[key])}" for key in shown if key in attrs]
 
 
 def _plain(value: object) -> object:
-    return value.item() if isinstance(value, np.generic) or (isinstance(value, np.ndarray) and value.ndim == 0) \
-        else value
+    return (
+        value.item() if isinstance(value, np.generic) or (isinstance(value, np.ndarray) and value.ndim == 0) else value
+    )
 
 
 def _describe_arrays(arrays: dict[str, tuple[tuple[int, ...], np.ndarray | None]]) -> list[str]:
@@ -259,12 +301,18 @@ def describe_output_file(path: str | os.PathLike) -> str | None:
         except (OSError, ValueError) as error:
             raise ValueError(f"cannot read {path} as npz: {error}") from None
         attrs = {name[5:]: value[()] for name, value in arrays.items() if name.startswith("attr_")}
-        layers = {name: (value.shape, arrays.get("times")) for name, value in arrays.items()
-                  if name.startswith("layer")}
+        layers = {
+            name: (value.shape, arrays.get("times")) for name, value in arrays.items() if name.startswith("layer")
+        }
         if not layers:
             return None
-        return "\n".join([f"{path}: SoundNet feature file (npz), {path.stat().st_size:,} bytes",
-                          *_describe_attrs(attrs), *_describe_arrays(layers)])
+        return "\n".join(
+            [
+                f"{path}: SoundNet feature file (npz), {path.stat().st_size:,} bytes",
+                *_describe_attrs(attrs),
+                *_describe_arrays(layers),
+            ]
+        )
     if not h5py.is_hdf5(path):
         return None
     with h5py.File(path, "r") as handle:
@@ -272,8 +320,10 @@ def describe_output_file(path: str | os.PathLike) -> str | None:
         times = handle["times"][()] if isinstance(handle.get("times"), h5py.Dataset) else None
         if {"features", "paths", "keys"} <= names:
             paths = handle["paths"].asstr()[()]
-            lines = [f"{path}: consolidated SoundNet feature file, {len(paths)} clip(s), "
-                     f"{path.stat().st_size:,} bytes", *_describe_attrs(attrs)]
+            lines = [
+                f"{path}: consolidated SoundNet feature file, {len(paths)} clip(s), {path.stat().st_size:,} bytes",
+                *_describe_attrs(attrs),
+            ]
             for clip in list(paths)[:5]:
                 key = clip_key(clip)
                 shape = handle["features"][key].shape if key in handle["features"] else ()
@@ -284,12 +334,22 @@ def describe_output_file(path: str | os.PathLike) -> str | None:
         layers = sorted(name for name in names if name.startswith("layer") and name[5:].isdigit())
         if layers:
             arrays = {name: (handle[name].shape, times) for name in layers}
-            return "\n".join([f"{path}: SoundNet feature file (extract_feat.lua layout), {path.stat().st_size:,} bytes",
-                              *_describe_attrs(attrs), *_describe_arrays(arrays)])
+            return "\n".join(
+                [
+                    f"{path}: SoundNet feature file (extract_feat.lua layout), {path.stat().st_size:,} bytes",
+                    *_describe_attrs(attrs),
+                    *_describe_arrays(arrays),
+                ]
+            )
         heads = [name for name in ("object", "scene", "class") if name in names]
         if heads:
             arrays = {name: (handle[name].shape, times) for name in heads}
-            return "\n".join([f"{path}: SoundNet prediction file (extract_predictions.lua layout, softmax "
-                              f"probabilities 1 x C x T x 1), {path.stat().st_size:,} bytes",
-                              *_describe_attrs(attrs), *_describe_arrays(arrays)])
+            return "\n".join(
+                [
+                    f"{path}: SoundNet prediction file (extract_predictions.lua layout, softmax "
+                    f"probabilities 1 x C x T x 1), {path.stat().st_size:,} bytes",
+                    *_describe_attrs(attrs),
+                    *_describe_arrays(arrays),
+                ]
+            )
     return None

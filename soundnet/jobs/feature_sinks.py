@@ -5,6 +5,7 @@ The consolidated sink writes what it has every FLUSH_EVERY clips as a small part
 (`<target>.parts/`), and on closing merges the parts and the old target into the target: a killed job
 loses at most the clips since its last part, and the next run finds the parts and skips their clips.
 """
+
 from __future__ import annotations
 
 import os
@@ -14,8 +15,16 @@ from pathlib import Path
 
 import numpy as np
 
-from .feature_files import (FEATURE_FORMATS, check_compatible, output_path, read_index, read_settings,
-                            same_settings, write_consolidated, write_layer_file)
+from .feature_files import (
+    FEATURE_FORMATS,
+    check_compatible,
+    output_path,
+    read_index,
+    read_settings,
+    same_settings,
+    write_consolidated,
+    write_layer_file,
+)
 
 FLUSH_EVERY = 256
 
@@ -29,7 +38,7 @@ class Sink:
     def write(self, path: str, features: np.ndarray, samples: int) -> None:
         raise NotImplementedError
 
-    def __enter__(self) -> "Sink":
+    def __enter__(self) -> Sink:
         return self
 
     def __exit__(self, *exc) -> None:

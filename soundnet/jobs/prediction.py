@@ -3,6 +3,7 @@
 A file that cannot be read gets one error line and the others are still predicted; the run reports
 whether every file succeeded.
 """
+
 from __future__ import annotations
 
 import json
@@ -24,18 +25,36 @@ OUTPUT_FORMATS = ("table", "json", "csv")
 
 def write_prediction_file(path: str, model: SoundNet, prediction: Prediction, scale: float, channel: str) -> Path:
     """`<audio>.soundnet_categories.h5` with the probabilities, the step times and how they were made."""
-    attrs = {"model": model_label(model), "model_sha256": model_sha256(model), "architecture": model.name,
-             "layer": model.architecture.head.index, "scale": float(scale), "channel": channel,
-             "recipe": prediction.recipe, **step_geometry(model, model.architecture.head)}
+    attrs = {
+        "model": model_label(model),
+        "model_sha256": model_sha256(model),
+        "architecture": model.name,
+        "layer": model.architecture.head.index,
+        "scale": float(scale),
+        "channel": channel,
+        "recipe": prediction.recipe,
+        **step_geometry(model, model.architecture.head),
+    }
     probabilities = {head: values.numpy() for head, values in zip(prediction.heads, prediction.probabilities)}
-    return write_categories_file(output_path(path, CATEGORY_SUFFIX), probabilities, attrs, prediction.samples,
-                                 prediction.repeats)
+    return write_categories_file(
+        output_path(path, CATEGORY_SUFFIX), probabilities, attrs, prediction.samples, prediction.repeats
+    )
 
 
-def run_predictions(model: SoundNet, paths: Sequence[str], *, categories: str | Path | None = None,
-                    classes_file: str | Path | None = None, top_k: int = 5, fmt: str = "table",
-                    write_h5: bool = False, channel: str = "first", scale: float = INPUT_SCALE,
-                    echo: Callable[[str], None] = print, warn: Callable[[str], None] = print) -> bool:
+def run_predictions(
+    model: SoundNet,
+    paths: Sequence[str],
+    *,
+    categories: str | Path | None = None,
+    classes_file: str | Path | None = None,
+    top_k: int = 5,
+    fmt: str = "table",
+    write_h5: bool = False,
+    channel: str = "first",
+    scale: float = INPUT_SCALE,
+    echo: Callable[[str], None] = print,
+    warn: Callable[[str], None] = print,
+) -> bool:
     """Predict every file in turn; `echo` the table/CSV as it goes and JSON at the end; False when one failed."""
     if fmt not in OUTPUT_FORMATS:
         raise ValueError(f"output format must be one of {', '.join(OUTPUT_FORMATS)}, got {fmt!r}")

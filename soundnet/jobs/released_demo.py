@@ -5,11 +5,12 @@ sha256: the weights (see soundnet.SoundNet8_Weights.RELEASED) and a recording a 
 onsen/assets/water.wav from `onsen==0.1.1` (a rain-sounds player; MIT licence, (c) 2021 Paulo Pacitti):
 67.5 s of running water, 44.1 kHz stereo. `soundnet demo --example` is the offline demo.
 """
+
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
 
@@ -47,8 +48,10 @@ def run_released_demo(out_dir: str | Path, echo: Callable[[str], None] = print) 
     weights = SoundNet8_Weights.RELEASED
     echo(f"1. weights    {weights!r}: {weights.meta['paper']}")
     model = load(cached_weights(weights))
-    echo(f"   {model.weights.meta['source_file']} sha256 {model.weights.meta['source_sha256'][:16]}..., "
-         f"{model.weights.meta['num_params']:,} parameters, {model.weights.meta['license'].split(' (')[0]} licence")
+    echo(
+        f"   {model.weights.meta['source_file']} sha256 {model.weights.meta['source_sha256'][:16]}..., "
+        f"{model.weights.meta['num_params']:,} parameters, {model.weights.meta['license'].split(' (')[0]} licence"
+    )
     recording = cached_package_file(DEMO_RECORDING)
     echo(f"2. recording  {recording} ({DEMO_RECORDING.member} of {DEMO_RECORDING.requirement}; {RECORDING_LICENCE})")
     prediction = predict(model, load_audio(recording))

@@ -4,6 +4,7 @@ A SIGKILLed (or SIGTERMed) parent runs no clean-up, so its decode workers would 
 On Linux the kernel sends them SIGKILL when the parent dies (PR_SET_PDEATHSIG); elsewhere a thread
 watching the parent's pid ends the worker within a second.
 """
+
 from __future__ import annotations
 
 import ctypes

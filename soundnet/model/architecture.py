@@ -4,6 +4,7 @@ Model building, `.t7` mapping, feature extraction, chunked inference and export 
 so the Torch index of a layer, its name and its sizes are written down exactly once. Channel widths are
 not part of the table: they come from the weights being loaded (full width, quarter width, ...).
 """
+
 from __future__ import annotations
 
 import math
@@ -138,8 +139,7 @@ class Architecture:
         return length
 
 
-def _conv_block(first_index: int, block: int, kernel: int, stride: int, padding: int,
-                pool: int = 0) -> list[Layer]:
+def _conv_block(first_index: int, block: int, kernel: int, stride: int, padding: int, pool: int = 0) -> list[Layer]:
     """conv, BN, ReLU (and an optional max-pool of kernel = stride = `pool`) as Torch numbered them."""
     layers = [
         Layer(first_index, f"conv{block}", "conv", block, kernel, stride, padding),
@@ -176,7 +176,8 @@ SOUNDNET5 = Architecture(
         + _conv_block(5, 2, 32, 2, 16, pool=8)
         + _conv_block(9, 3, 16, 2, 8, pool=8)
         + _conv_block(13, 4, 8, 2, 4)
-    ) + (Layer(16, "heads", "heads", 5, 16, 12, 4),),
+    )
+    + (Layer(16, "heads", "heads", 5, 16, 12, 4),),
     default_widths=(32, 64, 128, 256),
     tail=_TEACHER_TAIL,
 )
@@ -201,9 +202,12 @@ def custom_head_architecture(base: Architecture, body_end: int) -> Architecture:
     if not body or body[-1].index != body_end:
         raise ValueError(f"{base.name} has no body module {body_end}")
     blocks = body[-1].block
-    return Architecture(name=f"{base.name}-body{body_end}-custom-head",
-                        layers=body + (Layer(body_end + 1, "head", "custom", blocks),),
-                        default_widths=base.default_widths[:blocks], tail=())
+    return Architecture(
+        name=f"{base.name}-body{body_end}-custom-head",
+        layers=body + (Layer(body_end + 1, "head", "custom", blocks),),
+        default_widths=base.default_widths[:blocks],
+        tail=(),
+    )
 
 
 def get_architecture(name: str | Architecture) -> Architecture:

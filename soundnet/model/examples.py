@@ -3,6 +3,7 @@
 The example is a reduced-width SoundNet8 with random weights (scripts/make_example_model.py makes it):
 its predictions are meaningless, it only proves the pipeline runs. `--model example` selects it.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

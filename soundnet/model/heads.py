@@ -5,6 +5,7 @@ object and scene lists into 2T outputs and applies LogSoftMax + Squeeze to each.
 treats a 3-D B x C x 1 slice as C x H x W and normalises over dim 1 = the BATCH (with B = 1 every output
 is exactly 0). `torch7_cpu_outputs` reproduces that; `class_log_softmax_outputs` is the paper's intent.
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple

@@ -17,6 +17,7 @@ Three exact rewrites, chosen from a per-layer profile on AVX2 and AVX-512 CPUs
 The folded and reordered weights are cached per module and rebuilt when any parameter or buffer they
 come from changes (new tensor or in-place update), so loading weights or training between calls is safe.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -165,16 +166,20 @@ def time_major_stages(model: SoundNet, target: Layer, plan: TimeMajorPlan) -> li
                 stages.append((spec.name, plan.conv(conv)))
                 position += 1
         elif spec.kind == "relu" and following is not None and following.kind == "pool":
+
             def pool_relu(h: torch.Tensor, k: int = following.kernel) -> torch.Tensor:
                 return max_pool_time_major(h, k).relu_()
+
             stages.append((f"{following.name}+{spec.name}", pool_relu))
             position += 2
         elif spec.kind == "relu":
             stages.append((spec.name, torch.Tensor.relu_))  # h is always this pass's own output
             position += 1
         elif spec.kind == "pool":
+
             def pool(h: torch.Tensor, k: int = spec.kernel) -> torch.Tensor:
                 return max_pool_time_major(h, k)
+
             stages.append((spec.name, pool))
             position += 1
         else:  # a BN is always folded into the conv before it
@@ -187,8 +192,9 @@ def time_major_stages(model: SoundNet, target: Layer, plan: TimeMajorPlan) -> li
     return stages
 
 
-def time_major_forward(model: SoundNet, x: torch.Tensor, target: Layer,
-                       plan: TimeMajorPlan) -> torch.Tensor | tuple[torch.Tensor, ...]:
+def time_major_forward(
+    model: SoundNet, x: torch.Tensor, target: Layer, plan: TimeMajorPlan
+) -> torch.Tensor | tuple[torch.Tensor, ...]:
     """model.forward_features(x, target) for a B x 1 x N waveform in eval mode without autograd."""
     h = x.reshape(x.shape[0], x.shape[-1], 1)
     for _, stage in time_major_stages(model, target, plan):

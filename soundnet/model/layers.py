@@ -10,6 +10,7 @@ polyphase convolution is slower still (~6x its forward for conv1); `PolyphaseCon
 matrix products over blocks of unfolded windows, as Torch7's own im2col backward did.
 benchmarks/profile_layers.py and bench_train.py measure the choices.
 """
+
 from __future__ import annotations
 
 import torch
@@ -30,8 +31,9 @@ def conv_padding(conv: nn.Conv1d) -> int:
     return conv.padding[0]
 
 
-def polyphase_conv1d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
-                     stride: int, padding: int) -> torch.Tensor:
+def polyphase_conv1d(
+    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, stride: int, padding: int
+) -> torch.Tensor:
     """F.conv1d(x, weight, bias, stride, padding) computed as a stride-1 conv over `stride` phases."""
     batch, channels, length = x.shape
     out_channels, _, kernel = weight.shape
@@ -65,7 +67,7 @@ def conv1d_grad_weight(x: torch.Tensor, grad: torch.Tensor, kernel: int) -> torc
     for sample in range(batch):
         for start in range(0, steps, GRAD_WEIGHT_BLOCK):
             stop = min(steps, start + GRAD_WEIGHT_BLOCK)
-            windows = x[sample, :, start:stop + kernel - 1].unfold(1, kernel, 1)  # C x block x k
+            windows = x[sample, :, start : stop + kernel - 1].unfold(1, kernel, 1)  # C x block x k
             total.addmm_(grad[sample, :, start:stop], windows.transpose(0, 1).reshape(stop - start, -1))
     return total.reshape(out_channels, channels, kernel)
 
@@ -93,8 +95,9 @@ class PolyphaseConv1d(torch.autograd.Function):
         return grad_x, grad_weight, grad_bias
 
 
-def im2col_conv1d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
-                  stride: int, padding: int) -> torch.Tensor:
+def im2col_conv1d(
+    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, stride: int, padding: int
+) -> torch.Tensor:
     """F.conv1d as one matrix product of the unfolded input windows with the flattened kernels."""
     batch, channels, _ = x.shape
     out_channels, _, kernel = weight.shape
@@ -109,8 +112,15 @@ def im2col_conv1d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | No
 class TorchConv1d(nn.Conv1d):
     """nn.Conv1d with Torch7's SpatialConvolution(kW=1) semantics, picking the fastest exact CPU path."""
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
-                 padding: int = 0, bias: bool = True):
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        stride: int = 1,
+        padding: int = 0,
+        bias: bool = True,
+    ):
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, bias=bias)
         self.polyphase = stride > 1 and in_channels * stride <= POLYPHASE_MAX_CHANNELS
         self.im2col = not self.polyphase and in_channels * kernel_size >= IM2COL_MIN_WINDOW
@@ -142,6 +152,5 @@ class TorchBatchNorm1d(nn.BatchNorm1d):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.training and self.torch7_batch1_rule and x.shape[0] == 1:
-            return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
-                                False, 0.0, self.eps)
+            return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, False, 0.0, self.eps)
         return super().forward(x)

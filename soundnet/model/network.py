@@ -4,10 +4,12 @@ Submodules carry the names a reader expects (conv1, bn1, relu1, pool1, ..., obje
 classifier), so state-dict keys read like the paper. Inputs are raw waveforms already scaled to
 [-256, 256]; the time axis is the last one (Torch used the H axis of B x 1 x N x 1).
 """
+
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any, Sequence, cast, overload
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, cast, overload
 
 import numpy as np
 import torch
@@ -16,8 +18,7 @@ from torch import nn
 
 from ..errors import one_line
 from ..inference.tiling import FINETUNE_CROP_SAMPLES, main_finetune
-from .architecture import (OBJECT_CLASSES, SAMPLE_RATE, SCENE_CLASSES, Architecture, Layer,
-                           get_architecture)
+from .architecture import OBJECT_CLASSES, SAMPLE_RATE, SCENE_CLASSES, Architecture, Layer, get_architecture
 from .heads import CLASSIFIER_MODULE, TEACHER_HEAD_MODULES, HeadOutputs, head_module_names
 from .inference import TimeMajorPlan, time_major_forward
 from .layers import TorchBatchNorm1d, TorchConv1d
@@ -25,7 +26,6 @@ from .portable import PortableSoundNet
 
 if TYPE_CHECKING:
     from .weights import Weights
-
 
 
 def eval_batch_norm_(module: nn.BatchNorm1d, x: torch.Tensor) -> torch.Tensor:
@@ -67,8 +67,10 @@ def as_waveform_batch(x: AudioInput, like: torch.Tensor | None = None) -> torch.
     elif x.dim() == 1:
         x = x[None, None, :]
     if x.dim() == 3 and x.shape[1] != 1:
-        raise ValueError(f"input of shape {tuple(x.shape)} has {x.shape[1]} channels; SoundNet takes mono "
-                         "B x 1 x N: mix them down (x.mean(1)) or use prepare_waveform")
+        raise ValueError(
+            f"input of shape {tuple(x.shape)} has {x.shape[1]} channels; SoundNet takes mono "
+            "B x 1 x N: mix them down (x.mean(1)) or use prepare_waveform"
+        )
     if x.dim() != 3:
         raise ValueError(f"expected a waveform N, B x N, B x 1 x N or B x 1 x N x 1; got shape {tuple(x.shape)}")
     if like is not None:
@@ -94,7 +96,7 @@ def pad_clips(clips: Sequence[AudioInput]) -> tuple[torch.Tensor, list[int]]:
     lengths = [len(wave) for wave in waves]
     batch = waves[0].new_zeros(len(waves), 1, max(lengths))
     for row, wave in enumerate(waves):
-        batch[row, 0, :len(wave)] = wave
+        batch[row, 0, : len(wave)] = wave
     return batch, lengths
 
 
@@ -105,14 +107,20 @@ class SoundNet(nn.Module):
     classes: (objects, scenes) for the teacher heads, or the class count of a fine-tuned classifier.
     """
 
-    def __init__(self, architecture: str | Architecture = "soundnet8", widths: Sequence[int] | None = None,
-                 classes: Sequence[int] | int | None = None):
+    def __init__(
+        self,
+        architecture: str | Architecture = "soundnet8",
+        widths: Sequence[int] | None = None,
+        classes: Sequence[int] | int | None = None,
+    ):
         super().__init__()
         self.architecture = get_architecture(architecture)
         self.widths = tuple(widths or self.architecture.default_widths)
         if len(self.widths) != len(self.architecture.default_widths):
-            raise ValueError(f"{self.architecture.name} has {len(self.architecture.default_widths)} conv blocks, "
-                             f"got {len(self.widths)} widths")
+            raise ValueError(
+                f"{self.architecture.name} has {len(self.architecture.default_widths)} conv blocks, "
+                f"got {len(self.widths)} widths"
+            )
         self.classes: tuple[int, ...]
         if self.architecture.has_custom_head:
             self.classes = _class_counts(classes, ())
@@ -128,7 +136,10 @@ class SoundNet(nn.Module):
         for layer in self.architecture.body:
             self.add_module(layer.name, self._build(layer))
         head = self.architecture.head
-        make_head = lambda n: TorchConv1d(self.widths[-1], n, head.kernel, head.stride, head.padding)
+
+        def make_head(n: int) -> TorchConv1d:
+            return TorchConv1d(self.widths[-1], n, head.kernel, head.stride, head.padding)
+
         if self.architecture.has_custom_head:
             self.head: nn.Module = nn.Identity()  # replaced by the file's generic head (formats/custom_head.py)
         elif self.architecture.is_classifier:
@@ -149,8 +160,13 @@ class SoundNet(nn.Module):
         return nn.MaxPool1d(layer.kernel, layer.stride)
 
     @classmethod
-    def from_state_dict(cls, architecture: str | Architecture, widths: Sequence[int], classes: Sequence[int] | int,
-                        state: dict[str, torch.Tensor]) -> "SoundNet":
+    def from_state_dict(
+        cls,
+        architecture: str | Architecture,
+        widths: Sequence[int],
+        classes: Sequence[int] | int,
+        state: dict[str, torch.Tensor],
+    ) -> SoundNet:
         """Build around existing tensors (no random init, no copy), eval mode; ValueError if they do not fit.
 
         Building on the meta device and assigning the given tensors keeps conversion of a 115 MB file from
@@ -201,18 +217,20 @@ class SoundNet(nn.Module):
         minimum = self.architecture.min_input_length(layer)
         if samples < minimum:
             where = f"layer {layer.index} ({layer.name})" if layer else "the output layer"
-            raise ValueError(f"input of {samples} samples is too short for {self.name} {where}: "
-                             f"at least {minimum} samples ({minimum / SAMPLE_RATE:.2f} s at {SAMPLE_RATE} Hz) needed")
+            raise ValueError(
+                f"input of {samples} samples is too short for {self.name} {where}: "
+                f"at least {minimum} samples ({minimum / SAMPLE_RATE:.2f} s at {SAMPLE_RATE} Hz) needed"
+            )
 
     @overload
     def forward_features(self, x: AudioInput, layer: int | str, lengths: Sequence[int] | None = None) -> Output: ...
 
     @overload
-    def forward_features(self, x: ClipList, layer: int | str,
-                         lengths: Sequence[int] | None = None) -> list[Output]: ...
+    def forward_features(self, x: ClipList, layer: int | str, lengths: Sequence[int] | None = None) -> list[Output]: ...
 
-    def forward_features(self, x: AudioInput | ClipList, layer: int | str,
-                         lengths: Sequence[int] | None = None) -> Output | list[Output]:
+    def forward_features(
+        self, x: AudioInput | ClipList, layer: int | str, lengths: Sequence[int] | None = None
+    ) -> Output | list[Output]:
         """Output of one layer, by Torch index (1-based) or name, as B x C x T (the one feature API).
 
         The head index gives HeadOutputs(objects, scenes) of a teacher net, B x N x T logits of a
@@ -292,8 +310,11 @@ class SoundNet(nn.Module):
         if self.architecture.has_custom_head:
             return self.forward_features(x, self.architecture.head.index)
         if isinstance(x, (list, tuple)):  # is_clip_list, spelled so that the type checker narrows x
-            return [self(clip) for clip in x] if self.architecture.is_classifier else \
-                self.forward_features(x, self.architecture.head.index)
+            return (
+                [self(clip) for clip in x]
+                if self.architecture.is_classifier
+                else self.forward_features(x, self.architecture.head.index)
+            )
         if not self.architecture.is_classifier:
             return self.forward_features(x, self.architecture.head.index)
         x = as_waveform_batch(x)
@@ -328,8 +349,9 @@ def _checked_lengths(lengths: Sequence[int] | None, batch: torch.Tensor) -> list
         return None
     lengths = [int(length) for length in lengths]
     if len(lengths) != batch.shape[0] or not all(0 < length <= batch.shape[-1] for length in lengths):
-        raise ValueError(f"lengths must give 1..{batch.shape[-1]} samples for each of the {batch.shape[0]} clips, "
-                         f"got {lengths}")
+        raise ValueError(
+            f"lengths must give 1..{batch.shape[-1]} samples for each of the {batch.shape[0]} clips, got {lengths}"
+        )
     return lengths
 
 
@@ -342,8 +364,8 @@ def _zero_beyond(x: torch.Tensor, lengths: Sequence[int]) -> torch.Tensor:
 
 def _select_clip(output: Output, row: int, steps: int) -> Output:
     if isinstance(output, torch.Tensor):
-        return output[row:row + 1, :, :steps]
-    return type(output)(*(part[row:row + 1, :, :steps] for part in output))
+        return output[row : row + 1, :, :steps]
+    return type(output)(*(part[row : row + 1, :, :steps] for part in output))
 
 
 def SoundNet8(widths: Sequence[int] | None = None, classes: Sequence[int] | None = None) -> SoundNet:

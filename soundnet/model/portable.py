@@ -7,9 +7,10 @@ layers as stock nn.Conv1d / BatchNorm1d / ReLU / MaxPool1d sharing the model's t
 its outputs equal SoundNet.forward_features' up to float summation order. `torch.jit.script(model)` scripts it
 (SoundNet.__prepare_scriptable__), and soundnet.formats.onnx_export exports it.
 """
+
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, List, cast
+from typing import TYPE_CHECKING, cast
 
 import torch
 from torch import nn
@@ -24,8 +25,15 @@ OUTPUT_NAMES = {"heads": ["objects", "scenes"], "classifier": ["logits"]}
 
 def _conv(source: nn.Conv1d) -> nn.Conv1d:
     padding = source.padding if isinstance(source.padding, str) else source.padding[0]
-    conv = nn.Conv1d(source.in_channels, source.out_channels, source.kernel_size[0], source.stride[0], padding,
-                     bias=source.bias is not None, device="meta")
+    conv = nn.Conv1d(
+        source.in_channels,
+        source.out_channels,
+        source.kernel_size[0],
+        source.stride[0],
+        padding,
+        bias=source.bias is not None,
+        device="meta",
+    )
     conv.weight, conv.bias = source.weight, source.bias
     return conv
 
@@ -69,7 +77,7 @@ class PortableSoundNet(nn.Module):
         self.output_names = OUTPUT_NAMES.get(target.kind, [target.name])
         self.train(model.training)
 
-    def forward(self, x: torch.Tensor) -> List[torch.Tensor]:
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         if x.dim() == 2:
             x = x.unsqueeze(1)
         x = self.body(x)

@@ -4,6 +4,7 @@ The same names work wherever a model file is asked for: `example` is the embedde
 checkpoint, a model name with released weights (`soundnet8`) is its default weights, fetched into the
 cache folder on first use. Anything else is a path.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -36,8 +37,10 @@ def get_weight(name: str) -> WeightsEnum:
     for enum in BUNDLES:
         if enum.__name__ == enum_name:
             return enum.verify(member)
-    raise ValueError(f"unknown weights {name!r}; known: "
-                     + ", ".join(f"{enum.__name__}.{m}" for enum in BUNDLES for m in enum.__members__))
+    raise ValueError(
+        f"unknown weights {name!r}; known: "
+        + ", ".join(f"{enum.__name__}.{m}" for enum in BUNDLES for m in enum.__members__)
+    )
 
 
 def get_model(name: str, *, weights: WeightsEnum | Weights | str | None = None, **config: Any) -> SoundNet:

@@ -6,13 +6,15 @@ scale, the category names of both heads, parameter count, provenance, licence, c
 figures. Every model that `soundnet.load` returns has one (`model.weights`): the released bundle itself
 when the file is the released weights, else a bundle built from the file's own metadata.
 """
+
 from __future__ import annotations
 
-import json
 import hashlib
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 from ..formats.categories import packaged_categories
 from .architecture import INPUT_SCALE, SAMPLE_RATE, SOUNDNET8
@@ -64,7 +66,7 @@ class Weights:
     def architecture(self) -> str:
         return self.meta["architecture"]
 
-    def get_model(self, *, progress: bool = True) -> "SoundNet":
+    def get_model(self, *, progress: bool = True) -> SoundNet:
         """The model with these weights, fetched and converted once into the cache folder."""
         from ..formats.loading import load
         from .cache import cached_weights
@@ -82,7 +84,7 @@ class WeightsEnum(Enum):
     """Base of the per-model enums: members are `Weights`; `DEFAULT` aliases the recommended one."""
 
     @classmethod
-    def verify(cls, obj: Any) -> "WeightsEnum":
+    def verify(cls, obj: Any) -> WeightsEnum:
         """A member from a member, its name ('RELEASED') or 'Class.NAME'; a clear error otherwise."""
         if isinstance(obj, cls):
             return obj
@@ -98,7 +100,7 @@ class WeightsEnum(Enum):
     def meta(self) -> Mapping[str, Any]:
         return self.value.meta
 
-    def get_model(self, *, progress: bool = True) -> "SoundNet":
+    def get_model(self, *, progress: bool = True) -> SoundNet:
         return self.value.get_model(progress=progress)
 
     def get_state_dict(self, *, progress: bool = True) -> dict:
@@ -140,7 +142,7 @@ class SoundNet8_Weights(WeightsEnum):  # noqa: N801 - torchvision's naming, so u
                 "Checked layer by layer against Torch7 running the same weights (tests/parity)."
             ),
             "license": "MIT (SoundNet, (c) 2016 Yusuf Aytar, Carl Vondrick, Antonio Torralba; "
-                       "the soundnet 0.1.2 package that ships the file is MIT too)",
+            "the soundnet 0.1.2 package that ships the file is MIT too)",
             "paper": PAPER,
             "citation": CITATION,
             "_metrics": {  # as published: a linear SVM on SoundNet8 features, accuracy in %
@@ -149,7 +151,7 @@ class SoundNet8_Weights(WeightsEnum):  # noqa: N801 - torchvision's naming, so u
                 "DCASE 2014 scenes": {"acc": 88.0},
             },
             "_docs": "Teacher heads: 1000 ImageNet objects and 401 Places scenes per time step (a step every "
-                     "65,536 samples = 2.97 s; 4 steps for a 20 s clip).",
+            "65,536 samples = 2.97 s; 4 steps for a 20 s clip).",
         },
     )
     DEFAULT = RELEASED
@@ -172,7 +174,7 @@ def descriptive_metadata(weights: Weights | None) -> dict[str, str]:
     return {key: json.dumps(value) if key in JSON_KEYS else str(value) for key, value in meta.items()}
 
 
-def state_sha256(model: "SoundNet") -> str:
+def state_sha256(model: SoundNet) -> str:
     """A fingerprint of the tensors themselves (names, shapes and float32 values in state_dict order).
 
     The source file's sha256 travels in metadata even after training changed the tensors; this does not.
@@ -186,14 +188,17 @@ def state_sha256(model: "SoundNet") -> str:
     return digest.hexdigest()
 
 
-def identify(model: "SoundNet", file_metadata: Mapping[str, str] | None = None) -> Weights:
+def identify(model: SoundNet, file_metadata: Mapping[str, str] | None = None) -> Weights:
     """The bundle of a loaded model: a released one when it holds exactly those tensors, else one built
     from the model and the file's metadata (read back from safetensors/h5)."""
     file_metadata = dict(file_metadata or {})
     source_sha256 = model.metadata.get("source_sha256")
     for bundle in released_bundles():
-        if (source_sha256 == bundle.meta["source_sha256"] and model.name == bundle.architecture
-                and state_sha256(model) == bundle.meta["state_sha256"]):
+        if (
+            source_sha256 == bundle.meta["source_sha256"]
+            and model.name == bundle.architecture
+            and state_sha256(model) == bundle.meta["state_sha256"]
+        ):
             return bundle
     meta: dict[str, Any] = {
         "architecture": model.name,

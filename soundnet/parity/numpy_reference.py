@@ -5,6 +5,7 @@ floor-mode max pooling) without any of the PyTorch model code, so it can check a
 Torch7 is installed: `soundnet demo` verifies the converted example against it. It writes the same
 layout as Torch7 reference files, so `verify_reference` compares both the same way.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -31,8 +32,9 @@ def _batch_norm(x: np.ndarray, module: Any) -> np.ndarray:
     else:
         inv_std = 1.0 / np.sqrt(np.asarray(module["running_var"], np.float64) + eps)
     mean = np.asarray(module["running_mean"], np.float64)
-    return ((x - mean[:, None]) * inv_std[:, None] * np.asarray(module["weight"], np.float64)[:, None]
-            + np.asarray(module["bias"], np.float64)[:, None])
+    return (x - mean[:, None]) * inv_std[:, None] * np.asarray(module["weight"], np.float64)[:, None] + np.asarray(
+        module["bias"], np.float64
+    )[:, None]
 
 
 def _max_pool(x: np.ndarray, module: Any) -> np.ndarray:
@@ -40,8 +42,13 @@ def _max_pool(x: np.ndarray, module: Any) -> np.ndarray:
     return np.lib.stride_tricks.sliding_window_view(x, kernel, axis=1)[:, ::stride].max(axis=2)
 
 
-LAYERS = {"SpatialConvolution": _conv, "SpatialConvolutionMM": _conv, "SpatialBatchNormalization": _batch_norm,
-          "ReLU": lambda x, module: np.maximum(x, 0.0), "SpatialMaxPooling": _max_pool}
+LAYERS = {
+    "SpatialConvolution": _conv,
+    "SpatialConvolutionMM": _conv,
+    "SpatialBatchNormalization": _batch_norm,
+    "ReLU": lambda x, module: np.maximum(x, 0.0),
+    "SpatialMaxPooling": _max_pool,
+}
 
 
 def numpy_forward(modules: list, waveform: np.ndarray, indices: set[int]) -> dict[int, Any]:
@@ -65,6 +72,8 @@ def numpy_reference(modules: list, inputs: dict[str, np.ndarray], indices: dict[
     """A reference table in Torch7's refs layout: {inputs: {name: 1x1xNx1}, outputs: {name: {index: ...}}}."""
     return {
         "inputs": {name: np.asarray(x, np.float32).reshape(1, 1, -1, 1) for name, x in inputs.items()},
-        "outputs": {name: {index: value for index, value in numpy_forward(modules, x, indices[name]).items()}
-                    for name, x in inputs.items()},
+        "outputs": {
+            name: {index: value for index, value in numpy_forward(modules, x, indices[name]).items()}
+            for name, x in inputs.items()
+        },
     }

@@ -7,11 +7,13 @@ files use): `inputs.<name>` waveforms 1 x 1 x N x 1; `outputs.<name>[i]` the out
 per-clip class log-softmax. Each stored array is compared element-wise:
 max |ours - torch7| <= tolerance * max(1, max |torch7|).
 """
+
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -63,21 +65,25 @@ def sequence(value: Any) -> list:
     return [value]
 
 
-def compare(ours: torch.Tensor, reference: np.ndarray, input_name: str, layer: str,
-            tolerance: float = TOLERANCE) -> LayerCheck:
+def compare(
+    ours: torch.Tensor, reference: np.ndarray, input_name: str, layer: str, tolerance: float = TOLERANCE
+) -> LayerCheck:
     """Compare after dropping Torch's singleton axes (B x C x T x 1 vs B x C x T)."""
     theirs = np.asarray(reference, dtype=np.float64)
     mine = ours.detach().double().numpy()
     if mine.size != theirs.size:
-        raise ValueError(f"{input_name} layer {layer}: ours has {mine.size} values {mine.shape}, "
-                         f"Torch7 has {theirs.size} {theirs.shape}")
+        raise ValueError(
+            f"{input_name} layer {layer}: ours has {mine.size} values {mine.shape}, "
+            f"Torch7 has {theirs.size} {theirs.shape}"
+        )
     diff = float(np.abs(mine.reshape(theirs.shape) - theirs).max()) if theirs.size else 0.0
     scale = max(1.0, float(np.abs(theirs).max()) if theirs.size else 0.0)
     return LayerCheck(input_name, layer, tuple(theirs.shape), diff, diff / scale, tolerance)
 
 
-def _compare_all(ours: list[torch.Tensor], references: list, input_name: str, label: str,
-                 tolerance: float) -> Iterator[LayerCheck]:
+def _compare_all(
+    ours: list[torch.Tensor], references: list, input_name: str, label: str, tolerance: float
+) -> Iterator[LayerCheck]:
     if len(ours) != len(references):
         raise ValueError(f"{input_name} {label}: ours gives {len(ours)} outputs, Torch7 stored {len(references)}")
     for number, (mine, theirs) in enumerate(zip(ours, references), 1):
@@ -99,8 +105,9 @@ def verify_reference(model: SoundNet, reference: dict, tolerance: float = TOLERA
             x = torch.from_numpy(np.asarray(inputs[input_name], dtype=np.float32))
             if input_name == PREDICTION_KEY:
                 heads = model.forward_features(x, head)
-                checks += _compare_all(list(softmax_heads(heads)), sequence(stored), input_name, "softmax heads",
-                                       tolerance)
+                checks += _compare_all(
+                    list(softmax_heads(heads)), sequence(stored), input_name, "softmax heads", tolerance
+                )
                 continue
             for key, value in lua_table(stored).items():
                 if isinstance(key, int):
@@ -110,13 +117,19 @@ def verify_reference(model: SoundNet, reference: dict, tolerance: float = TOLERA
                     checks += _compare_all(ours, sequence(value), input_name, label, tolerance)
                 elif key == "final":
                     heads = model.forward_features(x, head)
-                    checks += _compare_all(torch7_cpu_outputs(heads), sequence(value), input_name,
-                                           "final (net:forward)", tolerance)
+                    checks += _compare_all(
+                        torch7_cpu_outputs(heads), sequence(value), input_name, "final (net:forward)", tolerance
+                    )
         for key, value in lua_table(reference.get("extra") or {}).items():
             if key == CLASS_SOFTMAX_KEY:
                 x = torch.from_numpy(np.asarray(inputs["clip20"], dtype=np.float32))
-                checks += _compare_all(class_log_softmax_outputs(model.forward_features(x, head)), sequence(value),
-                                       "clip20", "class log-softmax", tolerance)
+                checks += _compare_all(
+                    class_log_softmax_outputs(model.forward_features(x, head)),
+                    sequence(value),
+                    "clip20",
+                    "class log-softmax",
+                    tolerance,
+                )
     if not checks:
         raise ValueError("the reference file holds no layer outputs to compare")
     return checks
@@ -127,11 +140,14 @@ def format_checks(checks: list[LayerCheck]) -> str:
     lines = [f"{'input':<8} {'layer':<28} {'shape':<18} {'max abs':>10} {'max rel':>10} {'tol':>8}  result"]
     for check in checks:
         shape = "x".join(str(n) for n in check.shape)
-        lines.append(f"{check.input:<8} {check.layer:<28} {shape:<18} {check.max_abs:>10.3g} "
-                     f"{check.max_rel:>10.3g} {check.tolerance:>8.0e}  {'ok' if check.ok else 'FAIL'}")
+        lines.append(
+            f"{check.input:<8} {check.layer:<28} {shape:<18} {check.max_abs:>10.3g} "
+            f"{check.max_rel:>10.3g} {check.tolerance:>8.0e}  {'ok' if check.ok else 'FAIL'}"
+        )
     failed = sum(not check.ok for check in checks)
-    lines.append(f"{len(checks) - failed} of {len(checks)} arrays within tolerance"
-                 + (f"; {failed} FAILED" if failed else ""))
+    lines.append(
+        f"{len(checks) - failed} of {len(checks)} arrays within tolerance" + (f"; {failed} FAILED" if failed else "")
+    )
     return "\n".join(lines)
 
 

@@ -5,6 +5,7 @@ top-level module i (when the Torch root is an nn.Sequential) and `outputs.input.
 returned. A SoundNet with a custom head is stepped through its body layers and then its head's modules,
 the Torch7 top-level modules it came from.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -39,14 +40,20 @@ def top_level_steps(model: nn.Module) -> list[tuple[str, Callable]]:
     """(label, module) standing for each of the Torch root's top-level modules, in order."""
     if isinstance(model, SoundNet):
         if not model.architecture.has_custom_head:
-            raise ValueError("generic references check generic networks and custom-head SoundNets; "
-                             "a SoundNet's own references come from make_reference.lua without -input")
+            raise ValueError(
+                "generic references check generic networks and custom-head SoundNets; "
+                "a SoundNet's own references come from make_reference.lua without -input"
+            )
         body = [(layer.name, getattr(model, layer.name)) for layer in model.architecture.body]
         head = [(module.torch_class, module) for module in model.head.submodules]
         first_name, first = body[0]
         head_name, head_first = head[0]
-        return [(first_name, lambda x: first(as_waveform_batch(x))), *body[1:],
-                (head_name, lambda x: head_first(x[..., None])), *head[1:]]  # the head sees B x C x T x 1
+        return [
+            (first_name, lambda x: first(as_waveform_batch(x))),
+            *body[1:],
+            (head_name, lambda x: head_first(x[..., None])),
+            *head[1:],
+        ]  # the head sees B x C x T x 1
     if getattr(model, "torch_class", "").endswith(".Sequential"):
         return [(module.torch_class, module) for module in model.submodules]
     return []
@@ -57,8 +64,11 @@ def _checks(ours: Any, theirs: Any, label: str, tolerance: float) -> list[LayerC
         stored = sequence(theirs)
         if len(stored) != len(ours):
             raise ValueError(f"{label}: ours gives a table of {len(ours)}, Torch7 stored {len(stored)}")
-        return [check for n, (a, b) in enumerate(zip(ours, stored), 1)
-                for check in _checks(a, b, f"{label}[{n}]", tolerance)]
+        return [
+            check
+            for n, (a, b) in enumerate(zip(ours, stored), 1)
+            for check in _checks(a, b, f"{label}[{n}]", tolerance)
+        ]
     return [compare(ours, theirs, "input", label, tolerance)]
 
 

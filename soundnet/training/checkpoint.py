@@ -6,6 +6,7 @@ plain Python values so that torch.load(weights_only=True) reads it: a checkpoint
 A sha256 over all of it is stored too and checked on load, so a damaged file is refused rather than
 resumed; a model with NaN or infinite parameters is never written over the last good checkpoint.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -52,8 +53,11 @@ def content_checksum(content: dict) -> str:
 
 
 def non_finite_parameters(model: SoundNet) -> list[str]:
-    return [name for name, value in model.state_dict().items()
-            if value.is_floating_point() and not torch.isfinite(value).all()]
+    return [
+        name
+        for name, value in model.state_dict().items()
+        if value.is_floating_point() and not torch.isfinite(value).all()
+    ]
 
 
 def model_spec(model: SoundNet) -> dict:
@@ -64,9 +68,11 @@ def model_spec(model: SoundNet) -> dict:
 def rng_state() -> dict:
     """torch, numpy and Python RNG states as tensors and plain values."""
     kind, keys, position, has_gauss, gauss = np.random.get_state()
-    return {"torch": torch.get_rng_state(), "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), position,
-                                                      has_gauss, gauss],
-            "python": random.getstate()}
+    return {
+        "torch": torch.get_rng_state(),
+        "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), position, has_gauss, gauss],
+        "python": random.getstate(),
+    }
 
 
 def restore_rng(state: dict) -> None:
@@ -77,15 +83,24 @@ def restore_rng(state: dict) -> None:
     random.setstate((version, tuple(internal), gauss_next))
 
 
-def save_checkpoint(path: str | os.PathLike, model: SoundNet, optimizer: torch.optim.Optimizer, step: int,
-                    settings: dict) -> None:
+def save_checkpoint(
+    path: str | os.PathLike, model: SoundNet, optimizer: torch.optim.Optimizer, step: int, settings: dict
+) -> None:
     """Write atomically; refuse (keeping the previous file) when the model holds NaN or infinite values."""
     bad = non_finite_parameters(model)
     if bad:
-        raise ValueError(f"step {step}: {len(bad)} parameter tensor(s) hold NaN or infinite values ({bad[0]}, ...); "
-                         f"training stopped and {path} was not overwritten")
-    content = {MARK: model_spec(model), "state_dict": model.state_dict(), "optimizer": optimizer.state_dict(),
-               "step": step, "settings": settings, "rng": rng_state()}
+        raise ValueError(
+            f"step {step}: {len(bad)} parameter tensor(s) hold NaN or infinite values ({bad[0]}, ...); "
+            f"training stopped and {path} was not overwritten"
+        )
+    content = {
+        MARK: model_spec(model),
+        "state_dict": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "step": step,
+        "settings": settings,
+        "rng": rng_state(),
+    }
     content[CHECKSUM] = content_checksum(content)
     with atomic_path(path) as temporary:
         torch.save(content, temporary)

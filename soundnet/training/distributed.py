@@ -4,6 +4,7 @@ Each rank computes the same global batch of clip indices for a step and decodes 
 share. BatchNorm statistics are synchronised over the ranks (PyTorch's SyncBatchNorm is GPU-only), so a
 run on W ranks computes what one process computes on the global batch.
 """
+
 from __future__ import annotations
 
 import os
@@ -51,7 +52,7 @@ def share(keys: list, context: Context) -> list:
     if len(keys) % context.world:
         raise ValueError(f"batch size {len(keys)} does not divide over {context.world} processes")
     size = len(keys) // context.world
-    return keys[context.rank * size:(context.rank + 1) * size]
+    return keys[context.rank * size : (context.rank + 1) * size]
 
 
 def mean_over_ranks(value: float, context: Context) -> float:

@@ -3,6 +3,7 @@
 Adds what the original lacked: `freeze` keeps modules 1..UPTO fixed (their BN layers in evaluation mode,
 so a frozen stack is a fixed feature extractor), and a held-out split whose accuracy is logged per epoch.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -17,10 +18,10 @@ from torch.utils.data import DataLoader
 from ..atomic import atomic_path
 from ..model.architecture import SOUNDNET8, SOUNDNET8_FINETUNED
 from ..model.heads import CLASSIFIER_MODULE, TEACHER_HEAD_MODULES
+from ..model.network import SoundNet
 from .finetune_data import LabeledClip, LabeledDataset, split_held_out
 from .loop import LoopSettings, RunResult, run
 from .losses import classification_loss
-from ..model.network import SoundNet
 
 CLASSES_FILE = "classes.txt"
 
@@ -50,8 +51,9 @@ def finetuned_from(model: SoundNet, classes: int, generator: torch.Generator | N
         return model
     if model.architecture.has_custom_head:  # a Torch7 fine-tune with its own head: train it further as it is
         if model.classes != (classes,):
-            raise ValueError(f"the model's own head gives {list(model.classes) or 'an unknown number of'} "
-                             f"classes, not {classes}")
+            raise ValueError(
+                f"the model's own head gives {list(model.classes) or 'an unknown number of'} classes, not {classes}"
+            )
         return model
     if model.architecture not in (SOUNDNET8, SOUNDNET8_FINETUNED):
         raise ValueError(f"fine-tuning follows main_finetune.lua and needs a SoundNet8, not {model.name}")
@@ -77,7 +79,7 @@ def frozen_layers(model: SoundNet, upto: int) -> list:
 def accuracy(model: SoundNet, dataset: LabeledDataset, batch_size: int) -> float:
     """Top-1 accuracy in evaluation mode over the whole dataset."""
     keys = [(index, 0, 0) for index in range(len(dataset))]
-    loader = DataLoader(dataset, batch_sampler=[keys[i:i + batch_size] for i in range(0, len(keys), batch_size)])
+    loader = DataLoader(dataset, batch_sampler=[keys[i : i + batch_size] for i in range(0, len(keys), batch_size)])
     device = next(model.parameters()).device
     correct = 0
     model.eval()
@@ -90,8 +92,14 @@ def accuracy(model: SoundNet, dataset: LabeledDataset, batch_size: int) -> float
 class FinetuneTask:
     """Cross-entropy on random 5 s crops; held-out accuracy at the end of every epoch."""
 
-    def __init__(self, model: SoundNet, dataset: LabeledDataset, held_out: LabeledDataset | None,
-                 freeze: int = 0, batch_size: int = 64):
+    def __init__(
+        self,
+        model: SoundNet,
+        dataset: LabeledDataset,
+        held_out: LabeledDataset | None,
+        freeze: int = 0,
+        batch_size: int = 64,
+    ):
         self.model, self.dataset, self.held_out, self.batch_size = model, dataset, held_out, batch_size
         self.freeze = freeze
         self.frozen = [layer.name for layer in frozen_layers(model, freeze)]  # names: DDP may swap the modules
@@ -115,8 +123,15 @@ class FinetuneTask:
         return {"held_out_accuracy": accuracy(model, self.held_out, self.batch_size)}
 
 
-def finetune(model: SoundNet, clips: list[LabeledClip], class_names: list[str], settings: LoopSettings,
-             epochs: int = 10, freeze: int = 0, held_out: float = 0.1) -> RunResult:
+def finetune(
+    model: SoundNet,
+    clips: list[LabeledClip],
+    class_names: list[str],
+    settings: LoopSettings,
+    epochs: int = 10,
+    freeze: int = 0,
+    held_out: float = 0.1,
+) -> RunResult:
     """Fine-tune `model` (a SoundNet8) on `clips` for `epochs` epochs of ceil(training clips / batch) steps.
 
     The class names travel in the saved model's metadata and in CLASSES_FILE beside it, so that
@@ -131,9 +146,13 @@ def finetune(model: SoundNet, clips: list[LabeledClip], class_names: list[str], 
     model.metadata["class_names"] = list(class_names)
     steps_per_epoch = math.ceil(len(train_clips) / settings.batch_size)
     settings = dataclasses.replace(settings, steps=epochs * steps_per_epoch, steps_per_epoch=steps_per_epoch)
-    task = FinetuneTask(model, LabeledDataset(train_clips, settings.seed),
-                        LabeledDataset(held_clips, settings.seed, train=False) if held_clips else None,
-                        freeze, settings.batch_size)
+    task = FinetuneTask(
+        model,
+        LabeledDataset(train_clips, settings.seed),
+        LabeledDataset(held_clips, settings.seed, train=False) if held_clips else None,
+        freeze,
+        settings.batch_size,
+    )
     result = run(task, settings)
     if int(os.environ.get("RANK", "0")) == 0:
         write_class_names(Path(settings.out_dir) / CLASSES_FILE, class_names)

@@ -4,6 +4,7 @@ donkey_audio_labeled.lua decoded a clip, repeated it 3 times, and cropped fineSi
 ceil(uniform(0.01, iT - oT)) (1-based), so the last possible start is never drawn; a clip that failed to
 decode became silence.
 """
+
 from __future__ import annotations
 
 import math
@@ -17,7 +18,6 @@ from torch.utils.data import Dataset
 from ..inference.tiling import FINETUNE_CROP_SAMPLES, main_finetune
 from ..jobs.clip_lists import Clip, sorted_labels
 from .teacher_data import load_or_silence
-
 
 
 @dataclass(frozen=True)
@@ -45,8 +45,9 @@ def labeled_clips(clips: list[Clip], classes: int | None = None) -> tuple[list[L
         count = classes if classes is not None else max(int(clip.label) for clip in clips) + 1
         for clip in clips:
             if int(clip.label) >= count:
-                raise ValueError(f"{clip.where or clip.path}: label {clip.label} is outside 0..{count - 1} "
-                                 "(labels are 0-based)")
+                raise ValueError(
+                    f"{clip.where or clip.path}: label {clip.label} is outside 0..{count - 1} (labels are 0-based)"
+                )
         names = [str(i) for i in range(count)]
     else:
         names = sorted_labels({clip.label for clip in clips})
@@ -72,21 +73,20 @@ def random_crop(waveform: torch.Tensor, crop: int, rng: np.random.Generator) -> 
     """The training crop: start = ceil(0.01 + (iT - oT - 0.01) * u) - 1 on the 3x tiled clip."""
     x = main_finetune(waveform, crop)
     start = math.ceil(0.01 + (len(x) - crop - 0.01) * rng.random()) - 1
-    return x[start:start + crop]
+    return x[start : start + crop]
 
 
 def center_crop(waveform: torch.Tensor, crop: int) -> torch.Tensor:
     """The held-out crop: the middle 5 s of the 3x tiled clip (deterministic)."""
     x = main_finetune(waveform, crop)
     start = (len(x) - crop) // 2
-    return x[start:start + crop]
+    return x[start : start + crop]
 
 
 class LabeledDataset(Dataset):
     """Items keyed (clip index, step, slot); training crops draw from a generator seeded by (seed, step, slot)."""
 
-    def __init__(self, clips: list[LabeledClip], seed: int = 0, train: bool = True,
-                 crop: int = FINETUNE_CROP_SAMPLES):
+    def __init__(self, clips: list[LabeledClip], seed: int = 0, train: bool = True, crop: int = FINETUNE_CROP_SAMPLES):
         self.clips, self.seed, self.train, self.crop = clips, seed, train, crop
 
     def __len__(self) -> int:

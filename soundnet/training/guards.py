@@ -4,6 +4,7 @@ A run refuses an output folder that already holds another run, settings that can
 learning rate, a batch larger than memory, a GPU this PyTorch cannot use) and stops at the first
 non-finite loss, naming the step, before anything is written.
 """
+
 from __future__ import annotations
 
 import math
@@ -21,8 +22,10 @@ class ExistingRunError(ValueError):
     """The output folder holds a previous run that this one would overwrite."""
 
     def __init__(self, out_dir: Path, found: Path):
-        super().__init__(f"{out_dir} already holds a training run ({found.name}); resume it from its checkpoint "
-                         f"or write to a new folder")
+        super().__init__(
+            f"{out_dir} already holds a training run ({found.name}); resume it from its checkpoint "
+            f"or write to a new folder"
+        )
         self.out_dir, self.found = out_dir, found
 
 
@@ -31,8 +34,11 @@ def check_fresh_output(out_dir: Path, resume: Path | None, files: tuple[str, ...
     found = [out_dir / name for name in files if (out_dir / name).exists()]
     if not found:
         return
-    if resume is not None and (out_dir / checkpoint).exists() and \
-            Path(resume).resolve() == (out_dir / checkpoint).resolve():
+    if (
+        resume is not None
+        and (out_dir / checkpoint).exists()
+        and Path(resume).resolve() == (out_dir / checkpoint).resolve()
+    ):
         return
     raise ExistingRunError(out_dir, found[0])
 

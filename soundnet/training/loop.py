@@ -5,12 +5,14 @@ seeded by (seed, s), and random crops by (seed, s, slot). A batch therefore depe
 the step: a resumed run, or one spread over several processes, sees exactly the batches of an
 uninterrupted single-process run.
 """
+
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Protocol
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -19,11 +21,11 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from ..formats.loading import save
+from ..model.network import SoundNet
 from . import distributed
 from .checkpoint import MARK, load_checkpoint, model_spec, restore_rng, save_checkpoint
 from .guards import check_batch_problems, check_device, check_fresh_output, check_loss, check_numbers
-from ..formats.loading import save
-from ..model.network import SoundNet
 from .optim import make_optimizer
 from .progress import Progress, plot_loss_curve
 
@@ -98,8 +100,9 @@ class StepSampler(Sampler):
 
     def __iter__(self) -> Iterator[list]:
         for step in range(self.start + 1, self.settings.steps + 1):
-            yield distributed.share(step_keys(self.settings.seed, step, self.items, self.settings.batch_size),
-                                    self.context)
+            yield distributed.share(
+                step_keys(self.settings.seed, step, self.items, self.settings.batch_size), self.context
+            )
 
     def __len__(self) -> int:
         return max(0, self.settings.steps - self.start)
@@ -121,13 +124,16 @@ def _check_settings(settings: LoopSettings, task: Task) -> None:
 def _resume(settings: LoopSettings, task: Task, model: SoundNet, optimizer: torch.optim.Optimizer) -> int:
     state = load_checkpoint(settings.resume)
     if state[MARK] != model_spec(model):
-        raise ValueError(f"cannot resume from {settings.resume}: it holds a {state[MARK]}, this run trains a "
-                         f"{model_spec(model)}")
+        raise ValueError(
+            f"cannot resume from {settings.resume}: it holds a {state[MARK]}, this run trains a {model_spec(model)}"
+        )
     wanted = {**settings.fixed(), **task.settings()}
     for name, value in wanted.items():
         if state["settings"].get(name) != value:
-            raise ValueError(f"cannot resume from {settings.resume}: it was trained with {name} = "
-                             f"{state['settings'].get(name)!r}, this run asks for {value!r}")
+            raise ValueError(
+                f"cannot resume from {settings.resume}: it was trained with {name} = "
+                f"{state['settings'].get(name)!r}, this run asks for {value!r}"
+            )
     model.load_state_dict(state["state_dict"])
     optimizer.load_state_dict(state["optimizer"])
     restore_rng(state["rng"])
@@ -148,27 +154,36 @@ def run(task: Task, settings: LoopSettings) -> RunResult:
 def run_title(model: SoundNet, task: Task, settings: LoopSettings) -> str:
     """Model, data and settings of a run, in two lines, for its plot."""
     choices = ", ".join(f"{k} {v}" for k, v in task.settings().items() if k != "task")
-    epochs = (f", {settings.steps // settings.steps_per_epoch} epochs of {settings.steps_per_epoch} steps"
-              if settings.steps_per_epoch else "")
-    return (f"{task.settings()['task']}: {model.name} (widths {','.join(map(str, model.widths))})"
-            f"{', ' + settings.source if settings.source else ''}; {len(task.dataset)} training clips\n"
-            f"batch {settings.batch_size}, {settings.optimizer} lr {settings.lr:g} beta1 {settings.beta1:g}, "
-            f"seed {settings.seed}, {settings.steps} steps{epochs}" + (f", {choices}" if choices else ""))
+    epochs = (
+        f", {settings.steps // settings.steps_per_epoch} epochs of {settings.steps_per_epoch} steps"
+        if settings.steps_per_epoch
+        else ""
+    )
+    return (
+        f"{task.settings()['task']}: {model.name} (widths {','.join(map(str, model.widths))})"
+        f"{', ' + settings.source if settings.source else ''}; {len(task.dataset)} training clips\n"
+        f"batch {settings.batch_size}, {settings.optimizer} lr {settings.lr:g} beta1 {settings.beta1:g}, "
+        f"seed {settings.seed}, {settings.steps} steps{epochs}" + (f", {choices}" if choices else "")
+    )
 
 
 def _run(task: Task, settings: LoopSettings, context: distributed.Context) -> RunResult:
     out = Path(settings.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     model = task.model.to(context.device)
-    optimizer = make_optimizer(settings.optimizer, [p for p in model.parameters() if p.requires_grad],
-                               settings.lr, settings.beta1)
+    optimizer = make_optimizer(
+        settings.optimizer, [p for p in model.parameters() if p.requires_grad], settings.lr, settings.beta1
+    )
     start = _resume(settings, task, model, optimizer) if settings.resume else 0
     net: nn.Module = model
     if context.world > 1:
         distributed.synchronise_batchnorm(model)
         net = DistributedDataParallel(model, device_ids=[context.device] if context.device.type == "cuda" else None)
-    loader = DataLoader(task.dataset, batch_sampler=StepSampler(len(task.dataset), settings, start, context),
-                        num_workers=settings.workers)
+    loader = DataLoader(
+        task.dataset,
+        batch_sampler=StepSampler(len(task.dataset), settings, start, context),
+        num_workers=settings.workers,
+    )
     progress = None
     if context.main:
         if not settings.resume:
@@ -211,15 +226,15 @@ def _run(task: Task, settings: LoopSettings, context: distributed.Context) -> Ru
         distributed.restore_batchnorm(model)
     if progress:
         if missing:
-            progress.record({"missing_clips_total": missing},
-                            f"warning: {missing} clip loads were missing or undecodable and replaced by silence")
+            progress.record(
+                {"missing_clips_total": missing},
+                f"warning: {missing} clip loads were missing or undecodable and replaced by silence",
+            )
         progress.close()
         save(model, out / MODEL)
         if step > start or not (out / CURVE).exists():  # also a run killed after its last step, now resumed
             classes = task.settings().get("classes")
-            plot_loss_curve(out / LOG, out / CURVE, run_title(model, task, settings),
-                            1 / classes if classes else None)
+            plot_loss_curve(out / LOG, out / CURVE, run_title(model, task, settings), 1 / classes if classes else None)
         if settings.export:
             save(model, settings.export)
     return RunResult(model, step, loss_value, missing, out)
-

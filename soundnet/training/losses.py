@@ -6,6 +6,7 @@ where ports differ: the paper meant one distribution per clip over the classes (
 nn applied LogSoftMax to B x C x 1 slices, which it reads as C x H x W, so it normalised over the BATCH
 for every class ("torch7-cpu"). See ../shared/SOUNDNET.md.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -38,8 +39,9 @@ def dist_kl_div(log_probs: torch.Tensor, target: torch.Tensor, dims: Sequence[in
     return terms.sum(dim=tuple(dims)) / count
 
 
-def teacher_loss(heads: Sequence[torch.Tensor], targets: Sequence[torch.Tensor], mode: str = "classes",
-                 lam: float = LAMBDA) -> torch.Tensor:
+def teacher_loss(
+    heads: Sequence[torch.Tensor], targets: Sequence[torch.Tensor], mode: str = "classes", lam: float = LAMBDA
+) -> torch.Tensor:
     """lambda x the mean over every (head, time step) slice of KL(teacher || student).
 
     heads: logits B x C x T per head (objects, scenes); targets: teacher probabilities of the same shapes.
@@ -50,8 +52,10 @@ def teacher_loss(heads: Sequence[torch.Tensor], targets: Sequence[torch.Tensor],
     slices = []
     for logits, target in zip(heads, targets):
         if logits.shape != target.shape:
-            raise ValueError(f"head output {tuple(logits.shape)} and teacher target {tuple(target.shape)} differ; "
-                             "clips must be 20 s for 4 teacher frames")
+            raise ValueError(
+                f"head output {tuple(logits.shape)} and teacher target {tuple(target.shape)} differ; "
+                "clips must be 20 s for 4 teacher frames"
+            )
         slices.append(dist_kl_div(head_log_softmax(logits.float(), mode), target, dims=(0, 1)))
     return torch.cat(slices).mean() * lam
 

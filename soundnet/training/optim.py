@@ -6,6 +6,7 @@ so its effective epsilon is eps / sqrt(1 - b2^t) (3.2e-7 at t = 1). PyTorch's Ad
 sqrt(v / (1 - b2^t)) + eps instead; with SoundNet's tiny head gradients the two differ by a large part of a
 step, so step-for-step parity with Torch7 needs this formula.
 """
+
 from __future__ import annotations
 
 import math
@@ -19,8 +20,9 @@ OPTIMIZERS = ("adam", "adam-pytorch")
 class TorchAdam(torch.optim.Optimizer):
     """optim.adam (learningRate, beta1, beta2, epsilon), float arithmetic in the parameters' dtype."""
 
-    def __init__(self, params: Iterable, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-8):
+    def __init__(
+        self, params: Iterable, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8
+    ):
         if lr <= 0 or eps < 0 or not all(0 <= b < 1 for b in betas):
             raise ValueError(f"invalid Adam settings lr={lr}, betas={betas}, eps={eps}")
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps))
@@ -47,7 +49,7 @@ class TorchAdam(torch.optim.Optimizer):
                 m.mul_(beta1).add_(grad, alpha=1 - beta1)
                 v.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
                 denominator = v.sqrt().add_(group["eps"])
-                step_size = group["lr"] * math.sqrt(1 - beta2 ** t) / (1 - beta1 ** t)
+                step_size = group["lr"] * math.sqrt(1 - beta2**t) / (1 - beta1**t)
                 param.addcdiv_(m, denominator, value=-step_size)
         return loss
 

@@ -1,5 +1,6 @@
 """Training progress: a tqdm bar (loss, clips/s, data vs compute time), a JSONL log, and a PNG of the loss and
 the held-out accuracy titled with the run's model, data and settings."""
+
 from __future__ import annotations
 
 import json
@@ -25,10 +26,19 @@ class Progress:
 
     def step(self, step: int, loss: float, clips: int, data_s: float, compute_s: float, missing: int) -> None:
         rate = clips / max(data_s + compute_s, 1e-9)
-        self.record({"step": step, "loss": loss, "clips_per_s": rate, "data_s": data_s, "compute_s": compute_s,
-                     "missing_clips": missing})
-        self.bar.set_postfix(loss=f"{loss:.4f}", clips_s=f"{rate:.2f}", data=f"{data_s:.2f}s",
-                             compute=f"{compute_s:.2f}s", refresh=False)
+        self.record(
+            {
+                "step": step,
+                "loss": loss,
+                "clips_per_s": rate,
+                "data_s": data_s,
+                "compute_s": compute_s,
+                "missing_clips": missing,
+            }
+        )
+        self.bar.set_postfix(
+            loss=f"{loss:.4f}", clips_s=f"{rate:.2f}", data=f"{data_s:.2f}s", compute=f"{compute_s:.2f}s", refresh=False
+        )
         self.bar.update(1)
 
     def record(self, entry: dict, message: str | None = None) -> None:
@@ -84,8 +94,9 @@ def curve_figure(log_path: str | os.PathLike, title: str = "", chance: float | N
     return figure
 
 
-def plot_loss_curve(log_path: str | os.PathLike, png_path: str | os.PathLike, title: str = "",
-                    chance: float | None = None) -> bool:
+def plot_loss_curve(
+    log_path: str | os.PathLike, png_path: str | os.PathLike, title: str = "", chance: float | None = None
+) -> bool:
     """curve_figure as a PNG; without matplotlib (an extra) one warning line and no PNG."""
     try:
         figure = curve_figure(log_path, title, chance)

@@ -6,6 +6,7 @@ frame path; consecutive lines of one video, at most 4), plus raw float32 files w
 `scenes` (T x 401), T = 1..4, and optionally an `audio` attribute (default: the group path) naming the
 audio file relative to the audio root. Videos shorter than 4 frames are tiled as donkey_audio.lua did.
 """
+
 from __future__ import annotations
 
 import os
@@ -18,10 +19,11 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ..model.architecture import OBJECT_CLASSES, SCENE_CLASSES
-from ..input_files import read_text_lines, regular_file
 from ..audio import AudioError, NonFiniteAudioError, load_audio
-from ..inference.tiling import TRAIN_FRAMES as FRAMES, main_train
+from ..inference.tiling import TRAIN_FRAMES as FRAMES
+from ..inference.tiling import main_train
+from ..input_files import read_text_lines, regular_file
+from ..model.architecture import OBJECT_CLASSES, SCENE_CLASSES
 from ..model.heads import HEAD_FIELDS
 
 OBJECTS, SCENES = HEAD_FIELDS  # the HDF5 layout's dataset names are the heads' output names
@@ -70,9 +72,14 @@ def _read_rows(path: Path, count: int, dim: int) -> np.ndarray:
     return np.fromfile(path, dtype=np.float32).reshape(count, dim)
 
 
-def read_frame_list(list_path: str | os.PathLike, objects_path: str | os.PathLike, scenes_path: str | os.PathLike,
-                    audio_root: str | os.PathLike | None = None, key: str = "dirname",
-                    audio_ext: str = ".mp3") -> list[TeacherClip]:
+def read_frame_list(
+    list_path: str | os.PathLike,
+    objects_path: str | os.PathLike,
+    scenes_path: str | os.PathLike,
+    audio_root: str | os.PathLike | None = None,
+    key: str = "dirname",
+    audio_ext: str = ".mp3",
+) -> list[TeacherClip]:
     """The original layout: the frame list and the two raw float32 files; audio at <root>/<video><ext>."""
     list_path = Path(list_path)
     root = Path(audio_root) if audio_root is not None else list_path.parent
@@ -84,8 +91,9 @@ def read_frame_list(list_path: str | os.PathLike, objects_path: str | os.PathLik
             continue
         video = name_of(tokens[0])
         if not video:
-            raise ValueError(f"{list_path}:{number}: cannot take a video name from frame {tokens[0]!r} "
-                             f"with video key {key!r}")
+            raise ValueError(
+                f"{list_path}:{number}: cannot take a video name from frame {tokens[0]!r} with video key {key!r}"
+            )
         frames.append((number, tokens[0], video))
     if not frames:
         raise ValueError(f"{list_path} lists no frames")
@@ -97,7 +105,9 @@ def read_frame_list(list_path: str | os.PathLike, objects_path: str | os.PathLik
     for row in range(1, len(frames) + 1):
         if row < len(frames) and frames[row][2] == frames[start][2]:
             if row - start >= FRAMES:
-                raise ValueError(f"{list_path}:{frames[row][0]}: video {frames[row][2]!r} has more than {FRAMES} frames")
+                raise ValueError(
+                    f"{list_path}:{frames[row][0]}: video {frames[row][2]!r} has more than {FRAMES} frames"
+                )
             continue
         video = frames[start][2]
         clips.append(TeacherClip(video, root / f"{video}{audio_ext}", objects[start:row], scenes[start:row]))
@@ -119,8 +129,10 @@ def read_teacher_hdf5(path: str | os.PathLike, audio_root: str | os.PathLike | N
         shapes = [getattr(group[field], "shape", None) for field in HEAD_FIELDS]  # read nothing yet
         frames = shapes[0][0] if shapes[0] else 0
         if shapes != [(frames, OBJECT_CLASSES), (frames, SCENE_CLASSES)] or not 1 <= frames <= FRAMES:
-            raise ValueError(f"{path}:/{name}: objects {shapes[0]} and scenes {shapes[1]} must be "
-                             f"T x {OBJECT_CLASSES} and T x {SCENE_CLASSES} with 1 <= T <= {FRAMES}")
+            raise ValueError(
+                f"{path}:/{name}: objects {shapes[0]} and scenes {shapes[1]} must be "
+                f"T x {OBJECT_CLASSES} and T x {SCENE_CLASSES} with 1 <= T <= {FRAMES}"
+            )
         objects, scenes = np.asarray(group[OBJECTS], np.float32), np.asarray(group[SCENES], np.float32)
         for field, rows in zip(HEAD_FIELDS, (objects, scenes)):
             check_distributions(rows, lambda r, f=field: f"{path}:/{name}/{f} row {r + 1}")

@@ -4,6 +4,7 @@ Starts from a converted model or from scratch with the original initialisation. 
 student's log-softmax: "classes" (per clip over the classes, the paper's intent and the default) or
 "torch7-cpu" (over the batch, plus BN's batch-size-1 rule: what Torch7's CPU nn computed).
 """
+
 from __future__ import annotations
 
 import os
@@ -12,9 +13,9 @@ from collections.abc import Sequence
 import torch
 
 from ..model.layers import TorchBatchNorm1d
+from ..model.network import SoundNet
 from .loop import LoopSettings, RunResult, run
 from .losses import HEAD_SOFTMAX_MODES, teacher_loss
-from ..model.network import SoundNet
 from .teacher_data import TeacherClip, TeacherDataset
 
 
@@ -47,8 +48,9 @@ class TeacherTask:
 
     def __init__(self, model: SoundNet, dataset: TeacherDataset, head_softmax: str = "classes"):
         if model.architecture.is_classifier:
-            raise ValueError("student-teacher training needs a SoundNet with object and scene heads, "
-                             "not a fine-tuned classifier")
+            raise ValueError(
+                "student-teacher training needs a SoundNet with object and scene heads, not a fine-tuned classifier"
+            )
         use_head_softmax(model, head_softmax)
         self.model, self.dataset, self.head_softmax = model, dataset, head_softmax
 
@@ -66,15 +68,17 @@ class TeacherTask:
         return {}
 
 
-def build_student(model: SoundNet | None, architecture: str = "soundnet8", widths: Sequence[int] | None = None,
-                  seed: int = 0) -> SoundNet:
+def build_student(
+    model: SoundNet | None, architecture: str = "soundnet8", widths: Sequence[int] | None = None, seed: int = 0
+) -> SoundNet:
     """`model` to continue, or (None) a new `architecture` with main_train.lua's initialisation."""
     if model is not None:
         return model
     return init_original(SoundNet(architecture, widths), torch.Generator().manual_seed(seed))
 
 
-def train(model: SoundNet, clips: list[TeacherClip], settings: LoopSettings,
-          head_softmax: str = "classes") -> RunResult:
+def train(
+    model: SoundNet, clips: list[TeacherClip], settings: LoopSettings, head_softmax: str = "classes"
+) -> RunResult:
     """Student-teacher training of `model` on `clips`; checkpoints, log and model go to settings.out_dir."""
     return run(TeacherTask(model, TeacherDataset(clips), head_softmax), settings)

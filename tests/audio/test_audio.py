@@ -2,6 +2,7 @@
 
 Fixtures other than the Torch7 references are written by the tests into tmp_path.
 """
+
 from __future__ import annotations
 
 import numpy as np

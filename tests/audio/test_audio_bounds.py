@@ -1,4 +1,5 @@
 """Decoding holds bounded, finite data: the resampler's block is sized by its output, NaN is an error."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -39,8 +40,11 @@ def test_non_finite_samples_are_errors_naming_file_and_position(tmp_path, bad):
     wave[30000] = bad
     sf.write(tmp_path / "bad.wav", wave, 22050, subtype="FLOAT")
     for load in (load_audio, lambda p: list(iter_audio_blocks(p, 4096))):
-        with pytest.raises(NonFiniteAudioError, match=r"bad\.wav: it holds a NaN or infinite value at sample 30000 "
-                                                      r"\(1\.361 s\)"):
+        with pytest.raises(
+            NonFiniteAudioError,
+            match=r"bad\.wav: it holds a NaN or infinite value at sample 30000 "
+            r"\(1\.361 s\)",
+        ):
             load(tmp_path / "bad.wav")
     with pytest.raises(ValueError, match="sample 30000"):
         prepare_waveform(wave, 22050)

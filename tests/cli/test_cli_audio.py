@@ -1,4 +1,5 @@
 """`soundnet predict`, `soundnet extract` and `soundnet merge` on the embedded example checkpoint."""
+
 from __future__ import annotations
 
 import csv
@@ -16,8 +17,8 @@ from click.testing import CliRunner
 import soundnet
 from audio_fixtures import write_audio
 from soundnet.cli import cli
-from soundnet.model.examples import EXAMPLE_MODEL
 from soundnet.jobs.feature_files import read_index
+from soundnet.model.examples import EXAMPLE_MODEL
 from tolerances import close
 
 EXAMPLE = soundnet.load(EXAMPLE_MODEL)
@@ -37,8 +38,12 @@ def one_error_line(result) -> str:
 
 @pytest.fixture
 def audio(tmp_path):
-    return {"long": write_audio(tmp_path / "long.wav", 12.0), "stereo": write_audio(tmp_path / "st.flac", 2.0, 48000, 2),
-            "short": write_audio(tmp_path / "short.mp3", 0.8, 44100), "ogg": write_audio(tmp_path / "v.ogg", 3.0)}
+    return {
+        "long": write_audio(tmp_path / "long.wav", 12.0),
+        "stereo": write_audio(tmp_path / "st.flac", 2.0, 48000, 2),
+        "short": write_audio(tmp_path / "short.mp3", 0.8, 44100),
+        "ogg": write_audio(tmp_path / "v.ogg", 3.0),
+    }
 
 
 def test_predict_table_says_when_it_tiles(audio):
@@ -59,8 +64,11 @@ def test_predict_json_csv_and_h5(audio, tmp_path):
         assert handle["object"].shape == (1, 1000, 1, 1) and handle["scene"].shape == (1, 401, 1, 1)
         assert handle["object"].dtype == np.float32
         assert close(handle["object"][0, :, :, 0], expected.objects)
-    rows = list(csv.reader(io.StringIO(run("predict", audio["ogg"], "--model", "example", "--format", "csv",
-                                           "--top", "3").stdout)))
+    rows = list(
+        csv.reader(
+            io.StringIO(run("predict", audio["ogg"], "--model", "example", "--format", "csv", "--top", "3").stdout)
+        )
+    )
     assert rows[0][:3] == ["path", "step", "start_s"] and len(rows) == 1 + 2 * 3
 
 
@@ -82,8 +90,19 @@ def test_extract_per_file_out_dir_and_resume(audio, tmp_path):
     assert "2 written" in run("extract", *paths, "--model", "example", "--force").stdout
     (tmp_path / "list.txt").write_text("\n".join(map(str, paths)) + "\n")
     out = tmp_path / "features"
-    result = run("extract", "--list", tmp_path / "list.txt", "--model", "example", "--out", out, "--pool", "mean",
-                 "--workers", "0")
+    result = run(
+        "extract",
+        "--list",
+        tmp_path / "list.txt",
+        "--model",
+        "example",
+        "--out",
+        out,
+        "--pool",
+        "mean",
+        "--workers",
+        "0",
+    )
     assert result.exit_code == 0
     with h5py.File(out / (str(paths[1]).lstrip("/") + ".soundnet.h5"), "r") as handle:
         assert handle["layer24"].shape == (32,)
@@ -93,8 +112,17 @@ def test_extract_shards_from_torchrun_env_then_merge(audio, tmp_path):
     paths = list(audio.values())
     target = tmp_path / "all.h5"
     for rank in range(2):
-        result = run("extract", *paths, "--model", "example", "--h5", target, "--pool", "max",
-                     env={"RANK": str(rank), "WORLD_SIZE": "2"})
+        result = run(
+            "extract",
+            *paths,
+            "--model",
+            "example",
+            "--h5",
+            target,
+            "--pool",
+            "max",
+            env={"RANK": str(rank), "WORLD_SIZE": "2"},
+        )
         assert result.exit_code == 0 and f"(shard {rank}/2)" in result.stdout
     result = run("merge", target, tmp_path / "all.shard-0-of-2.h5", tmp_path / "all.shard-1-of-2.h5")
     assert result.exit_code == 0 and "4 clips from 2 file(s)" in result.stdout
@@ -111,27 +139,34 @@ def test_extract_reports_each_broken_file_on_one_line(audio, tmp_path):
     assert "noise.mp3" in one_error_line(strict) and not (tmp_path / "v.ogg.soundnet.h5").exists()
 
 
-@pytest.mark.parametrize("args,message", [
-    (["predict", "{missing}", "--model", "example"], "no such file"),
-    (["predict", "{text}", "--model", "example"], "Format not recognised"),
-    (["predict", "{wav}", "--model", "{text}"], "cannot tell the format"),
-    (["predict", "{wav}", "--model", "{missing}"], "no such"),
-    (["predict", "{wav}", "--model", "example", "--categories-dir", "{dir}"], "category file"),
-    (["extract", "--model", "example"], "give audio files or a list file"),
-    (["extract", "{wav}", "--list", "{text}", "--model", "example"], "not both"),
-    (["extract", "--list", "{missing}", "--model", "example"], "no such list file"),
-    (["extract", "{wav}", "--model", "example", "--layer", "99"], "no layer 99"),
-    (["extract", "{wav}", "--model", "example", "--layer", "25"], "predict gives their probabilities"),
-    (["predict", "{wav}", "--model", "example", "--classes", "{text}"], "a classes file names a fine-tuned"),
-    (["extract", "{wav}", "--model", "example", "--shard", "3/2"], "K/N"),
-    (["extract", "{wav}", "--model", "example", "--out", "{dir}", "--h5", "{dir}/x.h5"], "not both"),
-    (["extract", "{wav}", "--model", "example", "--h5", "{text}"], "not a consolidated"),
-    (["merge", "{dir}/out.h5", "{missing}"], "no such file"),
-    (["merge", "{dir}/out.h5", "{text}"], "not a consolidated"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["predict", "{missing}", "--model", "example"], "no such file"),
+        (["predict", "{text}", "--model", "example"], "Format not recognised"),
+        (["predict", "{wav}", "--model", "{text}"], "cannot tell the format"),
+        (["predict", "{wav}", "--model", "{missing}"], "no such"),
+        (["predict", "{wav}", "--model", "example", "--categories-dir", "{dir}"], "category file"),
+        (["extract", "--model", "example"], "give audio files or a list file"),
+        (["extract", "{wav}", "--list", "{text}", "--model", "example"], "not both"),
+        (["extract", "--list", "{missing}", "--model", "example"], "no such list file"),
+        (["extract", "{wav}", "--model", "example", "--layer", "99"], "no layer 99"),
+        (["extract", "{wav}", "--model", "example", "--layer", "25"], "predict gives their probabilities"),
+        (["predict", "{wav}", "--model", "example", "--classes", "{text}"], "a classes file names a fine-tuned"),
+        (["extract", "{wav}", "--model", "example", "--shard", "3/2"], "K/N"),
+        (["extract", "{wav}", "--model", "example", "--out", "{dir}", "--h5", "{dir}/x.h5"], "not both"),
+        (["extract", "{wav}", "--model", "example", "--h5", "{text}"], "not a consolidated"),
+        (["merge", "{dir}/out.h5", "{missing}"], "no such file"),
+        (["merge", "{dir}/out.h5", "{text}"], "not a consolidated"),
+    ],
+)
 def test_every_error_is_one_line(tmp_path, args, message):
-    names = {"missing": tmp_path / "absent.wav", "text": tmp_path / "text.wav", "dir": tmp_path / "dir",
-             "wav": write_audio(tmp_path / "ok.wav", 1.0)}
+    names = {
+        "missing": tmp_path / "absent.wav",
+        "text": tmp_path / "text.wav",
+        "dir": tmp_path / "dir",
+        "wav": write_audio(tmp_path / "ok.wav", 1.0),
+    }
     names["text"].write_text("hello")
     names["dir"].mkdir()
     before = sorted(tmp_path.rglob("*"))
@@ -165,9 +200,11 @@ def test_inspect_recognises_feature_and_prediction_files(audio, tmp_path):
     run("extract", path, audio["long"], "--model", "example", "--h5", tmp_path / "features.h5")
     run("predict", path, "--model", "example", "--write-h5")
     sha = EXAMPLE.metadata["file_sha256"]
-    for name, kind in ((".soundnet.h5", "SoundNet feature file (extract_feat.lua layout)"),
-                       (".soundnet.npz", "SoundNet feature file (npz)"),
-                       (".soundnet_categories.h5", "SoundNet prediction file")):
+    for name, kind in (
+        (".soundnet.h5", "SoundNet feature file (extract_feat.lua layout)"),
+        (".soundnet.npz", "SoundNet feature file (npz)"),
+        (".soundnet_categories.h5", "SoundNet prediction file"),
+    ):
         result = run("inspect", str(path) + name)
         assert result.exit_code == 0 and kind in result.stdout and sha in result.stdout, result.output
         assert "step times" in result.stdout and "hop_seconds" in result.stdout
@@ -183,8 +220,11 @@ def test_usage_examples_in_help():
 
 
 def test_installed_command_runs_as_documented(audio):
-    done = subprocess.run([sys.executable, "-m", "soundnet", "predict", str(audio["short"]), "--model", "example",
-                           "--top", "1"], capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "soundnet", "predict", str(audio["short"]), "--model", "example", "--top", "1"],
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0 and "tiled x13" in done.stdout and done.stderr == ""
 
 
@@ -192,8 +232,20 @@ def test_installed_command_runs_as_documented(audio):
 def test_killed_extraction_resumes_without_corrupt_outputs(tmp_path):
     paths = [write_audio(tmp_path / f"c{i:02d}.wav", 6.0, seed=i) for i in range(40)]
     (tmp_path / "list.txt").write_text("\n".join(map(str, paths)) + "\n")
-    command = [sys.executable, "-m", "soundnet", "extract", "--list", str(tmp_path / "list.txt"), "--model", "example",
-               "--batch-size", "1", "--workers", "0"]
+    command = [
+        sys.executable,
+        "-m",
+        "soundnet",
+        "extract",
+        "--list",
+        str(tmp_path / "list.txt"),
+        "--model",
+        "example",
+        "--batch-size",
+        "1",
+        "--workers",
+        "0",
+    ]
     job = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     while job.poll() is None and not list(tmp_path.glob("*.soundnet.h5")):
         time.sleep(0.01)

@@ -1,4 +1,5 @@
 """Every failure is one line that says what actually happened; nothing unexpected escapes as a traceback."""
+
 from __future__ import annotations
 
 import errno
@@ -37,8 +38,9 @@ def one_line(result) -> str:
 def soundnet_process(*args) -> subprocess.CompletedProcess:
     """The real command in a child process, so that what native libraries write to fd 2 is seen too."""
     env = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
-    return subprocess.run([sys.executable, "-m", "soundnet", *map(str, args)], env=env, capture_output=True,
-                          text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "soundnet", *map(str, args)], env=env, capture_output=True, text=True, timeout=600
+    )
 
 
 def test_an_unexpected_exception_is_one_line_with_a_debug_hint(monkeypatch, tmp_path):
@@ -73,8 +75,10 @@ def tiny_disk(tmp_path):
     mount.mkdir()
     result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount)], capture_output=True)
     if result.returncode:
-        pytest.skip(f"cannot mount a small tmpfs here ({result.stderr.decode().strip()}); "
-                    "test_full_disk_is_named_and_leaves_no_temporary simulates it instead")
+        pytest.skip(
+            f"cannot mount a small tmpfs here ({result.stderr.decode().strip()}); "
+            "test_full_disk_is_named_and_leaves_no_temporary simulates it instead"
+        )
     yield mount
     subprocess.run(["umount", "-l", str(mount)], check=True)
 
@@ -102,8 +106,10 @@ def test_unreadable_files_say_permission_denied(tmp_path, monkeypatch):
 
         monkeypatch.setattr("builtins.open", guarded_open)
     assert one_line(invoke("inspect", tmp_path / "model.t7")) == f"Error: {tmp_path / 'model.t7'}: permission denied"
-    assert one_line(invoke("predict", tmp_path / "clip.wav", "--model", "example")) == \
-        f"Error: cannot read audio file {tmp_path / 'clip.wav'}: permission denied"
+    assert (
+        one_line(invoke("predict", tmp_path / "clip.wav", "--model", "example"))
+        == f"Error: cannot read audio file {tmp_path / 'clip.wav'}: permission denied"
+    )
 
 
 def test_fifos_and_devices_are_refused_where_a_file_is_read(tmp_path):
@@ -124,7 +130,8 @@ def test_a_non_mp3_named_mp3_and_decoder_chatter(tmp_path):
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [  # libmpg123's Note: lines are not left unlabelled
         f"Error: cannot read audio file {tmp_path / 'fake.mp3'}: Format not recognised: not audio libsndfile can "
-        f"decode (a wrong suffix or a damaged file)"]
+        f"decode (a wrong suffix or a damaged file)"
+    ]
     sf.write(tmp_path / "clip.mp3", np.random.default_rng(0).uniform(-0.3, 0.3, 22050 * 12), 22050)
     data = bytearray((tmp_path / "clip.mp3").read_bytes())
     for index in range(4000, len(data), 997):
@@ -139,7 +146,9 @@ def test_a_non_mp3_named_mp3_and_decoder_chatter(tmp_path):
 def test_out_under_a_file(tmp_path):
     write_audio(tmp_path / "clip.wav", 10.0)
     (tmp_path / "notes.txt").write_text("a file\n")
-    line = one_line(invoke("extract", tmp_path / "clip.wav", "--model", "example", "--out", tmp_path / "notes.txt" / "f"))
+    line = one_line(
+        invoke("extract", tmp_path / "clip.wav", "--model", "example", "--out", tmp_path / "notes.txt" / "f")
+    )
     assert line == f"Error: {tmp_path / 'notes.txt'}: it is a file, not a folder"
     line = one_line(invoke("convert", "example", tmp_path / "notes.txt" / "m.safetensors"))
     assert line == f"Error: {tmp_path / 'notes.txt'}: it is a file, not a folder"
@@ -172,13 +181,38 @@ def test_evaluate_cache_refuses_an_hdf5_it_did_not_write(tmp_path):
     for index in range(2):
         write_audio(tmp_path / f"c{index}.wav", 2.0, seed=index)
     (tmp_path / "list.txt").write_text("c0.wav 0\nc1.wav 1\n")
-    line = one_line(invoke("evaluate", "--model", "example", "--train", tmp_path / "list.txt", "--test",
-                           tmp_path / "list.txt", "--cache", tmp_path / "m.h5", "--out", tmp_path / "e"))
+    line = one_line(
+        invoke(
+            "evaluate",
+            "--model",
+            "example",
+            "--train",
+            tmp_path / "list.txt",
+            "--test",
+            tmp_path / "list.txt",
+            "--cache",
+            tmp_path / "m.h5",
+            "--out",
+            tmp_path / "e",
+        )
+    )
     assert "did not write as a feature cache" in line
     assert (tmp_path / "m.h5").read_bytes() == before
     soundnet.load(tmp_path / "m.h5")
     with h5py.File(tmp_path / "mine.h5", "w"):
         pass
-    assert "did not write" in one_line(invoke("evaluate", "--model", "example", "--train", tmp_path / "list.txt",
-                                              "--test", tmp_path / "list.txt", "--cache", tmp_path / "mine.h5",
-                                              "--out", tmp_path / "e"))
+    assert "did not write" in one_line(
+        invoke(
+            "evaluate",
+            "--model",
+            "example",
+            "--train",
+            tmp_path / "list.txt",
+            "--test",
+            tmp_path / "list.txt",
+            "--cache",
+            tmp_path / "mine.h5",
+            "--out",
+            tmp_path / "e",
+        )
+    )

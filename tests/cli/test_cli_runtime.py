@@ -1,4 +1,5 @@
 """--device and --dtype on predict, extract and evaluate: defined once, refused in one line, honoured."""
+
 from __future__ import annotations
 
 import json
@@ -38,11 +39,14 @@ def command_lines(clip, esc50, out):
 
 
 @pytest.mark.parametrize("command", ["predict", "extract", "evaluate"])
-@pytest.mark.parametrize("option, message", [
-    (["--device", "cuda:99"], "device 'cuda:99' is not available"),  # no machine has 100 GPUs
-    (["--device", "tpu"], "unknown device 'tpu'; use cpu, cuda or cuda:N"),
-    (["--dtype", "int8"], "unsupported dtype 'int8'; use float32, float64, float16, bfloat16"),
-])
+@pytest.mark.parametrize(
+    "option, message",
+    [
+        (["--device", "cuda:99"], "device 'cuda:99' is not available"),  # no machine has 100 GPUs
+        (["--device", "tpu"], "unknown device 'tpu'; use cpu, cuda or cuda:N"),
+        (["--dtype", "int8"], "unsupported dtype 'int8'; use float32, float64, float16, bfloat16"),
+    ],
+)
 def test_unusable_device_or_dtype_is_one_line(command, option, message, clip, esc50, tmp_path):
     result = run(*command_lines(clip, esc50, tmp_path / "out")[command], *option)
     assert result.exit_code == 1, result.output
@@ -81,8 +85,9 @@ def test_extract_in_float64_writes_float32_files_close_to_float32(clip, tmp_path
 def test_evaluate_in_float64_records_it_and_keeps_its_own_cache(esc50, tmp_path):
     cache = tmp_path / "features.h5"
     for dtype in ("float32", "float64"):
-        result = run("evaluate", esc50, "--model", "example", "--out", tmp_path / dtype, "--cache", cache,
-                     "--dtype", dtype)
+        result = run(
+            "evaluate", esc50, "--model", "example", "--out", tmp_path / dtype, "--cache", cache, "--dtype", dtype
+        )
         assert result.exit_code == 0, result.output
         results = json.loads((tmp_path / dtype / "evaluation.json").read_text())
         assert results["dtype"] == dtype and results["features"]["computed"] == 8  # not reused across dtypes

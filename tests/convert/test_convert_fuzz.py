@@ -3,6 +3,7 @@
 A hang is caught by a timeout, not by timing cases: each test here takes about a second, so 120 s only fires
 when a case does not finish (benchmarks/fuzz_t7.py reports how long cases take).
 """
+
 from __future__ import annotations
 
 import io
@@ -10,12 +11,22 @@ import random
 import tracemalloc
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from convert import T7FormatError, read_t7, write_t7
 from convert.reader import MAX_DEPTH
-from convert_helpers import (float_storage, float_tensor, i32, i64, lua_str, mutations, read_or_format_error,
-                             seed_bytes, torch_head)
+from convert_helpers import (
+    float_storage,
+    float_tensor,
+    i32,
+    i64,
+    lua_str,
+    mutations,
+    read_or_format_error,
+    seed_bytes,
+    torch_head,
+)
 
 pytestmark = pytest.mark.timeout(120)
 CASES = {"run": 0}
@@ -51,11 +62,14 @@ def test_random_mutations_of_a_small_file(name):
         check(data, f"{name} {label}")
 
 
-@pytest.mark.parametrize("name,head,sampled,mutated", [
-    ("soundnet8_finetune_quarter.t7", 4096, 150, 250),
-    ("variants/soundnet8_finetune_quarter_b32.t7", 2048, 60, 120),
-    ("soundnet8_finetune_quarter_ascii.t7", 2048, 10, 15),
-])
+@pytest.mark.parametrize(
+    "name,head,sampled,mutated",
+    [
+        ("soundnet8_finetune_quarter.t7", 4096, 150, 250),
+        ("variants/soundnet8_finetune_quarter_b32.t7", 2048, 60, 120),
+        ("soundnet8_finetune_quarter_ascii.t7", 2048, 10, 15),
+    ],
+)
 def test_mutations_of_real_files(torch7_refs, name, head, sampled, mutated):
     data = (torch7_refs / name).read_bytes()
     rng = random.Random(name)
@@ -88,7 +102,7 @@ def test_random_int_streams(values):
 def test_overwrites_of_a_small_file(name, where, patch):
     seed = SEEDS[name]
     pos = where % len(seed)
-    check(seed[:pos] + patch + seed[pos + len(patch):], f"{name} patch {patch!r}@{pos}")
+    check(seed[:pos] + patch + seed[pos + len(patch) :], f"{name} patch {patch!r}@{pos}")
 
 
 def _tensor_with(size, stride, offset1, n=4, ndim=None):
@@ -115,8 +129,10 @@ CRAFTED = {
     "overflowing stride": (_tensor_with([2], [2**62], 1), "overflows"),
     "overflowing size": (_tensor_with([2**62, 2**62], [1, 1], 1), "reaches element"),
     "elements but no storage": (torch_head(1, "torch.FloatTensor") + i32(1) + i64(3, 1, 1) + i32(0), "no storage"),
-    "wrong storage type": (torch_head(1, "torch.FloatTensor") + i32(0) + i64(1)
-                           + torch_head(2, "torch.DoubleStorage") + i64(0), "needs a torch.FloatStorage"),
+    "wrong storage type": (
+        torch_head(1, "torch.FloatTensor") + i32(0) + i64(1) + torch_head(2, "torch.DoubleStorage") + i64(0),
+        "needs a torch.FloatStorage",
+    ),
     "unseen reference": (i32(3, 1, 1) + i32(1) + b"\0" * 8 + i32(3, 7), "neither a seen object"),
     "kind mismatch": (i32(3, 1, 1) + i32(1) + b"\0" * 8 + i32(4, 1), "refers to a table"),
     "tensor as its own storage": (torch_head(1, "torch.FloatTensor") + i32(0) + i64(1) + i32(4, 1), "neither a seen"),

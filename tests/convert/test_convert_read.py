@@ -1,4 +1,5 @@
 """read_t7 on the real Torch7-written files, checked against torchfile (the independent oracle)."""
+
 from __future__ import annotations
 
 import io
@@ -9,8 +10,14 @@ import pytest
 import torchfile
 
 from convert import Storage, T7FormatError, Tensor, TorchObject, read_t7
-from convert_helpers import (assert_matches_torchfile, assert_same_value, float_storage, float_tensor,
-                             default_tensor_check, default_leaf_check)
+from convert_helpers import (
+    assert_matches_torchfile,
+    assert_same_value,
+    default_leaf_check,
+    default_tensor_check,
+    float_storage,
+    float_tensor,
+)
 from ground_truth import torch7_refs_dir
 
 ALL_FILES = sorted(p.relative_to(torch7_refs_dir()).as_posix() for p in torch7_refs_dir().rglob("*.t7"))
@@ -110,8 +117,12 @@ def test_double_variant_is_the_float_model_in_double(torch7_refs, finetune):
     def leaf(a, b, where):  # the `_type` fields name the Double classes
         default_leaf_check(a.replace("Float", "Double") if isinstance(a, str) else a, b, where)
 
-    assert_same_value(finetune, read_t7(torch7_refs / "variants/soundnet8_finetune_quarter_double.t7"),
-                      tensor_check=check, leaf_check=leaf)
+    assert_same_value(
+        finetune,
+        read_t7(torch7_refs / "variants/soundnet8_finetune_quarter_double.t7"),
+        tensor_check=check,
+        leaf_check=leaf,
+    )
 
 
 def test_conv2d_variant_has_the_same_numbers_in_2d_weights(torch7_refs, finetune):

@@ -1,4 +1,5 @@
 """write_t7 inverts read_t7: generated values of every kind, shared storages, cycles, the real files byte for byte."""
+
 from __future__ import annotations
 
 import io
@@ -7,7 +8,8 @@ import os
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from convert import LuaFunction, Storage, T7FormatError, Tensor, TorchObject, make_tensor, read_t7, write_t7
@@ -69,19 +71,24 @@ def tensors(draw):
 
 def _no_storage(name: str) -> Tensor:
     from convert.objects import empty_tensor
+
     return empty_tensor(name)
 
 
 storages = st.sampled_from(sorted(STORAGE_TYPES)).flatmap(
-    lambda name: arrays(STORAGE_TYPES[name].element.dtype.newbyteorder("="), st.integers(0, 5),
-                        elements=_elements(STORAGE_TYPES[name].element.dtype)).map(
-        lambda a: Storage.from_array(a, name)))
+    lambda name: arrays(
+        STORAGE_TYPES[name].element.dtype.newbyteorder("="),
+        st.integers(0, 5),
+        elements=_elements(STORAGE_TYPES[name].element.dtype),
+    ).map(lambda a: Storage.from_array(a, name))
+)
 
 invalid_utf8 = st.binary(max_size=6).map(lambda b: b"\xff" + b)
 numbers = st.one_of(st.integers(-(2**53) + 1, 2**53 - 1), st.floats().map(lua_number), st.just(-0.0))
 leaves = st.one_of(st.booleans(), numbers, st.text(max_size=8), invalid_utf8, tensors(), storages)
-keys = st.one_of(st.text(max_size=6), st.integers(-5, 40), st.floats(allow_nan=False).map(lua_number), invalid_utf8,
-                 st.booleans())
+keys = st.one_of(
+    st.text(max_size=6), st.integers(-5, 40), st.floats(allow_nan=False).map(lua_number), invalid_utf8, st.booleans()
+)
 
 
 def _not_sequence(d: dict) -> bool:
@@ -94,8 +101,12 @@ def _containers(children):
     return st.one_of(
         st.dictionaries(keys, children, max_size=4).filter(_not_sequence),
         st.lists(children, min_size=1, max_size=4),
-        st.builds(TorchObject, st.sampled_from(["nn.Sequential", "nn.Linear", "cudnn.SpatialConvolution"]), fields,
-                  st.integers(0, 3)),
+        st.builds(
+            TorchObject,
+            st.sampled_from(["nn.Sequential", "nn.Linear", "cudnn.SpatialConvolution"]),
+            fields,
+            st.integers(0, 3),
+        ),
         st.builds(TorchObject, st.just("tds.Vec"), st.lists(st.one_of(st.none(), children), max_size=4), st.just(0)),
         st.builds(TorchObject, st.just("tds.Hash"), st.dictionaries(keys, children, max_size=3), st.just(0)),
         st.builds(LuaFunction, st.binary(max_size=12), st.one_of(st.none(), children), st.sampled_from([6, 7, 8])),
@@ -104,8 +115,9 @@ def _containers(children):
 
 values = st.recursive(leaves, _containers, max_leaves=10)
 
-SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                           HealthCheck.data_too_large])
+SETTINGS = settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
 
 
 # ---------------------------------------------------------------- generated round trips
@@ -156,8 +168,20 @@ def test_a_list_that_contains_itself_reads_back_as_a_dict():
 
 
 def test_conventions():
-    value = {"i": 3, "big": 2.0**53, "negzero": -0.0, "half": 0.5, "nan": math.nan, "s": "é", "b": b"\xff\xfe",
-             "t": True, "f": False, "e": {}, "l": [1, 2], "k": {1: "a", 3: "c"}}
+    value = {
+        "i": 3,
+        "big": 2.0**53,
+        "negzero": -0.0,
+        "half": 0.5,
+        "nan": math.nan,
+        "s": "é",
+        "b": b"\xff\xfe",
+        "t": True,
+        "f": False,
+        "e": {},
+        "l": [1, 2],
+        "k": {1: "a", 3: "c"},
+    }
     back = round_trip(value)
     assert type(back["i"]) is int and type(back["big"]) is float and math.copysign(1, back["negzero"]) < 0
     assert back["s"] == "é" and back["b"] == b"\xff\xfe" and back["e"] == {} and back["l"] == [1, 2]
@@ -170,9 +194,11 @@ def test_every_tensor_type(fmt, long_size):
     for name, ttype in TENSOR_TYPES.items():
         data = (np.arange(12) - 3).astype(ttype.element.dtype).reshape(3, 4)
         storage = Storage.from_array(data, ttype.storage)
-        value[name] = [make_tensor(storage, 0, [3, 4], [4, 1], name),
-                       make_tensor(storage, 1, [4, 2], [1, 4], name),  # transposed, offset
-                       make_tensor(storage, 2, [2, 1, 3], [5, 7, 2], name)]  # strided, odd stride on a size-1 dim
+        value[name] = [
+            make_tensor(storage, 0, [3, 4], [4, 1], name),
+            make_tensor(storage, 1, [4, 2], [1, 4], name),  # transposed, offset
+            make_tensor(storage, 2, [2, 1, 3], [5, 7, 2], name),
+        ]  # strided, odd stride on a size-1 dim
     back = round_trip(value, fmt, long_size)
     assert_same_value(value, back)
     for name, (full, transposed, _) in back.items():
@@ -202,8 +228,14 @@ def test_derived_arrays_drop_the_storage_claim():
 def test_make_tensor_checks_its_view():
     storage = Storage.from_array(np.zeros(6, np.float32), "torch.CudaStorage")
     assert make_tensor(storage, 0, [2, 3], [3, 1]).typename == "torch.CudaTensor"
-    for offset, size, stride in [(0, [7], [1]), (-1, [1], [1]), (0, [2], [-1]), (4, [2, 2], [1, 1]),
-                                 (0, [-2], [1]), (0, [2, 2], [1])]:
+    for offset, size, stride in [
+        (0, [7], [1]),
+        (-1, [1], [1]),
+        (0, [2], [-1]),
+        (4, [2, 2], [1, 1]),
+        (0, [-2], [1]),
+        (0, [2, 2], [1]),
+    ]:
         with pytest.raises(ValueError):
             make_tensor(storage, offset, size, stride)
     with pytest.raises(ValueError):

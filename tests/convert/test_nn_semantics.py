@@ -1,14 +1,15 @@
 """Torch7 semantics the zoo does not reach: spellings, refusals, old field names, empty ceil-mode windows."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
-from torch7_runtime import SCRIPTS, run_lua
-from zoo_nets import TOLERANCE, as_value, clone_value, load_io, per_module_errors, relative_error, require_zoo
 
 import convert
 import convert.nn
+from torch7_runtime import SCRIPTS, run_lua
+from zoo_nets import TOLERANCE, as_value, clone_value, load_io, per_module_errors, relative_error, require_zoo
 
 
 def module(typename: str, **fields) -> convert.TorchObject:
@@ -36,10 +37,14 @@ def test_cudnn_and_cunn_spellings_convert_like_nn():
 
 def test_unsupported_module_is_named_with_its_path():
     branches = [module("nn.Identity"), module("nn.SpatialFractionalMaxPooling")]
-    tree = sequential(module("nn.Linear", weight=tensor(np.ones((2, 2))), bias=tensor([0, 0])),
-                      module("nn.ConcatTable", modules=branches))
-    with pytest.raises(convert.nn.ModuleConversionError,
-                       match=r"^nn.SpatialFractionalMaxPooling at module 2\.2: unsupported module class$"):
+    tree = sequential(
+        module("nn.Linear", weight=tensor(np.ones((2, 2))), bias=tensor([0, 0])),
+        module("nn.ConcatTable", modules=branches),
+    )
+    with pytest.raises(
+        convert.nn.ModuleConversionError,
+        match=r"^nn.SpatialFractionalMaxPooling at module 2\.2: unsupported module class$",
+    ):
         convert.nn.from_t7(tree)
     assert str(convert.nn.first_unsupported(tree)).startswith("nn.SpatialFractionalMaxPooling at module 2.2")
     assert convert.nn.first_unsupported(sequential(module("nn.Identity"))) is None
@@ -50,13 +55,18 @@ def test_nngraph_is_refused_as_not_supported_yet():
         convert.nn.from_t7(module("nn.gModule", forwardnodes=[]))
 
 
-@pytest.mark.parametrize("bad, message", [
-    (module("nn.BatchNormalization", running_mean=np.zeros(0, np.float32), eps=1e-5, affine=False),
-     "no running statistics"),
-    (module("nn.Dropout", p=0.5, v2=True, stochastic_inference=True), "stochastic_inference"),
-    (module("nn.SelectTable", index={"a": 1}), "not a non-zero integer"),
-    (module("nn.SpatialCrossMapLRN", size=4), "even size"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (
+            module("nn.BatchNormalization", running_mean=np.zeros(0, np.float32), eps=1e-5, affine=False),
+            "no running statistics",
+        ),
+        (module("nn.Dropout", p=0.5, v2=True, stochastic_inference=True), "stochastic_inference"),
+        (module("nn.SelectTable", index={"a": 1}), "not a non-zero integer"),
+        (module("nn.SpatialCrossMapLRN", size=4), "even size"),
+    ],
+)
 def test_training_only_or_unsupported_states_are_refused(bad, message):
     with pytest.raises(convert.nn.ModuleConversionError, match=message) as error:
         convert.nn.from_t7(sequential(module("nn.Identity"), bad))
@@ -69,14 +79,29 @@ def test_old_field_names_and_versions():
     old_dropout = convert.nn.from_t7(module("nn.Dropout", p=0.25))
     assert torch.equal(old_dropout(x), x * 0.75)
     var = tensor([0.5, 2.0, 1.5])
-    legacy = module("nn.SpatialBatchNormalization", eps=1e-5, affine=False, running_mean=tensor([0.1, 0, -0.2]),
-                    running_std=(1 / np.sqrt(var + 1e-5)).astype(np.float32))
+    legacy = module(
+        "nn.SpatialBatchNormalization",
+        eps=1e-5,
+        affine=False,
+        running_mean=tensor([0.1, 0, -0.2]),
+        running_std=(1 / np.sqrt(var + 1e-5)).astype(np.float32),
+    )
     legacy.version = 1
     std = torch.sqrt(torch.from_numpy(var) + 1e-5).view(1, 3, 1, 1)
     expected = (x - torch.tensor([0.1, 0, -0.2]).view(1, 3, 1, 1)) / std
     assert relative_error(convert.nn.from_t7(legacy)(x), expected) < 1e-6
-    conv = module("nn.SpatialConvolutionMM", nInputPlane=3, nOutputPlane=2, kW=3, kH=3, dW=1, dH=1, padding=1,
-                  weight=tensor(np.ones((2, 27))), bias=tensor([0, 1]))
+    conv = module(
+        "nn.SpatialConvolutionMM",
+        nInputPlane=3,
+        nOutputPlane=2,
+        kW=3,
+        kH=3,
+        dW=1,
+        dH=1,
+        padding=1,
+        weight=tensor(np.ones((2, 27))),
+        bias=tensor([0, 1]),
+    )
     assert convert.nn.from_t7(conv)(x).shape == (2, 2, 2, 2)
 
 
@@ -108,7 +133,6 @@ def test_in_place_flags_write_over_the_input_as_torch7_does():
     with torch.inference_mode():
         _, identity = convert.nn.from_t7(tree)(x)
     assert identity.tolist() == [0.0, 2.0] and x.tolist() == [0.0, 2.0]
-
 
 
 @pytest.fixture(scope="module")
@@ -143,13 +167,26 @@ def test_torch7_keeps_the_empty_ceil_mode_window(extra_nets):
     assert relative_error(ours[:, :, :2], theirs[:, :, :2]) <= TOLERANCE
 
 
-@pytest.mark.parametrize("bad, message", [
-    (module("nn.SpatialMaxPooling", kW="2", kH=2), "field kW is a str, expected a number"),
-    (module("nn.Dropout", p=0.5, v2={"x": 1}), "field v2 is a dict"),
-    (module("nn.SpatialConvolution", nInputPlane=3, nOutputPlane=2, kW=3, kH=3, weight=tensor(np.ones((2, 26))),
-            bias=tensor([0, 0])), "weight of 52 elements does not fit 2x3x3x3"),
-    (module("nn.Linear", bias=tensor([0, 0])), "no weight tensor"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (module("nn.SpatialMaxPooling", kW="2", kH=2), "field kW is a str, expected a number"),
+        (module("nn.Dropout", p=0.5, v2={"x": 1}), "field v2 is a dict"),
+        (
+            module(
+                "nn.SpatialConvolution",
+                nInputPlane=3,
+                nOutputPlane=2,
+                kW=3,
+                kH=3,
+                weight=tensor(np.ones((2, 26))),
+                bias=tensor([0, 0]),
+            ),
+            "weight of 52 elements does not fit 2x3x3x3",
+        ),
+        (module("nn.Linear", bias=tensor([0, 0])), "no weight tensor"),
+    ],
+)
 def test_malformed_fields_are_refused_at_conversion(bad, message):
     with pytest.raises(convert.nn.ModuleConversionError, match=message):
         convert.nn.from_t7(bad)

@@ -1,11 +1,15 @@
 """Every net of the Torch7 zoo converts with convert.nn and matches Torch7's outputs, module by module;
 written back with to_t7 it runs in the real Torch7 with the same outputs."""
+
 from __future__ import annotations
 
 import io
 
 import pytest
 import torch
+
+import convert
+import convert.nn
 from ground_truth import unavailable
 from torch7_runtime import make_reference
 from zoo_nets import (
@@ -19,9 +23,6 @@ from zoo_nets import (
     require_zoo,
     zoo_names,
 )
-
-import convert
-import convert.nn
 
 ZOO = zoo_names()
 

@@ -1,4 +1,5 @@
 """The model computes in the caller's dtype: float64, float16 and bfloat16 run, inputs follow the weights."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -80,8 +81,11 @@ def test_names_resolve_and_bad_ones_are_refused():
     assert resolve_dtype("bfloat16") is torch.bfloat16 and resolve_dtype(torch.float64) is torch.float64
     model = place(small_soundnet8(), "cpu", "float64")
     assert dtype_name(model) == "float64" and as_numpy(model.conv1.weight).dtype == np.float32
-    for bad, message in (("cuda:99", "is not available"), ("tpu", "use cpu, cuda or cuda:N"),
-                         ("mps", "unsupported device")):
+    for bad, message in (
+        ("cuda:99", "is not available"),
+        ("tpu", "use cpu, cuda or cuda:N"),
+        ("mps", "unsupported device"),
+    ):
         with pytest.raises(ValueError, match=message):
             resolve_device(bad)
     with pytest.raises(ValueError, match="unsupported dtype 'int8'; use float32, float64, float16, bfloat16"):

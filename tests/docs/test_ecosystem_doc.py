@@ -3,6 +3,7 @@
 The folder links the package and hubconf.py from this checkout, so `torch.hub.load(".")`, the
 `PYTHONPATH=...:.` of the validator example and the `soundnet` command all use this tree's code.
 """
+
 from __future__ import annotations
 
 import os
@@ -35,8 +36,9 @@ def test_every_example_runs(tmp_path):
     for module in ("onnxruntime", "onnxscript"):
         pytest.importorskip(module, reason="the onnx extra is not installed")
     env = {**os.environ, "PYTHONPATH": str(tmp_path)}
-    result = subprocess.run(["bash", "-c", as_script(DOC.read_text())], cwd=tmp_path, env=env,
-                            capture_output=True, text=True, timeout=900)
+    result = subprocess.run(
+        ["bash", "-c", as_script(DOC.read_text())], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     output = result.stdout
     assert "torch.float64 torch.float64 (1, 1000, 1)" in output  # the dtypes example

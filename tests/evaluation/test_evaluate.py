@@ -3,6 +3,7 @@
 The example checkpoint has random weights, so accuracy well above chance (25 % for four classes) shows the
 pipeline (tiling, windows, SVM, score averaging, folds) works, not that the features are good.
 """
+
 from __future__ import annotations
 
 import json
@@ -14,13 +15,13 @@ import torch
 from click.testing import CliRunner
 
 from generated_sounds import KINDS, write_clip, write_esc50
-from soundnet.jobs import feature_cache
-from soundnet.model.architecture import SOUNDNET8
-from soundnet.cli import cli
 from soundnet import load
-from soundnet.inference.tiling import eval_esc50
-from soundnet.jobs.clip_lists import read_esc50
+from soundnet.cli import cli
 from soundnet.evaluation.protocol import esc50_folds, evaluate, linear_svm, window_steps, windows
+from soundnet.inference.tiling import eval_esc50
+from soundnet.jobs import feature_cache
+from soundnet.jobs.clip_lists import read_esc50
+from soundnet.model.architecture import SOUNDNET8
 
 CLIPS = len(KINDS) * 3 * 3  # four classes, three folds, three clips per class and fold
 
@@ -79,9 +80,25 @@ def test_train_test_list_pairs(esc50, tmp_path):
         for split, in_test_fold in (("train", False), ("test", True)):
             lines = [f"{c.path.relative_to(esc50)} {c.label}" for c in clips if (c.fold == fold) == in_test_fold]
             (esc50 / f"{split}{fold}.txt").write_text("# path label\n" + "\n".join(lines) + "\n")
-    args = ["evaluate", "--model", "example", "--out", str(tmp_path), "--cache", str(tmp_path / "c.h5"),
-            "--train", str(esc50 / "train1.txt"), "--test", str(esc50 / "test1.txt"),
-            "--train", str(esc50 / "train2.txt"), "--test", str(esc50 / "test2.txt"), "--window", "3"]
+    args = [
+        "evaluate",
+        "--model",
+        "example",
+        "--out",
+        str(tmp_path),
+        "--cache",
+        str(tmp_path / "c.h5"),
+        "--train",
+        str(esc50 / "train1.txt"),
+        "--test",
+        str(esc50 / "test1.txt"),
+        "--train",
+        str(esc50 / "train2.txt"),
+        "--test",
+        str(esc50 / "test2.txt"),
+        "--window",
+        "3",
+    ]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     results = json.loads((tmp_path / "evaluation.json").read_text())
@@ -105,17 +122,26 @@ def test_windows_follow_the_original_script():
     assert window_steps(SOUNDNET8, SOUNDNET8.layer(18), 1.0) == (27, 3)
     assert window_steps(SOUNDNET8, SOUNDNET8.layer("conv7"), 5.0) == (8, 4)
     features = np.random.default_rng(0).standard_normal((2, 5, 9)).astype(np.float32)
-    expected = [[np.maximum(clip[:, i:i + 4].reshape(-1), 0) for i in range(6)] for clip in features]
+    expected = [[np.maximum(clip[:, i : i + 4].reshape(-1), 0) for i in range(6)] for clip in features]
     np.testing.assert_array_equal(windows(features, 4), np.asarray(expected))
     np.testing.assert_array_equal(windows(features, 9, positive_only=False)[:, 0], features.reshape(2, -1))
 
 
 def test_svm_matches_liblinear_options():
     params = linear_svm(0.01).get_params()
-    assert {k: params[k] for k in ("penalty", "loss", "dual", "C", "fit_intercept", "intercept_scaling", "tol",
-                                   "multi_class")} == {"penalty": "l2", "loss": "squared_hinge", "dual": True,
-                                                       "C": 0.01, "fit_intercept": True, "intercept_scaling": 1.0,
-                                                       "tol": 0.1, "multi_class": "ovr"}
+    assert {
+        k: params[k]
+        for k in ("penalty", "loss", "dual", "C", "fit_intercept", "intercept_scaling", "tol", "multi_class")
+    } == {
+        "penalty": "l2",
+        "loss": "squared_hinge",
+        "dual": True,
+        "C": 0.01,
+        "fit_intercept": True,
+        "intercept_scaling": 1.0,
+        "tol": 0.1,
+        "multi_class": "ovr",
+    }
 
 
 def test_tiling_reproduces_the_original_repeat_and_cut():
@@ -126,16 +152,19 @@ def test_tiling_reproduces_the_original_repeat_and_cut():
     assert torch.equal(eval_esc50(torch.arange(150.0), 100), torch.arange(100.0))
 
 
-@pytest.mark.parametrize("args, message", [
-    ([], "either an ESC-50 folder or train/test lists"),
-    (["--train", "{list}"], "must pair up"),
-    (["--train", "{list}", "--test", "{list}"], "line 2: no such audio file"),
-    (["{esc50}", "--window", "11"], "window must be in"),
-    (["{esc50}", "--layer", "conv9"], "has no layer 'conv9'"),
-    (["{esc50}", "--cache", "{list}"], "is not an HDF5 file"),
-    (["{esc50}", "-C", "0"], "C must be positive"),
-    (["{tmp}"], "no ESC-50 clips found"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ([], "either an ESC-50 folder or train/test lists"),
+        (["--train", "{list}"], "must pair up"),
+        (["--train", "{list}", "--test", "{list}"], "line 2: no such audio file"),
+        (["{esc50}", "--window", "11"], "window must be in"),
+        (["{esc50}", "--layer", "conv9"], "has no layer 'conv9'"),
+        (["{esc50}", "--cache", "{list}"], "is not an HDF5 file"),
+        (["{esc50}", "-C", "0"], "C must be positive"),
+        (["{tmp}"], "no ESC-50 clips found"),
+    ],
+)
 def test_errors_are_one_line(esc50, tmp_path, args, message):
     listing = tmp_path / "list.txt"
     listing.write_text(f"{next((esc50 / 'audio').iterdir())} 0\nmissing.wav 1\n")

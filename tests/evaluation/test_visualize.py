@@ -1,4 +1,5 @@
 """soundnet visualize: conv1 filter plots, unit rankings against brute force, the page in headless Chromium."""
+
 from __future__ import annotations
 
 import json
@@ -15,12 +16,12 @@ from matplotlib.image import imread
 from generated_sounds import KINDS, write_clip
 from soundnet import load, load_audio
 from soundnet.cli import cli
-from soundnet.model.examples import EXAMPLE_MODEL
 from soundnet.evaluation import unit_page
-from soundnet.formats.categories import display_name
-from soundnet.inference.predict import category_names
 from soundnet.evaluation.unit_segments import concept_inputs, file_spans, head_input
 from soundnet.evaluation.visualize import TopK, as_heard, filters_figure, heard_blocks, kernel_responses, parse_units
+from soundnet.formats.categories import display_name
+from soundnet.inference.predict import category_names
+from soundnet.model.examples import EXAMPLE_MODEL
 from soundnet.model.network import SoundNet
 from soundnet.outputs import save_figure
 
@@ -31,8 +32,11 @@ UNITS, TOP = [0, 3, 7, 31], 4
 def clips(tmp_path_factory):
     """Twelve short clips (tiled to 10 s) labelled by kind, and one of 11 s (used whole) without a label."""
     folder = tmp_path_factory.mktemp("clips")
-    paths = [write_clip(folder / "wav" / f"{kind}{i}.wav", kind, 1.5, seed=10 * i + k)
-             for i in range(3) for k, kind in enumerate(KINDS)]
+    paths = [
+        write_clip(folder / "wav" / f"{kind}{i}.wav", kind, 1.5, seed=10 * i + k)
+        for i in range(3)
+        for k, kind in enumerate(KINDS)
+    ]
     paths.append(write_clip(folder / "wav" / "long_chirp.wav", "chirp", 11.0, seed=7))
     lines = [f"wav/{p.name} {p.stem.rstrip('0123456789')}\n" for p in paths[:-1]] + [f"wav/{paths[-1].name}\n"]
     (folder / "clips.txt").write_text("# clips\n" + "".join(lines))
@@ -43,8 +47,25 @@ def clips(tmp_path_factory):
 def page(clips):
     folder, _ = clips
     out = folder / "units"
-    result = CliRunner().invoke(cli, ["visualize", "units", "--model", "example", "--list", str(folder / "clips.txt"),
-                                      "--layer", "conv7", "--units", "0,3,7,31", "--top", str(TOP), "--out", str(out)])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "visualize",
+            "units",
+            "--model",
+            "example",
+            "--list",
+            str(folder / "clips.txt"),
+            "--layer",
+            "conv7",
+            "--units",
+            "0,3,7,31",
+            "--top",
+            str(TOP),
+            "--out",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     return out, json.loads((out / "ranking.json").read_text())
 
@@ -72,8 +93,11 @@ def test_ranking_equals_brute_force(clips, page):
         peaks = []
         for clip, (a, length) in enumerate(zip(maps, lengths)):
             # steps whose window [j*stride - offset, + size) lies inside the input
-            inside = [j for j in range(a.shape[1]) if 0 <= j * field.stride - field.offset
-                      and j * field.stride - field.offset + field.size <= length]
+            inside = [
+                j
+                for j in range(a.shape[1])
+                if 0 <= j * field.stride - field.offset and j * field.stride - field.offset + field.size <= length
+            ]
             assert inside and len(inside) < a.shape[1]
             best = max(inside, key=lambda j: (a[unit, j], -j))
             peaks.append((float(a[unit, best]), clip, best))
@@ -107,7 +131,7 @@ def test_segments_are_the_receptive_field_of_the_peak(clips, page):
         start = hit["step"] * field.stride - field.offset
         assert rate == 22050 and hit["input_start_s"] == pytest.approx(start / rate, abs=1e-4)
         assert len(audio) == field.size and np.abs(audio).max() > 0.01
-        np.testing.assert_allclose(audio, tiled[start:start + field.size], atol=2 / 32768)  # 16-bit FLAC, lossless
+        np.testing.assert_allclose(audio, tiled[start : start + field.size], atol=2 / 32768)  # 16-bit FLAC, lossless
 
 
 def test_times_lie_in_the_original_file(clips, page):
@@ -160,7 +184,7 @@ def test_concepts_are_the_heads_on_a_window_centred_on_the_segment(clips, page):
         clip = load_audio(paths[hit["clip_index"]]).numpy()
         start = hit["step"] * field.stride - field.offset + field.size // 2 - head.size // 2 - lead
         if len(clip) >= length:  # the long clip: the window is moved inside it
-            window = clip[min(max(start, 0), len(clip) - length):][:length]
+            window = clip[min(max(start, 0), len(clip) - length) :][:length]
         else:  # a tiled clip: the window continues the tiling
             window = np.take(clip, np.arange(start, start + length), mode="wrap")
         with torch.inference_mode():
@@ -172,8 +196,15 @@ def test_concepts_are_the_heads_on_a_window_centred_on_the_segment(clips, page):
 def test_page_shows_labels_concepts_and_settings(page):
     out, ranking = page
     text = (out / "index.html").read_text()
-    for needle in ("<b>model</b> example (soundnet8)", "conv7", "Torch index 22", "input scale</b> 256", "label purity",
-                   "most frequent object", 'href="#unit-31"'):
+    for needle in (
+        "<b>model</b> example (soundnet8)",
+        "conv7",
+        "Torch index 22",
+        "input scale</b> 256",
+        "label purity",
+        "most frequent object",
+        'href="#unit-31"',
+    ):
         assert needle in text, needle
     labelled = [h for h in ranking["hits"] if h["label"] is not None]
     assert labelled and {h["label"] for h in labelled} <= set(KINDS)
@@ -188,8 +219,11 @@ def test_page_shows_labels_concepts_and_settings(page):
 def test_many_units_go_on_linked_pages(page, monkeypatch, tmp_path):
     out, ranking = page
     monkeypatch.setattr(unit_page, "UNITS_PER_PAGE", 3)
-    written = unit_page.pages({k: v for k, v in ranking.items() if k not in ("hits", "unit_summaries")},
-                              ranking["unit_summaries"], ranking["hits"])
+    written = unit_page.pages(
+        {k: v for k, v in ranking.items() if k not in ("hits", "unit_summaries")},
+        ranking["unit_summaries"],
+        ranking["hits"],
+    )
     assert sorted(written) == ["index.html", "units-0-7.html", "units-31-31.html"]
     anchors = {name: set(re.findall(r'id="(unit-\d+)"', text)) for name, text in written.items()}
     links = re.findall(r'href="(units-[\d-]+\.html)#(unit-\d+)"', written["index.html"])
@@ -206,8 +240,9 @@ def test_running_top_k_equals_sorting_everything():
         top.update(clip, activations)
         assert all(len(heap) <= 7 for heap in top.heaps.values())
     for unit, hits in top.ranking().items():
-        expected = sorted(((float(m[unit].max()), c, int(m[unit].argmax())) for c, m in enumerate(maps)),
-                          key=lambda p: (-p[0], p[1]))[:7]
+        expected = sorted(
+            ((float(m[unit].max()), c, int(m[unit].argmax())) for c, m in enumerate(maps)), key=lambda p: (-p[0], p[1])
+        )[:7]
         assert [(h.activation, h.clip, h.step) for h in hits] == expected
 
 
@@ -231,8 +266,9 @@ def test_units_option():
 
 
 def test_filters_png(tmp_path):
-    result = CliRunner().invoke(cli, ["visualize", "filters", "--model", "example", "--out",
-                                      str(tmp_path / "conv1.png")])
+    result = CliRunner().invoke(
+        cli, ["visualize", "filters", "--model", "example", "--out", str(tmp_path / "conv1.png")]
+    )
     assert result.exit_code == 0, result.output
     image = imread(tmp_path / "conv1.png")
     assert image.shape[1] == 1200 and image.shape[0] > 250 and image[..., :3].std() > 0.05
@@ -249,7 +285,7 @@ def test_filter_figure_at_full_width(architecture, kernels, tmp_path):
     assert decibels.shape == (kernels, 513) and np.allclose(decibels.max(axis=1), 0)  # dB re. each kernel's peak
     order = [int(k) for k in np.argsort(freqs[decibels.argmax(axis=1)], kind="stable")]
     top, bottom = figure.subfigs
-    heat, panels = top.axes[0], bottom.axes[:2 * kernels]
+    heat, panels = top.axes[0], bottom.axes[: 2 * kernels]
     assert [t.get_text() for t in heat.get_yticklabels()] == [f"kernel {k}" for k in order]
     assert heat.get_xlabel() == "frequency (kHz)"
     time_axes, freq_axes = panels[0::2], panels[1::2]
@@ -288,9 +324,23 @@ def test_page_loads_in_headless_chromium(chromium, page, tmp_path):
     out, ranking = page
     checked = out / "probe.html"  # beside index.html, so the relative links resolve the same way
     checked.write_text((out / "index.html").read_text().replace("</body>", PROBE))
-    run = subprocess.run([str(chromium), "--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr",
-                          "--v=0", f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=20000",
-                          "--dump-dom", checked.as_uri()], capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        [
+            str(chromium),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--enable-logging=stderr",
+            "--v=0",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--virtual-time-budget=20000",
+            "--dump-dom",
+            checked.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     found = re.search(r'<pre id="check">(.*?)</pre>', run.stdout)
     assert found, f"the probe did not run; chromium said: {run.stderr[-2000:]}"
     result = json.loads(found.group(1).replace("&quot;", '"'))
@@ -307,17 +357,28 @@ def test_page_loads_in_headless_chromium(chromium, page, tmp_path):
     assert len(console) == 1 and "probe finished" in console[0], console
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--units", "40"], "units must lie in 0..31"),
-    (["--layer", "conv9"], "has no layer 'conv9'"),
-    (["--list", "{missing}"], "no such audio file"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--units", "40"], "units must lie in 0..31"),
+        (["--layer", "conv9"], "has no layer 'conv9'"),
+        (["--list", "{missing}"], "no such audio file"),
+    ],
+)
 def test_units_errors_are_one_line(clips, tmp_path, args, message):
     folder, _ = clips
     (tmp_path / "bad.txt").write_text("nothing.wav\n")
     args = [a.format(missing=tmp_path / "bad.txt") for a in args]
-    base = ["visualize", "units", "--model", "example", "--list", str(folder / "clips.txt"),
-            "--out", str(tmp_path / "o")]
+    base = [
+        "visualize",
+        "units",
+        "--model",
+        "example",
+        "--list",
+        str(folder / "clips.txt"),
+        "--out",
+        str(tmp_path / "o"),
+    ]
     result = CliRunner().invoke(cli, base + args)
     assert result.exit_code == 1 and len(result.output.strip().splitlines()) == 1, result.output
     assert message in result.output and not (tmp_path / "o").exists()
@@ -325,6 +386,8 @@ def test_units_errors_are_one_line(clips, tmp_path, args, message):
 
 def test_filters_error_is_one_line(tmp_path):
     missing = tmp_path / "none.t7"
-    result = CliRunner().invoke(cli, ["visualize", "filters", "--model", str(missing), "--out", str(tmp_path / "x.png")])
+    result = CliRunner().invoke(
+        cli, ["visualize", "filters", "--model", str(missing), "--out", str(tmp_path / "x.png")]
+    )
     assert result.exit_code == 1 and len(result.output.strip().splitlines()) == 1
     assert f"no such model file: {missing}" in result.output

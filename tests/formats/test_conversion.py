@@ -1,4 +1,5 @@
 """Conversion between .t7, safetensors, pth and h5; the released GPU layout; wrong files."""
+
 from __future__ import annotations
 
 import hashlib
@@ -13,9 +14,9 @@ from safetensors import safe_open
 import convert
 import soundnet
 from soundnet.formats.categories import load_categories
-from soundnet.model.examples import EXAMPLE_MODEL
 from soundnet.formats.t7_export import model_to_t7_tree
 from soundnet.formats.t7_import import NotSoundNetError, model_from_t7
+from soundnet.model.examples import EXAMPLE_MODEL
 from soundnet.parity.verify import verify_reference
 
 
@@ -85,12 +86,18 @@ def test_h5_has_a_dataset_per_parameter_and_metadata_attributes(tmp_path):
 def as_released(tree):
     """Rewrite a real Torch7 tree the way the released GPU files are: cudnn.* classes with cudnn's fields,
     torch.CudaTensor / CudaStorage everywhere; the flat shared parameter storage stays as it is."""
+
     def visit(module):
         kind = module.typename.split(".")[1]
         if kind in ("SpatialConvolution", "ReLU", "SpatialMaxPooling"):
             module.typename = f"cudnn.{kind}"
-            module.fields.update(groups=1, input_offset=0, output_offset=0, weight_offset=0,
-                                 iSize=convert.make_tensor(np.zeros(4, np.int64), 0, (4,), (1,)))
+            module.fields.update(
+                groups=1,
+                input_offset=0,
+                output_offset=0,
+                weight_offset=0,
+                iSize=convert.make_tensor(np.zeros(4, np.int64), 0, (4,), (1,)),
+            )
         for value in module.fields.values():
             if isinstance(value, convert.Tensor) and value.dtype == np.float32:
                 value.typename = "torch.CudaTensor"
@@ -98,6 +105,7 @@ def as_released(tree):
                     value.storage.typename = "torch.CudaStorage"
         for child in module.get("modules") or []:
             visit(child)
+
     for module in tree["modules"]:
         visit(module)
     return tree
@@ -122,8 +130,9 @@ def test_half_tensors_convert(torch7_refs, tmp_path):
     conv = tree["modules"][0]
     half = np.asarray(conv["weight"], np.float16)
     storage = convert.Storage.from_array(half, typename="torch.CudaHalfStorage")
-    conv.fields["weight"] = convert.make_tensor(storage, 0, half.shape, [s // 2 for s in half.strides],
-                                                typename="torch.CudaHalfTensor")
+    conv.fields["weight"] = convert.make_tensor(
+        storage, 0, half.shape, [s // 2 for s in half.strides], typename="torch.CudaHalfTensor"
+    )
     convert.write_t7(tree, tmp_path / "half.t7")
     model = soundnet.load(tmp_path / "half.t7")
     assert torch.equal(model.conv1.weight, torch.from_numpy(half.astype(np.float32).reshape(4, 1, 64)))
@@ -154,7 +163,12 @@ def test_export_structure_equals_what_torch7_saved(torch7_refs):
             for i, (x, y) in enumerate(zip(a, b)):
                 compare(x, y, f"{path}[{i}]")
         elif isinstance(a, np.ndarray):
-            assert (a.typename, a.shape, a.strides, a.storage_offset) == (b.typename, b.shape, b.strides, b.storage_offset), path
+            assert (a.typename, a.shape, a.strides, a.storage_offset) == (
+                b.typename,
+                b.shape,
+                b.strides,
+                b.storage_offset,
+            ), path
             assert np.array_equal(a, b), path
         else:
             assert a == b, path
@@ -170,7 +184,9 @@ def mutated(tree, index, **fields):
 def test_wrong_architecture_names_the_first_differing_module(torch7_refs):
     tree = convert.read_t7(torch7_refs / "soundnet8_quarter.t7")
     tree["modules"][4] = tree["modules"][2]  # a ReLU where conv2 belongs
-    with pytest.raises(NotSoundNetError, match=r"module 5 \(conv2\): expected SpatialConvolution k32 s2 p16, found nn.ReLU"):
+    with pytest.raises(
+        NotSoundNetError, match=r"module 5 \(conv2\): expected SpatialConvolution k32 s2 p16, found nn.ReLU"
+    ):
         model_from_t7(tree)
     tree = mutated(convert.read_t7(torch7_refs / "soundnet8_quarter.t7"), 9, kH=15)
     with pytest.raises(NotSoundNetError, match=r"module 9 \(conv3\).*kH15"):

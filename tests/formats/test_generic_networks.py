@@ -1,4 +1,5 @@
 """Any Torch7 network through the soundnet commands: inspect, convert -> load, export -> Torch7, verify."""
+
 from __future__ import annotations
 
 import json
@@ -6,14 +7,14 @@ import json
 import pytest
 import torch
 from click.testing import CliRunner
-from generated_sounds import KINDS, write_clip
 from safetensors import safe_open
-from torch7_runtime import make_reference
-from zoo_nets import TOLERANCE, as_value, clone_value, io_file, load_io, relative_error, require_zoo, zoo_names
 
 import convert
 import soundnet
+from generated_sounds import KINDS, write_clip
 from soundnet.cli import cli
+from torch7_runtime import make_reference
+from zoo_nets import TOLERANCE, as_value, clone_value, io_file, load_io, relative_error, require_zoo, zoo_names
 
 ZOO = zoo_names()
 

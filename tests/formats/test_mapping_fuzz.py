@@ -1,4 +1,5 @@
 """Hostile module trees: any field of any module replaced by a value of the wrong kind gives ValueError."""
+
 from __future__ import annotations
 
 import random
@@ -9,8 +10,21 @@ import pytest
 import convert
 from soundnet.formats.t7_import import model_from_t7
 
-WRONG_VALUES = [None, "x", -1, 0, 3.5, True, float("nan"), 10**12, [], {},
-                np.zeros((2, 3), np.float32), np.zeros(0, np.float32), convert.TorchObject("nn.ReLU", {})]
+WRONG_VALUES = [
+    None,
+    "x",
+    -1,
+    0,
+    3.5,
+    True,
+    float("nan"),
+    10**12,
+    [],
+    {},
+    np.zeros((2, 3), np.float32),
+    np.zeros(0, np.float32),
+    convert.TorchObject("nn.ReLU", {}),
+]
 
 
 def torch_objects(value, found):

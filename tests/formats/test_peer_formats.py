@@ -1,5 +1,6 @@
 """Other ports' weight files as import sources, told apart by content: the TF/Keras sound8.npy dict (read
 without running code) and the state_dicts of two public PyTorch ports."""
+
 from __future__ import annotations
 
 import pickle
@@ -18,15 +19,23 @@ from soundnet.formats.peer_formats import read_pickled_npy
 
 def keras_tree(model: soundnet.SoundNet) -> dict:
     """The model as the TF port's dict: conv weights (k, 1, in, out), BN as gamma/beta/mean/var."""
+
     def conv(module):
-        return {"weights": module.weight.detach().numpy().transpose(2, 1, 0)[:, None].copy(),
-                "biases": module.bias.detach().numpy().copy()}
+        return {
+            "weights": module.weight.detach().numpy().transpose(2, 1, 0)[:, None].copy(),
+            "biases": module.bias.detach().numpy().copy(),
+        }
+
     tree = {}
     for block in range(1, 8):
         bn = model.get_submodule(f"bn{block}")
-        tree[f"conv{block}"] = {**conv(model.get_submodule(f"conv{block}")),
-                                "gamma": bn.weight.detach().numpy().copy(), "beta": bn.bias.detach().numpy().copy(),
-                                "mean": bn.running_mean.numpy().copy(), "var": bn.running_var.numpy().copy()}
+        tree[f"conv{block}"] = {
+            **conv(model.get_submodule(f"conv{block}")),
+            "gamma": bn.weight.detach().numpy().copy(),
+            "beta": bn.bias.detach().numpy().copy(),
+            "mean": bn.running_mean.numpy().copy(),
+            "var": bn.running_var.numpy().copy(),
+        }
     tree["conv8"], tree["conv8_2"] = conv(model.object_head), conv(model.scene_head)
     return tree
 
@@ -74,14 +83,17 @@ class RunsCode:
         return (exec, (f"open({str(self.marker)!r}, 'w').write('pwned')",))
 
 
-@pytest.mark.parametrize("payload, refused", [
-    (lambda marker: pickle.dumps(RunsCode(marker), protocol=2), "exec"),  # protocol 2 names it __builtin__.exec
-    (lambda marker: pickle.dumps({"conv1": RunsCode(marker)}, protocol=4), "builtins.exec"),
-    # os.system by name, as a hand-written pickle would call it
-    (lambda marker: b"cos\nsystem\n(S'touch " + str(marker).encode() + b"'\ntR.", "os.system"),
-    # numpy.ndarray called directly with a huge shape (a memory bomb rather than code)
-    (lambda marker: b"cnumpy\nndarray\n((J\x00\x00\x00\x40tS'f'\ntR.", None),
-])
+@pytest.mark.parametrize(
+    "payload, refused",
+    [
+        (lambda marker: pickle.dumps(RunsCode(marker), protocol=2), "exec"),  # protocol 2 names it __builtin__.exec
+        (lambda marker: pickle.dumps({"conv1": RunsCode(marker)}, protocol=4), "builtins.exec"),
+        # os.system by name, as a hand-written pickle would call it
+        (lambda marker: b"cos\nsystem\n(S'touch " + str(marker).encode() + b"'\ntR.", "os.system"),
+        # numpy.ndarray called directly with a huge shape (a memory bomb rather than code)
+        (lambda marker: b"cnumpy\nndarray\n((J\x00\x00\x00\x40tS'f'\ntR.", None),
+    ],
+)
 def test_crafted_pickles_do_not_run(tmp_path, payload, refused):
     marker = tmp_path / "pwned"
     npy_with_pickle(tmp_path / "evil.npy", payload(marker))

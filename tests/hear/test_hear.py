@@ -5,6 +5,7 @@ the validator test puts a stand-in `tensorflow` package (one class, `Module`, wh
 isinstance check needs) first on the path instead of installing TensorFlow. hearvalidator itself is
 installed without dependencies by scripts/install_test_tools.sh.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -34,18 +35,26 @@ def model():
 def run_validator(tmp_path, *model_args: str) -> str:
     stand_in = tmp_path / "tensorflow"
     stand_in.mkdir()
-    (stand_in / "__init__.py").write_text('"""Stand-in: hearvalidator only asks isinstance(model, tf.Module)."""\n'
-                                          "class Module:\n    pass\n")
+    (stand_in / "__init__.py").write_text(
+        '"""Stand-in: hearvalidator only asks isinstance(model, tf.Module)."""\nclass Module:\n    pass\n'
+    )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), REPO])}
-    result = subprocess.run([sys.executable, "-m", "hearvalidator.validate", "soundnet.hear", *model_args,
-                             "-d", "cpu"], capture_output=True, text=True, env=env, timeout=600)
+    result = subprocess.run(
+        [sys.executable, "-m", "hearvalidator.validate", "soundnet.hear", *model_args, "-d", "cpu"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Looks good!" in result.stdout
     return result.stdout
 
 
-needs_validator = pytest.mark.skipif(importlib.util.find_spec("hearvalidator") is None,
-                                     reason="hearvalidator is not installed (scripts/install_test_tools.sh does)")
+needs_validator = pytest.mark.skipif(
+    importlib.util.find_spec("hearvalidator") is None,
+    reason="hearvalidator is not installed (scripts/install_test_tools.sh does)",
+)
 
 
 @needs_validator

@@ -1,4 +1,5 @@
 """hubconf.py: torch.hub.load(repo_dir, entry, source="local") on this checkout, offline."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -50,11 +51,14 @@ def test_soundnet5_from_given_weights(tmp_path):
     assert model.name == "soundnet5" and model.widths == (4, 4, 8, 8)
 
 
-@pytest.mark.parametrize("entry, kwargs, message", [
-    ("soundnet5", {}, "no released soundnet5 weights are published"),
-    ("soundnet5", {"weights": "example"}, "holds a soundnet8, not a soundnet5"),
-    ("soundnet8", {"weights": "example", "pretrained": False}, "not both"),
-])
+@pytest.mark.parametrize(
+    "entry, kwargs, message",
+    [
+        ("soundnet5", {}, "no released soundnet5 weights are published"),
+        ("soundnet5", {"weights": "example"}, "holds a soundnet8, not a soundnet5"),
+        ("soundnet8", {"weights": "example", "pretrained": False}, "not both"),
+    ],
+)
 def test_mistakes_are_clear(entry, kwargs, message):
     with pytest.raises(ValueError, match=message):
         hub_load(entry, **kwargs)

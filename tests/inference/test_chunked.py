@@ -1,4 +1,5 @@
 """Chunked inference equals one pass, for random lengths, chunk sizes, block sizes and layers."""
+
 from __future__ import annotations
 
 import random
@@ -9,10 +10,9 @@ import torch
 import soundnet.inference.chunked as chunked
 from audio_fixtures import small_soundnet5, small_soundnet8, write_audio
 from soundnet import SoundNet8, load_audio
-from soundnet.model.architecture import SOUNDNET5, SOUNDNET8
 from soundnet.audio import iter_audio_blocks
-from soundnet.model.architecture import ReceptiveField
 from soundnet.inference.chunked import default_chunk_samples, iter_chunked, run_as_original
+from soundnet.model.architecture import SOUNDNET5, SOUNDNET8, ReceptiveField
 from tolerances import close
 
 MODELS = {"soundnet8": small_soundnet8(), "soundnet5": small_soundnet5()}
@@ -47,7 +47,7 @@ def test_an_output_reads_only_its_window(name, layer):
     for step in (0, 1, reference.shape[-1] // 2, reference.shape[-1] - 1):
         start, end = field.window(step)
         changed = torch.randn_like(x) * 50
-        changed[..., max(start, 0):max(end, 0)] = x[..., max(start, 0):max(end, 0)]
+        changed[..., max(start, 0) : max(end, 0)] = x[..., max(start, 0) : max(end, 0)]
         assert torch.equal(run_as_original(model, changed, target.index)[..., step], reference[..., step])
 
 
@@ -86,7 +86,7 @@ def test_chunked_equals_one_pass(trial):
     x = torch.randn(batch, length) * 60
     chunk = rng.randint(field.size + field.stride, field.size + 6 * field.stride)
     block = rng.choice([length, rng.randint(1, 3 * chunk)])
-    blocks = [x[:, i:i + block] for i in range(0, length, block)]
+    blocks = [x[:, i : i + block] for i in range(0, length, block)]
     pieces = list(iter_chunked(model, blocks, layer, chunk))
     with torch.no_grad():
         expected = as_tuple(model.forward_features(x[:, None], layer.index))
@@ -109,7 +109,7 @@ def test_chunks_stay_within_their_size(monkeypatch):
     monkeypatch.setattr(model, "forward_features", recording)
     chunk = field.size + 3 * field.stride
     x = torch.randn(40 * field.stride) * 50
-    pieces = list(iter_chunked(model, [x[i:i + 7_000] for i in range(0, len(x), 7_000)], layer, chunk))
+    pieces = list(iter_chunked(model, [x[i : i + 7_000] for i in range(0, len(x), 7_000)], layer, chunk))
     assert len(seen) > 5 and max(seen) <= chunk
     assert sum(piece.shape[-1] for piece in pieces) == model.architecture.output_length(len(x), layer)
 

@@ -1,4 +1,5 @@
 """soundnet.predict: the original extract_predictions.lua recipe (softmax per step, 10 s tiling, middle step)."""
+
 from __future__ import annotations
 
 import csv
@@ -14,8 +15,9 @@ from audio_fixtures import small_soundnet8, write_audio
 from soundnet import SoundNet8Finetuned
 from soundnet.audio import iter_audio_blocks, load_audio
 from soundnet.inference.predict import category_names, predict_blocks
-from soundnet.inference.tiling import TILE_SAMPLES, extract_predictions_repeats as tile_repeats
 from soundnet.inference.report import CSV_HEADER, csv_rows, format_table, prediction_record, summary_line
+from soundnet.inference.tiling import TILE_SAMPLES
+from soundnet.inference.tiling import extract_predictions_repeats as tile_repeats
 from tolerances import close
 
 MODEL = small_soundnet8()
@@ -72,8 +74,10 @@ def test_streamed_blocks_equal_in_memory(tmp_path):
 def test_names_from_metadata_folder_or_indices(tmp_path):
     assert category_names(MODEL)[0][:2] == ["#0", "#1"]
     model = small_soundnet8()
-    model.metadata["categories"] = [[f"n0000000{i} thing{i}, other" for i in range(10)],
-                                    [f"/a/place{i}" for i in range(6)]]
+    model.metadata["categories"] = [
+        [f"n0000000{i} thing{i}, other" for i in range(10)],
+        [f"/a/place{i}" for i in range(6)],
+    ]
     prediction = soundnet.predict(model, torch.randn(12 * 22050))
     obj, scene = prediction.summary()
     assert obj.name.startswith("n0000000") and obj.label == f"thing{obj.index}"

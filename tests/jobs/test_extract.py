@@ -1,4 +1,5 @@
 """extract_features and the extraction job: features, pooling, file layouts, batching, resume, shards, merge."""
+
 from __future__ import annotations
 
 import os
@@ -16,9 +17,21 @@ from audio_fixtures import small_soundnet8, truncate, write_audio
 from soundnet.formats.loading import model_sha256
 from soundnet.jobs.clip_lists import read_list
 from soundnet.jobs.extraction import extract_files, parse_shard, select_shard, shard_target
-from soundnet.jobs.feature_files import (CATEGORY_SUFFIX, FEATURE_SUFFIX, clip_key, feature_settings,
-                                         merge_consolidated, output_path, read_index, read_settings, step_geometry,
-                                         torch7_squeeze, write_categories_file, write_consolidated, write_layer_file)
+from soundnet.jobs.feature_files import (
+    CATEGORY_SUFFIX,
+    FEATURE_SUFFIX,
+    clip_key,
+    feature_settings,
+    merge_consolidated,
+    output_path,
+    read_index,
+    read_settings,
+    step_geometry,
+    torch7_squeeze,
+    write_categories_file,
+    write_consolidated,
+    write_layer_file,
+)
 from soundnet.jobs.feature_sinks import ConsolidatedSink
 from tolerances import close
 
@@ -44,7 +57,7 @@ def test_extract_layers_pooling_and_batches():
     assert batch.shape[0] == 2 and close(batch[1:], soundnet.extract_features(MODEL, -x, 18))
     heads = soundnet.extract_features(MODEL, torch.randn(10 * 22050), 25)
     assert isinstance(heads, soundnet.HeadOutputs) and heads.objects.shape[1] == 10 and heads.scenes.shape[1] == 6
-    clips = soundnet.extract_features(MODEL, [x, x[:5 * 22050]], 24)  # a list of any lengths: one output each
+    clips = soundnet.extract_features(MODEL, [x, x[: 5 * 22050]], 24)  # a list of any lengths: one output each
     assert torch.equal(clips[0], features) and clips[1].shape[-1] < steps
     with pytest.raises(ValueError, match="pool must be"):
         soundnet.extract_features(MODEL, x, pool="sum")
@@ -63,8 +76,13 @@ def test_layer_file_layouts_as_the_original(tmp_path):
         assert handle["layer18"].shape == (16,)  # Torch's squeeze() drops T = 1 too
     assert torch7_squeeze(np.ones((1, 1))).shape == (1,)
     geometry = step_geometry(MODEL, MODEL.architecture.head)
-    written = write_categories_file(tmp_path / "c.h5", {"object": np.ones((10, 3)), "scene": np.ones((6, 3))},
-                                    geometry, samples=3 * 22050, repeats=4)
+    written = write_categories_file(
+        tmp_path / "c.h5",
+        {"object": np.ones((10, 3)), "scene": np.ones((6, 3))},
+        geometry,
+        samples=3 * 22050,
+        repeats=4,
+    )
     with h5py.File(written, "r") as handle:
         assert sorted(handle) == ["object", "scene", "times"]
         assert handle.attrs["tiled"] and handle.attrs["tile_repeats"] == 4
@@ -84,10 +102,19 @@ def test_output_paths(tmp_path):
 @pytest.fixture
 def clips(tmp_path):
     """Formats, rates and channel counts the original met, plus a mix of lengths for batching."""
-    specs = [("a.wav", 5.0, 22050, 1), ("b.wav", 5.0, 22050, 1), ("c.flac", 5.0, 44100, 2),
-             ("d.ogg", 3.0, 48000, 1), ("e.mp3", 4.0, 22050, 2), ("f.wav", 0.6, 22050, 1), ("g.wav", 5.0, 22050, 1)]
-    return [str(write_audio(tmp_path / name, seconds, rate, channels, seed=i))
-            for i, (name, seconds, rate, channels) in enumerate(specs)]
+    specs = [
+        ("a.wav", 5.0, 22050, 1),
+        ("b.wav", 5.0, 22050, 1),
+        ("c.flac", 5.0, 44100, 2),
+        ("d.ogg", 3.0, 48000, 1),
+        ("e.mp3", 4.0, 22050, 2),
+        ("f.wav", 0.6, 22050, 1),
+        ("g.wav", 5.0, 22050, 1),
+    ]
+    return [
+        str(write_audio(tmp_path / name, seconds, rate, channels, seed=i))
+        for i, (name, seconds, rate, channels) in enumerate(specs)
+    ]
 
 
 def test_per_file_outputs_skip_and_force(clips):
@@ -121,8 +148,12 @@ def test_workers_and_streaming_give_the_same_features(clips, tmp_path, monkeypat
 def test_broken_files_are_reported_and_skipped(clips, tmp_path):
     silent = write_audio(tmp_path / "silent.wav", 2.0)
     silent.write_bytes(silent.read_bytes()[:44] + bytes(len(silent.read_bytes()) - 44))
-    bad = [str(truncate(write_audio(tmp_path / "cut.flac", 3.0))), str(tmp_path / "missing.wav"),
-           str(tmp_path / "text.wav"), str(write_audio(tmp_path / "tiny.wav", 0.05))]
+    bad = [
+        str(truncate(write_audio(tmp_path / "cut.flac", 3.0))),
+        str(tmp_path / "missing.wav"),
+        str(tmp_path / "text.wav"),
+        str(write_audio(tmp_path / "tiny.wav", 0.05)),
+    ]
     (tmp_path / "text.wav").write_text("not audio")
     paths = [clips[0], *bad, str(silent), str(truncate(write_audio(tmp_path / "cut.wav", 3.0)))]
     report = extract_files(MODEL, paths, workers=1)
@@ -179,8 +210,9 @@ def test_consolidated_resumes_from_parts_after_a_kill(clips, tmp_path):
     target = tmp_path / "features.h5"
     attrs = feature_settings(MODEL, MODEL.architecture.layer(24), "none", 256.0, "first")
     # a killed run leaves complete part files (written atomically) and no target
-    write_consolidated(target.with_name("features.h5.parts") / "part-1.h5",
-                       [(clips[0], features_of(clips[0]), 5 * 22050)], attrs)
+    write_consolidated(
+        target.with_name("features.h5.parts") / "part-1.h5", [(clips[0], features_of(clips[0]), 5 * 22050)], attrs
+    )
     assert ConsolidatedSink(target, attrs).done(clips[0])
     report = extract_files(MODEL, clips, h5=target, workers=0)
     assert (report.written, report.skipped) == (len(clips) - 1, 1)

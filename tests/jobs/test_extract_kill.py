@@ -1,4 +1,5 @@
 """Killing `soundnet extract` (SIGKILL or SIGTERM) leaves no decode worker alive, and a rerun finishes the job."""
+
 from __future__ import annotations
 
 import os
@@ -50,9 +51,25 @@ def test_killed_extract_leaves_no_worker(tmp_path, sig):
     clips = [write_audio(tmp_path / f"clip{i}.wav", 30.0, seed=i) for i in range(40)]
     (tmp_path / "big.txt").write_text("".join(f"{clip}\n" for clip in clips))
     env = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
-    job = subprocess.Popen([sys.executable, "-m", "soundnet", "extract", "--list", str(tmp_path / "big.txt"),
-                            "--model", "example", "--h5", str(tmp_path / "o.h5"), "--workers", "2"],
-                           env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    job = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "soundnet",
+            "extract",
+            "--list",
+            str(tmp_path / "big.txt"),
+            "--model",
+            "example",
+            "--h5",
+            str(tmp_path / "o.h5"),
+            "--workers",
+            "2",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     workers: list[int] = []
     try:
         wait_for(lambda: len(children(job.pid)) >= 2 or job.poll() is not None, "no decode workers started")
@@ -68,8 +85,24 @@ def test_killed_extract_leaves_no_worker(tmp_path, sig):
             if alive(pid):
                 os.kill(pid, signal.SIGKILL)
     assert not (tmp_path / "o.h5").exists()  # never half-written
-    rerun = subprocess.run([sys.executable, "-m", "soundnet", "extract", "--list", str(tmp_path / "big.txt"),
-                            "--model", "example", "--h5", str(tmp_path / "o.h5"), "--workers", "0"],
-                           env=env, capture_output=True, text=True)
+    rerun = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "soundnet",
+            "extract",
+            "--list",
+            str(tmp_path / "big.txt"),
+            "--model",
+            "example",
+            "--h5",
+            str(tmp_path / "o.h5"),
+            "--workers",
+            "0",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert rerun.returncode == 0 and "40 written" in rerun.stdout, rerun.stderr
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # the killed run's temporaries

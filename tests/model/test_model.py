@@ -1,4 +1,5 @@
 """The model API: input layouts, layer addressing, lengths, the fine-tuned view, probabilities."""
+
 from __future__ import annotations
 
 import pytest
@@ -97,11 +98,11 @@ def test_clips_of_any_lengths_give_each_its_own_steps(model, tmp_path):
                 assert torch.allclose(ours, alone, atol=1e-4, rtol=1e-4)
         padded = torch.zeros(3, 300_001)
         for row, clip in enumerate(clips):
-            padded[row, :len(clip)] = clip
+            padded[row, : len(clip)] = clip
         lengths = [len(clip) for clip in clips]
         output = model.forward_features(padded, 24, lengths=lengths)
         steps = [model.architecture.output_length(n, model.architecture.layer(24)) for n in lengths]
-        assert output.shape[-1] == max(steps) and (output[2, :, steps[2]:] == 0).all()
+        assert output.shape[-1] == max(steps) and (output[2, :, steps[2] :] == 0).all()
         assert len(model(clips)) == 3 and model(clips)[1].objects.shape == (1, 1000, 2)
     with pytest.raises(ValueError, match="lengths must give"):
         model.forward_features(padded, 24, lengths=[1, 2])

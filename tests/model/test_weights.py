@@ -1,4 +1,5 @@
 """Weights by name: the released bundle's meta, the registry, and metadata read back into a bundle."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -42,13 +43,16 @@ def test_registry_names():
     assert model.name == "soundnet5" and model.classes == (10, 6) and model.weights is None
 
 
-@pytest.mark.parametrize("call, message", [
-    (lambda: soundnet.get_model_weights("soundnet5"), "no released weights for 'soundnet5'"),
-    (lambda: soundnet.get_weight("SoundNet5_Weights.RELEASED"), "unknown weights"),
-    (lambda: SoundNet8_Weights.verify("imagenet"), "choose from RELEASED"),
-    (lambda: soundnet.get_model("soundnet9"), "unknown model 'soundnet9'"),
-    (lambda: soundnet.get_model("soundnet8", weights="released", widths=(4,) * 7), "takes no widths"),
-])
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: soundnet.get_model_weights("soundnet5"), "no released weights for 'soundnet5'"),
+        (lambda: soundnet.get_weight("SoundNet5_Weights.RELEASED"), "unknown weights"),
+        (lambda: SoundNet8_Weights.verify("imagenet"), "choose from RELEASED"),
+        (lambda: soundnet.get_model("soundnet9"), "unknown model 'soundnet9'"),
+        (lambda: soundnet.get_model("soundnet8", weights="released", widths=(4,) * 7), "takes no widths"),
+    ],
+)
 def test_registry_errors_are_clear(call, message):
     with pytest.raises(ValueError, match=message):
         call()
@@ -64,8 +68,16 @@ def test_model_names_resolve_to_the_cache(tmp_path, monkeypatch):
 
 
 def descriptive(model: soundnet.SoundNet) -> Weights:
-    return Weights(name="", meta={**identify(model).meta, "license": "CC0", "citation": "@misc{x}",
-                                  "provenance": "made here", "_metrics": {"ESC-50": {"acc": 1.5}}})
+    return Weights(
+        name="",
+        meta={
+            **identify(model).meta,
+            "license": "CC0",
+            "citation": "@misc{x}",
+            "provenance": "made here",
+            "_metrics": {"ESC-50": {"acc": 1.5}},
+        },
+    )
 
 
 def test_metadata_is_read_back_into_the_bundle(tmp_path):

@@ -1,4 +1,5 @@
 """Without scikit-learn and matplotlib (extras) the core imports and runs; what needs one says so in one line."""
+
 from __future__ import annotations
 
 import json
@@ -14,8 +15,9 @@ WITHOUT_EXTRAS = "import sys; sys.modules.update(sklearn=None, matplotlib=None)\
 
 
 def run_without_extras(code: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", WITHOUT_EXTRAS + code], capture_output=True, text=True, cwd=REPO,
-                          timeout=300)
+    return subprocess.run(
+        [sys.executable, "-c", WITHOUT_EXTRAS + code], capture_output=True, text=True, cwd=REPO, timeout=300
+    )
 
 
 def test_only_the_unit_page_needs_an_extra_to_import():
@@ -34,16 +36,24 @@ print(json.dumps(failed))
     result = run_without_extras(walk)
     assert result.returncode == 0, result.stderr
     plots = 'the unit page needs matplotlib, which is not installed: pip install "soundnet-t7[plots]"'
-    assert json.loads(result.stdout) == {f"soundnet.evaluation.{name}": plots
-                                         for name in ("spectrogram", "unit_page", "unit_segments")}
+    assert json.loads(result.stdout) == {
+        f"soundnet.evaluation.{name}": plots for name in ("spectrogram", "unit_page", "unit_segments")
+    }
 
 
-@pytest.mark.parametrize("arguments, message", [
-    (["evaluate", "--model", "example", "--train", "{tmp}/a.txt", "--test", "{tmp}/b.txt", "--out", "{tmp}/o"],
-     'Error: evaluation needs scikit-learn, which is not installed: pip install "soundnet-t7[eval]"'),
-    (["visualize", "filters", "--model", "example", "--out", "{tmp}/conv1.png"],
-     'Error: the filter plot needs matplotlib, which is not installed: pip install "soundnet-t7[plots]"'),
-])
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (
+            ["evaluate", "--model", "example", "--train", "{tmp}/a.txt", "--test", "{tmp}/b.txt", "--out", "{tmp}/o"],
+            'Error: evaluation needs scikit-learn, which is not installed: pip install "soundnet-t7[eval]"',
+        ),
+        (
+            ["visualize", "filters", "--model", "example", "--out", "{tmp}/conv1.png"],
+            'Error: the filter plot needs matplotlib, which is not installed: pip install "soundnet-t7[plots]"',
+        ),
+    ],
+)
 def test_commands_that_need_an_extra_name_it_in_one_line(arguments, message, tmp_path):
     (tmp_path / "a.txt").write_text("x.wav 0\ny.wav 1\n")
     (tmp_path / "b.txt").write_text("z.wav 0\n")
@@ -62,8 +72,9 @@ def test_training_without_matplotlib_warns_and_skips_only_the_curve(tmp_path, mo
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
     assert not plot_loss_curve(log, tmp_path / "without.png")
     assert not (tmp_path / "without.png").exists()
-    assert capsys.readouterr().out.strip() == ('warning: the loss curve needs matplotlib, which is not '
-                                               'installed: pip install "soundnet-t7[plots]"')
+    assert capsys.readouterr().out.strip() == (
+        'warning: the loss curve needs matplotlib, which is not installed: pip install "soundnet-t7[plots]"'
+    )
 
 
 def test_a_missing_dependency_of_an_installed_extra_is_not_blamed_on_the_extra():

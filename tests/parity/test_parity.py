@@ -2,6 +2,7 @@
 
 Criterion everywhere: max |ours - torch7| <= 1e-4 * max(1, max |torch7|) in float32.
 """
+
 from __future__ import annotations
 
 import numpy as np

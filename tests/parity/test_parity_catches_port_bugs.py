@@ -1,4 +1,5 @@
 """The parity check can fail: each bug found in public SoundNet ports, injected on purpose, breaks it."""
+
 from __future__ import annotations
 
 from copy import deepcopy
@@ -16,7 +17,9 @@ pytestmark = pytest.mark.slow  # Torch7-size models run forward and backward sev
 
 @pytest.fixture(scope="module")
 def quarter(torch7_refs):
-    return soundnet.load(torch7_refs / "soundnet8_quarter.t7"), convert.read_t7(torch7_refs / "refs_soundnet8_quarter.t7")
+    return soundnet.load(torch7_refs / "soundnet8_quarter.t7"), convert.read_t7(
+        torch7_refs / "refs_soundnet8_quarter.t7"
+    )
 
 
 def parity_fails(model: soundnet.SoundNet, reference: dict) -> bool:

@@ -3,6 +3,7 @@
 No Torch7 runs here, so the file is built the way the script builds it (every module output up to the
 heads, `_n` on sequences, `final` for 4 time steps, pred10) from the independent NumPy forward pass.
 """
+
 from __future__ import annotations
 
 import subprocess
@@ -33,9 +34,11 @@ def script_layout(modules: list, wave: np.ndarray) -> dict:
     heads = tuple(torch.from_numpy(np.asarray(h, np.float32)[..., 0]) for h in outputs[25])
     clip["final"] = lua_sequence([t.numpy() for t in torch7_cpu_outputs(heads)])
     x = wave.astype(np.float32).reshape(1, 1, -1, 1)
-    return {"inputs": {"clip": x, "pred10": x},
-            "outputs": {"clip": clip, "pred10": lua_sequence([p.numpy()[..., None] for p in softmax_heads(heads)])},
-            "meta": {"model": str(EXAMPLE_MODEL), "mode": "net:evaluate()", "head_index": 25}}
+    return {
+        "inputs": {"clip": x, "pred10": x},
+        "outputs": {"clip": clip, "pred10": lua_sequence([p.numpy()[..., None] for p in softmax_heads(heads)])},
+        "meta": {"model": str(EXAMPLE_MODEL), "mode": "net:evaluate()", "head_index": 25},
+    }
 
 
 @pytest.mark.slow
@@ -48,8 +51,9 @@ def test_verify_reads_the_script_layout(tmp_path):
     model = soundnet.load(EXAMPLE_MODEL)
     model.conv4.bias.data += 0.5
     soundnet.save(model, tmp_path / "off.safetensors")
-    result = CliRunner().invoke(cli, ["verify", "--model", str(tmp_path / "off.safetensors"),
-                                      "--reference", str(tmp_path / "refs.t7")])
+    result = CliRunner().invoke(
+        cli, ["verify", "--model", str(tmp_path / "off.safetensors"), "--reference", str(tmp_path / "refs.t7")]
+    )
     assert result.exit_code == 1 and "12 (conv4)" in result.output
 
 

@@ -1,4 +1,5 @@
 """reference_outputs/manifest.json: its figures describe the Torch7 arrays, and our outputs match them."""
+
 from __future__ import annotations
 
 import json
@@ -12,12 +13,15 @@ import convert
 import soundnet
 from soundnet.model.heads import softmax_heads, torch7_cpu_outputs
 
-MANIFEST = json.loads((Path(__file__).resolve().parent.parent.parent / "reference_outputs" / "manifest.json").read_text())
+MANIFEST = json.loads(
+    (Path(__file__).resolve().parent.parent.parent / "reference_outputs" / "manifest.json").read_text()
+)
 MODELS = sorted(MANIFEST["models"])
 
 
 def manifest_figures(array: np.ndarray) -> dict:
     from reference_outputs.make_manifest import figures
+
     return figures(array)
 
 
@@ -25,6 +29,7 @@ def manifest_figures(array: np.ndarray) -> dict:
 def test_manifest_describes_the_torch7_arrays(torch7_refs, model_name):
     entry = MANIFEST["models"][model_name]
     from reference_outputs.make_manifest import entries
+
     reference = convert.read_t7(torch7_refs / entry["refs_file"])
     assert entries(reference) == entry["outputs"]
     for name, x in reference["inputs"].items():

@@ -4,6 +4,7 @@ Every input kind the script takes (audio file, raw float32, generated), both arc
 without `final` (written only for inputs giving exactly 4 time steps). Before the fix, every reference
 without `final` failed: Torch7 writes outputs.clip as a table keyed 1..n only, which reads as a list.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -41,15 +42,18 @@ def _input(kind: str, folder: Path) -> list[str]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("architecture, kind, has_final", [
-    ("soundnet8", "wav48", False),       # a 48 s WAV: 9 time steps at the heads
-    ("soundnet8", "mp36@44100", False),  # a 6 s MP3 at 44.1 kHz (audio.load does not resample: 12 s of samples)
-    ("soundnet5", "mp36@22050", False),  # a 6 s MP3 through SoundNet5: one time step
-    ("soundnet8", "raw12", False),
-    ("soundnet8", "gen20", True),        # 20 s: exactly 4 steps, so `final` (net:forward) is stored too
-    ("soundnet5", "gen20", True),
-    ("soundnet5", "gen10", False),
-])
+@pytest.mark.parametrize(
+    "architecture, kind, has_final",
+    [
+        ("soundnet8", "wav48", False),  # a 48 s WAV: 9 time steps at the heads
+        ("soundnet8", "mp36@44100", False),  # a 6 s MP3 at 44.1 kHz (audio.load does not resample: 12 s of samples)
+        ("soundnet5", "mp36@22050", False),  # a 6 s MP3 through SoundNet5: one time step
+        ("soundnet8", "raw12", False),
+        ("soundnet8", "gen20", True),  # 20 s: exactly 4 steps, so `final` (net:forward) is stored too
+        ("soundnet5", "gen20", True),
+        ("soundnet5", "gen10", False),
+    ],
+)
 def test_verify_reads_what_torch7_writes(tmp_path, torch7_runtime, architecture, kind, has_final):
     model = torch7_refs_dir() / MODELS[architecture]
     if not model.is_file():
@@ -78,7 +82,15 @@ def test_verify_reads_a_sequence_without_final(tmp_path):
     table = {"inputs": {"clip": refs["inputs"]["clip2"]}, "outputs": {"clip": clip2}}
     convert.write_t7(table, tmp_path / "refs.t7")
     assert isinstance(convert.read_t7(tmp_path / "refs.t7")["outputs"]["clip"], list)
-    result = CliRunner().invoke(cli, ["verify", "--model", str(torch7_refs_dir() / "soundnet5_quarter.t7"),
-                                      "--reference", str(tmp_path / "refs.t7")])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "verify",
+            "--model",
+            str(torch7_refs_dir() / "soundnet5_quarter.t7"),
+            "--reference",
+            str(tmp_path / "refs.t7"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "15 of 15 arrays within tolerance" in result.output

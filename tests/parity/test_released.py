@@ -5,6 +5,7 @@ room for summation order (PyTorch's and Torch7's BLAS/conv kernels differ by AVX
 worst seen here is ~2e-6) and still catches any mapping bug (a transposed kernel or a missing BN term
 moves outputs by O(1)).
 """
+
 from __future__ import annotations
 
 import subprocess
@@ -63,8 +64,10 @@ def test_exported_t7_runs_in_torch7_like_ours(tmp_path, torch7_runtime, released
     exported, refs = tmp_path / "soundnet8_final.t7", tmp_path / "refs.t7"
     result = CliRunner().invoke(cli, ["export", "soundnet8", str(exported)])
     assert result.exit_code == 0, result.output
-    lua = (f"source '{torch7_runtime}' && luajit -e \"require 'torch'; torch.setheaptracking(false)\" "
-           f"'{SCRIPT}' -model '{exported}' -out '{refs}' -seconds 20 -seed 9")
+    lua = (
+        f"source '{torch7_runtime}' && luajit -e \"require 'torch'; torch.setheaptracking(false)\" "
+        f"'{SCRIPT}' -model '{exported}' -out '{refs}' -seconds 20 -seed 9"
+    )
     run = subprocess.run(["bash", "-c", lua], capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stderr[-2000:]
     reference = convert.read_t7(refs)

@@ -4,6 +4,7 @@ main_finetune.lua's fx on model (f): logits, cross-entropy loss, every gradient 
 statistics within max|ours - torch7| <= 1e-4 * max(1, max|torch7|); every parameter after one Torch-Adam
 step as tests/adam_parity.py compares them (a per-tensor relative norm, and why).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -12,11 +13,11 @@ import torch
 
 import convert
 import soundnet
+from adam_parity import LR, TORCH_NAMES, check_params
+from soundnet.parity.verify import TOLERANCE, compare
 from soundnet.training.finetune import module_at
 from soundnet.training.losses import classification_loss
 from soundnet.training.optim import TorchAdam
-from soundnet.parity.verify import TOLERANCE, compare
-from adam_parity import LR, TORCH_NAMES, check_params
 
 pytestmark = pytest.mark.slow  # Torch7-size models run forward and backward several times
 
@@ -40,11 +41,15 @@ def test_finetune_step_matches_torch7(torch7_refs, reference, mode):
     assert compare(logits, expected["output"], mode, "output").ok
     for path, grads in expected["grads_step1"].items():
         for name, torch_name in TORCH_NAMES.items():
-            check = compare(module_at(model, path).get_parameter(name).grad, grads[torch_name], mode, f"grad {path}.{name}")
+            check = compare(
+                module_at(model, path).get_parameter(name).grad, grads[torch_name], mode, f"grad {path}.{name}"
+            )
             assert check.ok, check
     optimizer.step()
-    params = {path: {name: module_at(model, path).get_parameter(name) for name in TORCH_NAMES}
-              for path in expected["params_after_1"]}
+    params = {
+        path: {name: module_at(model, path).get_parameter(name) for name in TORCH_NAMES}
+        for path in expected["params_after_1"]
+    }
     check_params(params, expected["params_after_1"], 1, mode, bn_training=mode == "training")
     for path, stats in expected["bn_after_1"].items():
         for name, value in stats.items():

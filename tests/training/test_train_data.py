@@ -1,4 +1,5 @@
 """Training data: the two teacher layouts, tiling as donkey_audio.lua did, validation, fine-tuning lists and crops."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -25,7 +26,7 @@ def test_hdf5_layout_round_trip_and_tiling(tmp_path):
     item = TeacherDataset(clips)[(1, 1, 0)]
     assert item["waveform"].shape == (CLIP,) and item["objects"].shape == (1000, 4) and not item["missing"]
     # 2 frames: the first 10 s repeated twice, rows cycled 0, 1, 0, 1
-    assert torch.equal(item["waveform"][:10 * RATE], item["waveform"][10 * RATE:])
+    assert torch.equal(item["waveform"][: 10 * RATE], item["waveform"][10 * RATE :])
     assert np.array_equal(item["objects"].numpy(), clips[1].objects[[0, 1, 0, 1]].T)
 
 
@@ -35,8 +36,8 @@ def test_tiling_pads_short_audio_as_the_original():
     x, o, s = tile_example(audio, objects, scenes)
     assert x.shape == (CLIP,) and o.shape == (1000, 4) and s.shape == (401, 4)
     # 1 frame = 5 s: 3 s of audio, the original's fill also zeroed the last real sample, then 4 repeats
-    assert torch.equal(x[:3 * RATE - 1], audio[:-1]) and x[3 * RATE - 1:5 * RATE].abs().sum() == 0
-    assert torch.equal(x[:5 * RATE], x[15 * RATE:])
+    assert torch.equal(x[: 3 * RATE - 1], audio[:-1]) and x[3 * RATE - 1 : 5 * RATE].abs().sum() == 0
+    assert torch.equal(x[: 5 * RATE], x[15 * RATE :])
     long = torch.randn(25 * RATE)
     assert torch.equal(tile_example(long, distributions(4, 1000, 0), distributions(4, 401, 0))[0], long[:CLIP])
     assert tile_example(None, objects, scenes)[0].abs().sum() == 0
@@ -51,8 +52,9 @@ def test_frame_list_layout(tmp_path):
     assert [(c.name, len(c.objects)) for c in clips] == [("v/a", 2), ("v/b", 1), ("v/c", 3)]
     assert clips[2].audio == Path("/audio/v/c.mp3")
     assert np.array_equal(clips[2].scenes, np.fromfile(tmp_path / "scenes.bin", np.float32).reshape(6, 401)[3:])
-    sliced = read_frame_list(tmp_path / "frames.txt", tmp_path / "objects.bin", tmp_path / "scenes.bin",
-                             key="2:-7", audio_ext=".wav")
+    sliced = read_frame_list(
+        tmp_path / "frames.txt", tmp_path / "objects.bin", tmp_path / "scenes.bin", key="2:-7", audio_ext=".wav"
+    )
     assert [c.name for c in sliced] == ["a", "b", "c"]
 
 
@@ -124,7 +126,7 @@ def test_random_crop_follows_the_original_recipe():
         crop = random_crop(clip, 5 * RATE, np.random.default_rng(seed))
         assert crop.shape == (5 * RATE,)
         start = int(crop[0])
-        assert torch.equal(crop, clip.repeat(3)[start:start + 5 * RATE])
+        assert torch.equal(crop, clip.repeat(3)[start : start + 5 * RATE])
         starts.add(start)
     assert min(starts) >= 0 and max(starts) <= RATE - 1  # ceil(uniform(0.01, iT - oT)) - 1 never reaches iT - oT
     short = random_crop(torch.ones(RATE), 5 * RATE, np.random.default_rng(0))
@@ -144,8 +146,11 @@ def test_torch7_cpu_softmax_is_over_the_batch():
     assert head_log_softmax(logits, "torch7-cpu").abs().max() == 0  # batch 1: all zeros, as refs' `final`
     targets = torch.softmax(torch.randn(2, 1000, 4), 1)
     logits = torch.randn(2, 1000, 4)
-    manual = sum((targets[..., t] * (targets[..., t].log() - torch.log_softmax(logits[..., t], 1))).mean()
-                 for t in range(4)) / 4 * 250
+    manual = (
+        sum((targets[..., t] * (targets[..., t].log() - torch.log_softmax(logits[..., t], 1))).mean() for t in range(4))
+        / 4
+        * 250
+    )
     assert teacher_loss((logits,), (targets,)).item() == pytest.approx(manual.item(), rel=1e-5)
 
 
@@ -158,5 +163,5 @@ def test_torch_adam_formula():
         param.grad = g
         optimizer.step()
         m, v = 0.9 * m + 0.1 * g, 0.999 * v + 0.001 * g * g
-        expected -= 0.01 * (1 - 0.999 ** t) ** 0.5 / (1 - 0.9 ** t) * m / (v.sqrt() + 1e-8)
+        expected -= 0.01 * (1 - 0.999**t) ** 0.5 / (1 - 0.9**t) * m / (v.sqrt() + 1e-8)
     assert torch.allclose(param.detach(), expected, rtol=1e-6, atol=1e-9)

@@ -1,4 +1,5 @@
 """Training never destroys a previous run or a good checkpoint, and stops at the first non-finite number."""
+
 from __future__ import annotations
 
 import zipfile
@@ -59,8 +60,9 @@ def clips(teacher_dir):
 
 def test_a_second_run_into_the_same_folder_is_refused_and_the_first_kept(clips, tmp_path):
     train(student(), clips, settings(tmp_path / "run"))
-    before = {name: (tmp_path / "run" / name).read_bytes() for name in ("checkpoint.pt", "model.safetensors",
-                                                                         "log.jsonl")}
+    before = {
+        name: (tmp_path / "run" / name).read_bytes() for name in ("checkpoint.pt", "model.safetensors", "log.jsonl")
+    }
     with pytest.raises(ValueError, match="already holds a training run"):
         train(student(), clips, settings(tmp_path / "run", seed=1))
     assert before == {name: (tmp_path / "run" / name).read_bytes() for name in before}
@@ -70,8 +72,24 @@ def test_a_second_run_into_the_same_folder_is_refused_and_the_first_kept(clips, 
 
 
 def test_cli_names_resume_and_out(teacher_dir, tmp_path):
-    args = ["train", "--hdf5", str(teacher_dir / "teacher.h5"), "--scratch", "soundnet8", "--widths", ",".join(map(str, WIDTHS)),
-            "--steps", "1", "--batch-size", "2", "--workers", "0", "--quiet", "--out", str(tmp_path / "run")]
+    args = [
+        "train",
+        "--hdf5",
+        str(teacher_dir / "teacher.h5"),
+        "--scratch",
+        "soundnet8",
+        "--widths",
+        ",".join(map(str, WIDTHS)),
+        "--steps",
+        "1",
+        "--batch-size",
+        "2",
+        "--workers",
+        "0",
+        "--quiet",
+        "--out",
+        str(tmp_path / "run"),
+    ]
     assert CliRunner().invoke(cli, args).exit_code == 0
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 1
@@ -117,13 +135,16 @@ def test_non_finite_parameters_never_replace_a_checkpoint(clips, tmp_path, monke
     assert (tmp_path / "run" / "checkpoint.pt").read_bytes() == good
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"lr": float("nan")}, "learning rate"),
-    ({"lr": float("inf")}, "learning rate"),
-    ({"beta1": float("nan")}, "beta1"),
-    ({"batch_size": 10**9}, "memory this process may use"),
-    ({"device": "cuda"} if not torch.cuda.is_available() else {"device": "tpu"}, "cannot be used|not supported"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"lr": float("nan")}, "learning rate"),
+        ({"lr": float("inf")}, "learning rate"),
+        ({"beta1": float("nan")}, "beta1"),
+        ({"batch_size": 10**9}, "memory this process may use"),
+        ({"device": "cuda"} if not torch.cuda.is_available() else {"device": "tpu"}, "cannot be used|not supported"),
+    ],
+)
 def test_settings_that_cannot_train_are_refused(clips, tmp_path, change, message):
     with pytest.raises(ValueError, match=message):
         train(student(), clips, settings(tmp_path / "run", **change))
@@ -159,8 +180,22 @@ def test_finetune_batch_size_zero_and_cuda_on_a_cpu_build_are_one_line(tmp_path)
     for index in range(4):
         sf.write(tmp_path / f"c{index}.wav", wave, RATE)
     (tmp_path / "list.txt").write_text("".join(f"c{index}.wav {index % 2}\n" for index in range(4)))
-    base = ["finetune", "--list", str(tmp_path / "list.txt"), "--classes", "2", "--model", "example", "--epochs", "1",
-            "--workers", "0", "--quiet", "--held-out", "0"]
+    base = [
+        "finetune",
+        "--list",
+        str(tmp_path / "list.txt"),
+        "--classes",
+        "2",
+        "--model",
+        "example",
+        "--epochs",
+        "1",
+        "--workers",
+        "0",
+        "--quiet",
+        "--held-out",
+        "0",
+    ]
     result = CliRunner().invoke(cli, [*base, "--batch-size", "0", "--out", str(tmp_path / "a")])
     assert result.exit_code == 1 and "batch size must be at least 1" in result.output
     assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1

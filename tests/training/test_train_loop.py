@@ -1,4 +1,5 @@
 """The training loop on small generated data: resume bit for bit, DDP equals one process, CLI and errors."""
+
 from __future__ import annotations
 
 import json
@@ -88,36 +89,97 @@ def test_ddp_two_processes_equal_one_process_on_the_global_batch(teacher, tmp_pa
 @pytest.mark.slow
 def test_cli_train_then_finetune(teacher, tmp_path):
     runner = CliRunner()
-    trained = runner.invoke(cli, ["train", "--hdf5", str(teacher), "--scratch", "soundnet8", "--widths",
-                                  ",".join(map(str, WIDTHS)), "--batch-size", "2", "--steps", "2", "--workers", "0",
-                                  "--out", str(tmp_path / "t"), "--quiet", "--export", str(tmp_path / "t.t7")])
+    trained = runner.invoke(
+        cli,
+        [
+            "train",
+            "--hdf5",
+            str(teacher),
+            "--scratch",
+            "soundnet8",
+            "--widths",
+            ",".join(map(str, WIDTHS)),
+            "--batch-size",
+            "2",
+            "--steps",
+            "2",
+            "--workers",
+            "0",
+            "--out",
+            str(tmp_path / "t"),
+            "--quiet",
+            "--export",
+            str(tmp_path / "t.t7"),
+        ],
+    )
     assert trained.exit_code == 0, trained.output
     assert soundnet.load(tmp_path / "t.t7").widths == WIDTHS
     labels = make_label_list(tmp_path)
-    tuned = runner.invoke(cli, ["finetune", "--list", str(labels), "--classes", "3", "--model",
-                                str(tmp_path / "t" / "model.safetensors"), "--batch-size", "4", "--epochs", "2",
-                                "--freeze", "4", "--held-out", "0.25", "--workers", "0", "--out", str(tmp_path / "f"),
-                                "--quiet"])
+    tuned = runner.invoke(
+        cli,
+        [
+            "finetune",
+            "--list",
+            str(labels),
+            "--classes",
+            "3",
+            "--model",
+            str(tmp_path / "t" / "model.safetensors"),
+            "--batch-size",
+            "4",
+            "--epochs",
+            "2",
+            "--freeze",
+            "4",
+            "--held-out",
+            "0.25",
+            "--workers",
+            "0",
+            "--out",
+            str(tmp_path / "f"),
+            "--quiet",
+        ],
+    )
     assert tuned.exit_code == 0, tuned.output
     assert "epoch 2: held_out_accuracy" in tuned.output
     model = soundnet.load(tmp_path / "f" / "model.safetensors")
     assert model.name == "soundnet8-finetuned" and model.classes == (3,)
     assert model.metadata["class_names"] == ["0", "1", "2"]  # travels in the model file, and beside it:
     assert (tmp_path / "f" / "classes.txt").read_text() == "0\n1\n2\n"
-    predicted = runner.invoke(cli, ["predict", str(labels.parent / "sound 0.wav"), "--model",
-                                    str(tmp_path / "f" / "model.safetensors"), "--top", "1"])
+    predicted = runner.invoke(
+        cli,
+        [
+            "predict",
+            str(labels.parent / "sound 0.wav"),
+            "--model",
+            str(tmp_path / "f" / "model.safetensors"),
+            "--top",
+            "1",
+        ],
+    )
     assert predicted.exit_code == 0 and "clip decision over" in predicted.output
     start = soundnet.load(tmp_path / "t" / "model.safetensors")
-    assert torch.equal(model.conv1.weight, start.conv1.weight) and not torch.equal(model.conv5.weight, start.conv5.weight)
+    assert torch.equal(model.conv1.weight, start.conv1.weight) and not torch.equal(
+        model.conv5.weight, start.conv5.weight
+    )
 
 
-@pytest.mark.parametrize("arguments, message", [
-    (["train", "--hdf5", "{teacher}", "--model", "{tmp}/none.t7"], "none.t7"),
-    (["train", "--hdf5", "{tmp}/bad.h5", "--scratch", "soundnet8"], "bad.h5: not a readable HDF5 teacher file"),
-    (["train", "--hdf5", "{teacher}", "--scratch", "soundnet8", "--resume", "{teacher}"], "not a soundnet training checkpoint"),
-    (["train", "--hdf5", "{teacher}", "--scratch", "soundnet8", "--bf16"], "bf16 autocast needs a CUDA device"),
-    (["finetune", "--list", "{tmp}/list.txt", "--classes", "3", "--model", "{teacher}"], "list.txt line 2: expected"),
-])
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (["train", "--hdf5", "{teacher}", "--model", "{tmp}/none.t7"], "none.t7"),
+        (["train", "--hdf5", "{tmp}/bad.h5", "--scratch", "soundnet8"], "bad.h5: not a readable HDF5 teacher file"),
+        (
+            ["train", "--hdf5", "{teacher}", "--scratch", "soundnet8", "--resume", "{teacher}"],
+            "not a soundnet training checkpoint",
+        ),
+        (["train", "--hdf5", "{teacher}", "--scratch", "soundnet8", "--bf16"], "bf16 autocast needs a CUDA device"),
+        (
+            ["finetune", "--list", "{tmp}/list.txt", "--classes", "3", "--model", "{teacher}"],
+            "list.txt line 2: expected",
+        ),
+    ],
+)
 def test_cli_errors_are_one_line(teacher, tmp_path, arguments, message):
     (tmp_path / "bad.h5").write_text("not hdf5")
     (tmp_path / "list.txt").write_text("a.wav 1\nb.wav\n")
@@ -130,13 +192,41 @@ def test_cli_errors_are_one_line(teacher, tmp_path, arguments, message):
 
 def test_cli_finetune_bad_freeze_and_resume_mismatch(teacher, tmp_path):
     runner = CliRunner()
-    base = ["train", "--hdf5", str(teacher), "--scratch", "soundnet8", "--widths", ",".join(map(str, WIDTHS)),
-            "--steps", "1", "--workers", "0", "--out", str(tmp_path / "t"), "--quiet"]
+    base = [
+        "train",
+        "--hdf5",
+        str(teacher),
+        "--scratch",
+        "soundnet8",
+        "--widths",
+        ",".join(map(str, WIDTHS)),
+        "--steps",
+        "1",
+        "--workers",
+        "0",
+        "--out",
+        str(tmp_path / "t"),
+        "--quiet",
+    ]
     assert runner.invoke(cli, base + ["--batch-size", "2"]).exit_code == 0
     mismatch = runner.invoke(cli, base + ["--batch-size", "4", "--resume", str(tmp_path / "t" / "checkpoint.pt")])
     assert mismatch.exit_code == 1 and "trained with batch_size = 2, this run asks for 4" in mismatch.output
     labels = make_label_list(tmp_path)
-    frozen = runner.invoke(cli, ["finetune", "--list", str(labels), "--classes", "3", "--model",
-                                 str(tmp_path / "t" / "model.safetensors"), "--freeze", "25", "--quiet",
-                                 "--out", str(tmp_path / "f")])
+    frozen = runner.invoke(
+        cli,
+        [
+            "finetune",
+            "--list",
+            str(labels),
+            "--classes",
+            "3",
+            "--model",
+            str(tmp_path / "t" / "model.safetensors"),
+            "--freeze",
+            "25",
+            "--quiet",
+            "--out",
+            str(tmp_path / "f"),
+        ],
+    )
     assert frozen.exit_code == 1 and "freeze must be a Torch module index in 0..24" in frozen.output

@@ -5,6 +5,7 @@ step 1 and the BN running statistics within the parity tolerance max|ours - torc
 max|torch7|) (tests/parity/test_parity.py says why it holds on any CPU); every parameter after 1 and 3
 Torch-Adam steps as tests/adam_parity.py compares them (a per-tensor relative norm, and why).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -13,12 +14,12 @@ import torch
 
 import convert
 import soundnet
+from adam_parity import LR, TORCH_NAMES, check_params
+from soundnet.parity.verify import TOLERANCE, compare, sequence
 from soundnet.training.finetune import module_at
 from soundnet.training.losses import head_log_softmax, teacher_loss
 from soundnet.training.optim import TorchAdam
 from soundnet.training.train import use_head_softmax
-from soundnet.parity.verify import TOLERANCE, compare, sequence
-from adam_parity import LR, TORCH_NAMES, check_params
 
 pytestmark = pytest.mark.slow  # Torch7-size models run forward and backward several times
 
@@ -39,9 +40,14 @@ def train_three_steps(torch7_refs, file: str, mode: str) -> dict:
     waveform = torch.from_numpy(np.asarray(reference["input"]))[..., 0]
     optimizer = TorchAdam(model.parameters(), lr=LR, betas=(0.9, 0.999))
     paths = list(reference["grads_step1"])
-    record = {"reference": reference, "model": model, "losses": [], "params": {}, "bn": {},
-              "initial": {p: {n: module_at(model, p).get_parameter(n).detach().clone() for n in TORCH_NAMES}
-                          for p in paths}}
+    record = {
+        "reference": reference,
+        "model": model,
+        "losses": [],
+        "params": {},
+        "bn": {},
+        "initial": {p: {n: module_at(model, p).get_parameter(n).detach().clone() for n in TORCH_NAMES} for p in paths},
+    }
     for step in (1, 2, 3):
         optimizer.zero_grad()
         heads = model(waveform)
@@ -50,15 +56,18 @@ def train_three_steps(torch7_refs, file: str, mode: str) -> dict:
         record["losses"].append(loss.item())
         if step == 1:
             record["outputs"] = [head_log_softmax(h, mode)[..., t].detach() for h in heads for t in range(4)]
-            record["grads"] = {p: {n: module_at(model, p).get_parameter(n).grad.clone() for n in TORCH_NAMES}
-                               for p in paths}
+            record["grads"] = {
+                p: {n: module_at(model, p).get_parameter(n).grad.clone() for n in TORCH_NAMES} for p in paths
+            }
         optimizer.step()
         if step in (1, 3):
-            record["params"][step] = {p: {n: module_at(model, p).get_parameter(n).detach().clone()
-                                          for n in TORCH_NAMES} for p in paths}
-            record["bn"][step] = {p: {n: module_at(model, p).get_buffer(n).clone()
-                                      for n in ("running_mean", "running_var")}
-                                  for p in reference["bn_after"]["1"]}
+            record["params"][step] = {
+                p: {n: module_at(model, p).get_parameter(n).detach().clone() for n in TORCH_NAMES} for p in paths
+            }
+            record["bn"][step] = {
+                p: {n: module_at(model, p).get_buffer(n).clone() for n in ("running_mean", "running_var")}
+                for p in reference["bn_after"]["1"]
+            }
     return record
 
 
@@ -102,8 +111,12 @@ def test_torch7_cpu_params_after_one_and_three_steps(cpu_run):
 def test_classdim_params_after_one_step(classdim_run):
     """The classdim file stores no parameters; Torch Adam's first step from its gradients gives them."""
     grads = classdim_run["reference"]["grads_step1"]
-    theirs = {p: {n: torch_adam_first_step(classdim_run["initial"][p][n], grads[p][t]).numpy()
-                  for n, t in TORCH_NAMES.items()} for p in grads}
+    theirs = {
+        p: {
+            n: torch_adam_first_step(classdim_run["initial"][p][n], grads[p][t]).numpy() for n, t in TORCH_NAMES.items()
+        }
+        for p in grads
+    }
     check_params(classdim_run["params"][1], theirs, 1, "classdim step 1")
 
 
