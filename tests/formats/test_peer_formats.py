@@ -114,43 +114,41 @@ def test_npy_that_is_not_soundnet_gives_one_line(tmp_path):
         soundnet.load(tmp_path / "dict.npy")
 
 
-def smallflyingpig_state(model: soundnet.SoundNet) -> dict:
-    """SoundNet_Pytorch (smallflyingpig): convN = Sequential(Conv2d, BatchNorm2d, ...), conv8/conv8_2 heads."""
+# Where each public PyTorch port keeps block N's conv and BN, and the two heads (names read in their code).
+PORT_LAYOUTS = {
+    # SoundNet_Pytorch (smallflyingpig): convN = Sequential(Conv2d, BatchNorm2d, ...), conv8/conv8_2 heads.
+    "smallflyingpig": ("conv{}.0", "conv{}.1", "conv8.0", "conv8_2.0"),
+    # pytorch-soundnet (keunhong): conv1..conv7 and batchnorm1..7 (Conv2d, k x 1), conv8_objs/conv8_scns.
+    "keunhong": ("conv{}", "batchnorm{}", "conv8_objs", "conv8_scns"),
+}
+
+
+def port_state(model: soundnet.SoundNet, port: str) -> dict:
+    """The state dict a port would hold for `model`: Conv2d weights k x 1, BatchNorm2d buffers."""
+    conv_key, bn_key, objects_key, scenes_key = PORT_LAYOUTS[port]
     state = {}
     for block in range(1, 8):
         conv, bn = model.get_submodule(f"conv{block}"), model.get_submodule(f"bn{block}")
-        state[f"conv{block}.0.weight"], state[f"conv{block}.0.bias"] = conv.weight[..., None], conv.bias
+        state[f"{conv_key.format(block)}.weight"] = conv.weight[..., None]
+        state[f"{conv_key.format(block)}.bias"] = conv.bias
         for name in ("weight", "bias", "running_mean", "running_var", "num_batches_tracked"):
-            state[f"conv{block}.1.{name}"] = getattr(bn, name)
-    state["conv8.0.weight"], state["conv8.0.bias"] = model.object_head.weight[..., None], model.object_head.bias
-    state["conv8_2.0.weight"], state["conv8_2.0.bias"] = model.scene_head.weight[..., None], model.scene_head.bias
+            state[f"{bn_key.format(block)}.{name}"] = getattr(bn, name)
+    for key, head in ((objects_key, model.object_head), (scenes_key, model.scene_head)):
+        state[f"{key}.weight"], state[f"{key}.bias"] = head.weight[..., None], head.bias
     return {key: value.detach().clone() for key, value in state.items()}
 
 
-def keunhong_state(model: soundnet.SoundNet) -> dict:
-    """pytorch-soundnet (keunhong): conv1..conv7 and batchnorm1..7 (Conv2d, k x 1), conv8_objs/conv8_scns."""
-    state = {}
-    for block in range(1, 8):
-        conv, bn = model.get_submodule(f"conv{block}"), model.get_submodule(f"bn{block}")
-        state[f"conv{block}.weight"], state[f"conv{block}.bias"] = conv.weight[..., None], conv.bias
-        for name in ("weight", "bias", "running_mean", "running_var", "num_batches_tracked"):
-            state[f"batchnorm{block}.{name}"] = getattr(bn, name)
-    state["conv8_objs.weight"], state["conv8_objs.bias"] = model.object_head.weight[..., None], model.object_head.bias
-    state["conv8_scns.weight"], state["conv8_scns.bias"] = model.scene_head.weight[..., None], model.scene_head.bias
-    return {key: value.detach().clone() for key, value in state.items()}
-
-
-@pytest.mark.parametrize("port_state", [smallflyingpig_state, keunhong_state])
-def test_pytorch_port_state_dicts(tmp_path, port_state):
+@pytest.mark.parametrize("port", sorted(PORT_LAYOUTS))
+def test_pytorch_port_state_dicts(tmp_path, port):
     model = small_soundnet8(seed=5)
-    torch.save(port_state(model), tmp_path / "port.pth")
+    torch.save(port_state(model, port), tmp_path / "port.pth")
     (tmp_path / "port.weights").write_bytes((tmp_path / "port.pth").read_bytes())
     for name in ("port.pth", "port.weights"):
         assert_same_tensors(model, soundnet.load(tmp_path / name))
 
 
 def test_port_state_dict_with_a_stray_key_is_refused(tmp_path):
-    state = keunhong_state(small_soundnet8())
+    state = port_state(small_soundnet8(), "keunhong")
     state["fc.weight"] = torch.zeros(2)
     torch.save(state, tmp_path / "port.pth")
     with pytest.raises(ValueError, match="unexpected key 'fc.weight'"):
