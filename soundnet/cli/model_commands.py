@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from ..formats.exports import EXPORT_SUFFIXES
 from ..formats.t7_export import LAYOUTS
 from ..formats.tensor_files import FORMATS
 from ..parity.verify import TOLERANCE
@@ -141,45 +142,21 @@ def export(model: str, target: str, layout: str | None, ascii_format: bool, laye
       soundnet export soundnet8.safetensors soundnet8_pool5.pt --layer pool5
     """
     kind = Path(target).suffix.lower()
-    if kind not in (".t7", ".onnx", ".pt"):
+    if kind not in EXPORT_SUFFIXES:
         raise click.UsageError(f"OUT must end in .t7, .onnx or .pt, got {target!r}")
     if kind == ".t7" and layer:
         raise click.UsageError("--layer applies to .onnx and .pt; a .t7 export keeps the whole model")
     if kind != ".t7" and (layout or ascii_format):
         raise click.UsageError("--layout and --ascii apply to .t7 exports")
+    from ..formats.exports import export_model
     from ..formats.loading import load
-    from ..formats.networks import export_network, summary
     from ..model.network import SoundNet
 
     net = load(model)
-    if not isinstance(net, SoundNet):  # any other converted Torch7 network goes back to .t7 only
-        if kind != ".t7" or (layout or LAYOUTS[0]) != LAYOUTS[0]:
-            raise click.UsageError(f"a {net.torch_class} network exports to .t7 with the torch layout only")
-        export_network(net, target, "ascii" if ascii_format else "binary")
-        click.echo(f"{model} -> {target}: {summary(net)}")
-        return
-    if kind == ".onnx":
-        from ..formats.onnx_export import export_onnx
-
-        export_onnx(net, target, layer)
-    elif kind == ".pt":
-        from ..formats.torchscript_export import export_torchscript
-
-        export_torchscript(net, target, layer)
-    else:
-        from ..formats.t7_export import export_t7
-
-        export_t7(net, target, layout=layout or LAYOUTS[0], fmt="ascii" if ascii_format else "binary")
-        click.echo(
-            f"{model} -> {target}: {net.name}, "
-            f"{len(net.architecture.layers) + len(net.architecture.tail)} top-level modules"
-        )
-        return
-    upto = net.architecture.layer(layer or net.architecture.head.index)
-    click.echo(
-        f"{model} -> {target}: {net.name} up to layer {upto.index} ({upto.name}), "
-        f"input batch x samples (at least {net.architecture.min_input_length(upto)})"
-    )
+    if not isinstance(net, SoundNet) and (kind != ".t7" or (layout or LAYOUTS[0]) != LAYOUTS[0]):
+        raise click.UsageError(f"a {net.torch_class} network exports to .t7 with the torch layout only")
+    described = export_model(net, target, layout=layout, ascii_format=ascii_format, layer=layer)
+    click.echo(f"{model} -> {target}: {described}")
 
 
 @click.command()
