@@ -18,6 +18,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.grad import conv1d_input
 
+from .batch_norm import Synchronisation, batch_norm_train
+
 # A strided conv takes the polyphase path while in_channels * stride is at most this.
 POLYPHASE_MAX_CHANNELS = 32
 # A conv takes the im2col + matmul path from this many inputs per output (in_channels * kernel).
@@ -84,10 +86,9 @@ class PolyphaseConv1d(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
         x, weight = ctx.saved_tensors
-        grad = grad.contiguous()
         grad_x = grad_weight = grad_bias = None
         if ctx.needs_input_grad[0]:
-            grad_x = conv1d_input(x.shape, weight, grad)
+            grad_x = conv1d_input(x.shape, weight, grad.contiguous())
         if ctx.needs_input_grad[1]:
             grad_weight = conv1d_grad_weight(x, grad, weight.shape[-1])
         if ctx.has_bias and ctx.needs_input_grad[2]:
@@ -144,13 +145,22 @@ class TorchBatchNorm1d(nn.BatchNorm1d):
 
     `torch7_batch1_rule` reproduces nn (since 2017): in training mode a batch of ONE sample is normalised
     with the running statistics, which are left untouched. PyTorch would use that sample's statistics.
+    Training mode otherwise runs `batch_norm_train` (Torch7's two-pass statistics at memory speed);
+    `pool_kernel` > 1 fuses the max-pool that follows (kernel = stride, floor mode) into it.
     """
+
+    synchronisation: Synchronisation | None = None  # set by training/distributed.py for DDP ranks
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1):
         super().__init__(num_features, eps=eps, momentum=momentum)
         self.torch7_batch1_rule = False
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.training and self.torch7_batch1_rule and x.shape[0] == 1:
-            return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, False, 0.0, self.eps)
-        return super().forward(x)
+    def forward(self, x: torch.Tensor, pool_kernel: int = 1) -> torch.Tensor:
+        batch1_rule = self.torch7_batch1_rule and x.shape[0] == 1 and self.synchronisation is None
+        if self.training and not batch1_rule:
+            return batch_norm_train(x, self, pool_kernel, self.synchronisation)
+        if self.training:
+            x = F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, False, 0.0, self.eps)
+        else:
+            x = super().forward(x)
+        return F.max_pool1d(x, pool_kernel) if pool_kernel > 1 else x

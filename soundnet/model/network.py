@@ -41,6 +41,15 @@ def eval_batch_norm_(module: nn.BatchNorm1d, x: torch.Tensor) -> torch.Tensor:
     return torch.addcmul(shift[:, None], x, scale[:, None], out=x)
 
 
+def _pool_after(body: Sequence[Layer], position: int) -> Layer | None:
+    """The max-pool two layers after `position` when a ReLU lies between (BN, ReLU, pool in SoundNet)."""
+    following = body[position + 1 : position + 3]
+    kinds = [spec.kind for spec in following]
+    if kinds == ["relu", "pool"] and following[1].stride == following[1].kernel:
+        return following[1]
+    return None
+
+
 Waveform = torch.Tensor | np.ndarray
 AudioInput = Waveform | str | os.PathLike
 Output = torch.Tensor | tuple[torch.Tensor, ...]
@@ -268,7 +277,7 @@ class SoundNet(nn.Module):
                 return output
             return output[0] if self.architecture.is_classifier else HeadOutputs(*output)
         body = [spec for spec in self.architecture.body if spec.index <= target.index]
-        deferred_relu = None
+        deferred_relu = pooled = None
         for position, spec in enumerate(body):
             following = body[position + 1] if position + 1 < len(body) else None
             if spec.kind == "relu" and following is not None and following.kind == "pool":
@@ -277,7 +286,15 @@ class SoundNet(nn.Module):
             if valid is not None and spec.kind == "conv":
                 x = _zero_beyond(x, valid)  # what Torch's zero padding sees at each clip's end
             module = getattr(self, spec.name)
-            x = eval_batch_norm_(module, x) if in_place and spec.kind == "bn" else cast(torch.Tensor, module(x))
+            pool = _pool_after(body, position)
+            if self.training and spec.kind == "bn" and pool is not None:
+                x, pooled = module(x, pool_kernel=pool.kernel), pool  # BN and pool in one pass (model/batch_norm.py)
+            elif spec is pooled:
+                pooled = None
+            elif in_place and spec.kind == "bn":
+                x = eval_batch_norm_(module, x)
+            else:
+                x = cast(torch.Tensor, module(x))
             if deferred_relu is not None and spec.kind == "pool":
                 x, deferred_relu = cast(torch.Tensor, deferred_relu(x)), None
             if valid is not None:

@@ -14,6 +14,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from ..model.batch_norm import Synchronisation
 from ..model.layers import TorchBatchNorm1d
 
 
@@ -71,44 +72,10 @@ def sum_over_ranks(value: int, context: Context) -> int:
     return int(tensor.item())
 
 
-class _SumOverRanks(torch.autograd.Function):
-    """all_reduce(SUM) whose gradient is the all_reduce(SUM) of the gradients: every rank's loss counts."""
-
-    @staticmethod
-    def forward(ctx, tensor: torch.Tensor, group) -> torch.Tensor:
-        ctx.group = group
-        tensor = tensor.clone()
-        dist.all_reduce(tensor, group=group)
-        return tensor
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor):
-        grad = grad.clone()
-        dist.all_reduce(grad, group=ctx.group)
-        return grad, None
-
-
 class SyncedBatchNorm1d(TorchBatchNorm1d):
-    """Training-mode BN with mean and biased variance over all ranks' samples (differentiable all-reduce)."""
+    """Training-mode BN with mean and biased variance over all ranks' samples (model/batch_norm.py)."""
 
-    group = None
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.training:
-            return super().forward(x)
-        dims = (0, 2)
-        count = torch.tensor([float(x.shape[0] * x.shape[2])], device=x.device, dtype=x.dtype)
-        total = _SumOverRanks.apply(torch.cat([x.sum(dims), count]), self.group)
-        n = total[-1].detach()
-        mean = total[:-1] / n
-        centred = x - mean[None, :, None]
-        var = _SumOverRanks.apply((centred * centred).sum(dims), self.group) / n
-        with torch.no_grad():
-            self.running_mean.mul_(1 - self.momentum).add_(mean.detach(), alpha=self.momentum)
-            self.running_var.mul_(1 - self.momentum).add_(var.detach() * n / (n - 1), alpha=self.momentum)
-            self.num_batches_tracked.add_(1)
-        scale = torch.rsqrt(var + self.eps) * self.weight
-        return centred * scale[None, :, None] + self.bias[None, :, None]
+    synchronisation = Synchronisation()
 
 
 def _rebuilt(module: TorchBatchNorm1d, kind: type[TorchBatchNorm1d]) -> TorchBatchNorm1d:
@@ -133,7 +100,7 @@ def _replace(model: nn.Module, source: type[nn.Module], kind: type[TorchBatchNor
 
 def synchronise_batchnorm(model: nn.Module) -> nn.Module:
     """Replace every TorchBatchNorm1d of `model` by a new SyncedBatchNorm1d sharing its parameters and buffers."""
-    SyncedBatchNorm1d.group = dist.new_group() if dist.is_initialized() else None
+    SyncedBatchNorm1d.synchronisation = Synchronisation(dist.new_group() if dist.is_initialized() else None)
     return _replace(model, TorchBatchNorm1d, SyncedBatchNorm1d)
 
 
