@@ -75,7 +75,7 @@ def _first_max_pool(y: torch.Tensor, kernel: int) -> tuple[torch.Tensor, torch.T
 
 class _BatchNormTrain(torch.autograd.Function):
     @staticmethod
-    def forward(  # type: ignore[override]
+    def forward(
         ctx: Any,
         x: torch.Tensor,
         weight: torch.Tensor,
@@ -121,7 +121,7 @@ class _BatchNormTrain(torch.autograd.Function):
         return pooled.to(x.dtype)
 
     @staticmethod
-    def backward(ctx: Any, grad: torch.Tensor):  # type: ignore[override]
+    def backward(ctx: Any, grad: torch.Tensor):
         work, weight, mean, invstd, *pool = ctx.saved_tensors
         channels = work.shape[2]
         grad = grad.to(work.dtype)  # B x T' x C

@@ -288,7 +288,8 @@ class SoundNet(nn.Module):
             module = getattr(self, spec.name)
             pool = _pool_after(body, position)
             if self.training and spec.kind == "bn" and pool is not None:
-                x, pooled = module(x, pool_kernel=pool.kernel), pool  # BN and pool in one pass (model/batch_norm.py)
+                x = cast(torch.Tensor, module(x, pool_kernel=pool.kernel))  # one pass (model/batch_norm.py)
+                pooled = pool
             elif spec is pooled:
                 pooled = None
             elif in_place and spec.kind == "bn":
