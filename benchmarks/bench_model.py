@@ -41,7 +41,7 @@ def ours(model, clips: torch.Tensor, threads: int):
     return timed(forward)
 
 
-def side_by_side(model, batch: int, rounds: int, torch7: dict) -> dict[int, list[tuple[float, float]]]:
+def side_by_side(model, batch: int, rounds: int, repeat: int, torch7: dict) -> dict[int, list[tuple[float, float]]]:
     """Interleaved rounds at 1 and 2 threads for `batch` clips; prints one line per thread count."""
     clips = torch.randn(batch, 1, CLIP_SAMPLES, generator=torch.Generator().manual_seed(batch)) * 40
     measures = {}
@@ -49,7 +49,7 @@ def side_by_side(model, batch: int, rounds: int, torch7: dict) -> dict[int, list
         if torch7.get(threads):
             measures[f"Torch7 {threads}"] = lambda t=threads: torch7[t].seconds(f"forward {batch}")
         measures[f"ours {threads}"] = ours(model, clips, threads)
-    samples = interleaved(measures, rounds)
+    samples = interleaved(measures, rounds, repeat)
     what = "one 20 s clip" if batch == 1 else f"batch of {batch} x 20 s"
     for threads in THREADS:
         mine = samples[f"ours {threads}"]
@@ -93,14 +93,15 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--batch-rounds", type=int, default=3)
     parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--repeat", type=int, default=5, help="timed one-clip calls per turn, after one untimed")
     args = parser.parse_args()
     tune()  # what the soundnet command does at start (soundnet/cli/allocator.py)
     print(cpu_description(), flush=True)
     model = SoundNet8().eval()
     torch7 = {threads: start_torch7(threads) for threads in THREADS}
     try:
-        single = side_by_side(model, 1, args.rounds, torch7)
-        batched = side_by_side(model, args.batch, args.batch_rounds, torch7)
+        single = side_by_side(model, 1, args.rounds, args.repeat, torch7)
+        batched = side_by_side(model, args.batch, args.batch_rounds, 1, torch7)
     finally:
         for server in torch7.values():
             if server:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import statistics
 import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -95,11 +96,22 @@ def cpu_description() -> str:
 
 Sample = tuple[float, float]  # (wall, CPU) seconds
 
+# Pause before each turn. After a multi-threaded call, OpenMP and OpenBLAS worker threads keep spinning
+# on their cores for a while (libgomp ~300,000 spins, OpenBLAS up to 2^28 cycles, ~0.1 s), so whatever
+# runs next on a 2-core machine, Torch7 or ours, would share a core with them.
+SETTLE_SECONDS = 0.2
 
-def interleaved(measures: dict[str, Callable[[], Sample]], rounds: int) -> dict[str, list[Sample]]:
+
+def interleaved(
+    measures: dict[str, Callable[[], Sample]], rounds: int, repeat: int = 1
+) -> dict[str, list[Sample]]:
     """(wall, CPU) seconds per call of each measure: one warm-up call each, then `rounds` rounds taking turns.
 
     The order flips every round so that a burst of load from other processes hits every measure alike.
+    With `repeat` > 1 a turn is one untimed call and then `repeat` timed calls back to back: the steady
+    rate of a job that runs call after call, as extraction does. The first call after the other side's
+    turn pays for caches and sleeping worker threads that a short call cannot hide (our one-clip forward
+    on 2 threads: 15 ms as a single call after Torch7's turn, 9 ms back to back).
     """
     names = list(measures)
     for name in names:
@@ -107,7 +119,10 @@ def interleaved(measures: dict[str, Callable[[], Sample]], rounds: int) -> dict[
     samples: dict[str, list[Sample]] = {name: [] for name in names}
     for round_number in range(rounds):
         for name in names if round_number % 2 == 0 else reversed(names):
-            samples[name].append(measures[name]())
+            time.sleep(SETTLE_SECONDS)
+            if repeat > 1:
+                measures[name]()
+            samples[name] += [measures[name]() for _ in range(repeat)]
     return samples
 
 
@@ -129,12 +144,11 @@ def ratio(torch7: list[float], ours: list[float]) -> str:
     """Torch7's median over ours, with the range of round-by-round ratios."""
     pairs = sorted(t / o for t, o in zip(torch7, ours))
     times = statistics.median(torch7) / statistics.median(ours)
-    return f"{times:5.1f}x Torch7 (per round {pairs[0]:.1f}-{pairs[-1]:.1f})"
+    return f"{times:5.1f}x Torch7 (call by call {pairs[0]:.1f}-{pairs[-1]:.1f})"
 
 
 def timed(call: Callable[[], object]) -> Callable[[], Sample]:
     """A measure: the wall and CPU time of one call in this process."""
-    import time
 
     def measure() -> Sample:
         start, start_cpu = time.perf_counter(), time.process_time()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -219,3 +220,15 @@ def get_architecture(name: str | Architecture) -> Architecture:
     if name not in ARCHITECTURES:
         raise ValueError(f"unknown architecture {name!r}; choose from {', '.join(ARCHITECTURES)}")
     return ARCHITECTURES[name]
+
+
+def pool_after_relu(body: Sequence[Layer], position: int) -> Layer | None:
+    """The max-pool two layers after `position` when a ReLU lies between (conv, BN, ReLU, pool in SoundNet).
+
+    The fast paths run the ReLU after the pool (both are monotone, so they commute) and fuse the pool
+    into the layer before it; only pools with kernel = stride qualify.
+    """
+    following = body[position + 1 : position + 3]
+    if [spec.kind for spec in following] == ["relu", "pool"] and following[1].stride == following[1].kernel:
+        return following[1]
+    return None

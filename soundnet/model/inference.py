@@ -12,7 +12,8 @@ Three exact rewrites, chosen from a per-layer profile on AVX2 and AVX-512 CPUs
 - Batch norm folded into the preceding convolution: w' = w * s, b' = (b - mean) * s + beta with
   s = gamma / sqrt(var + eps). See `fold_batch_norm` for the rounding bound; BN then costs nothing.
 - ReLU after max-pooling (both are monotone, so they commute exactly), on 4-8x fewer values; max-pooling
-  as a tree of pairwise maxima over views, which vectorises where the pooling kernels do not.
+  as a tree of pairwise maxima over views, which vectorises where the pooling kernels do not, taken on
+  blocks of the convolution output while they are still in the cache (`TimeMajorConv.pooled`).
 
 The folded and reordered weights are cached per module and rebuilt when any parameter or buffer they
 come from changes (new tensor or in-place update), so loading weights or training between calls is safe.
@@ -27,15 +28,19 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .architecture import Layer
+from .architecture import Layer, pool_after_relu
 from .layers import conv_padding
 
 if TYPE_CHECKING:
     from .network import SoundNet
 
-# The polyphase oneDNN convolution while in_channels * stride is at most this (conv1, conv2 of SoundNet):
-# few channels and long kernels, where one matrix product would have too few columns to be efficient.
-POLYPHASE_MAX_CHANNELS = 32
+# The polyphase oneDNN convolution while in_channels * stride is at most this (conv1-conv5 of SoundNet8);
+# wider layers with few steps (conv6, conv7, the heads) are one matrix product. Measured on 16 clips, one
+# thread: conv3 14 ms as a matrix product (its im2col copy is 28 MB), 6 ms through oneDNN.
+POLYPHASE_MAX_CHANNELS = 256
+# Floats of convolution output per block of `TimeMajorConv.pooled` (16 MiB: measured best on 16 clips; it
+# stays in the last-level cache, while pooling the whole 226 MB output of conv1 ran at memory speed).
+BLOCK_ELEMENTS = 1 << 22
 
 
 def fold_batch_norm(conv: nn.Conv1d, bn: nn.BatchNorm1d | None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -89,28 +94,79 @@ class TimeMajorConv:
                 # (k C) x O: row j*C + c multiplies channel c of window step j.
                 self.weight = weight.permute(2, 1, 0).reshape(-1, self.out_channels).contiguous()
 
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        batch, steps, channels = x.shape
+    def output_steps(self, steps: int) -> int:
         out_steps = (steps + 2 * self.padding - self.kernel) // self.stride + 1
         if out_steps < 1:
             raise ValueError(f"input of {steps} steps is shorter than the kernel ({self.kernel})")
+        return out_steps
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        batch, steps, channels = x.shape
+        out_steps = self.output_steps(steps)
         if self.polyphase:
-            phase_kernel = self.weight.shape[-1]
-            needed = (out_steps - 1 + phase_kernel) * self.stride
-            right = needed - steps - self.padding
-            x = F.pad(x, (0, 0, self.padding, right)) if right >= 0 else F.pad(x, (0, 0, self.padding, 0))[:, :needed]
-            phases = x.reshape(batch, needed // self.stride, self.stride * channels).contiguous()
-            # B x T x sC memory read as a channels-last B x sC x 1 x T image: oneDNN then convolves and
-            # writes channels-last with no layout conversion. Through conv1d it converted the input to
-            # channel-major and back (3-7x the convolution's own time).
-            steps, width = phases.shape[1], phases.shape[2]
-            image = phases.as_strided((batch, width, 1, steps), (steps * width, 1, steps * width, width))
-            out = F.conv2d(image, self.weight, self.bias)
-            return out.squeeze(2).transpose(1, 2).contiguous()
+            return self._polyphase(self._phases(x, out_steps), 0, out_steps)
         x = F.pad(x, (0, 0, self.padding, self.padding)) if self.padding else x.contiguous()
         rows = x.as_strided((batch, out_steps, self.kernel * channels), (x.stride(0), self.stride * channels, 1))
         out = torch.addmm(self.bias, rows.reshape(batch * out_steps, -1), self.weight)
         return out.reshape(batch, out_steps, self.out_channels)
+
+    def pooled(self, x: torch.Tensor, kernel: int) -> torch.Tensor:
+        """relu(max_pool(self(x), kernel)) computed block by block over time.
+
+        For the polyphase layers (conv1, conv2) the convolution output of a batch is hundreds of MB
+        (conv1, 16 clips of 20 s: 226 MB); pooling each block while it is still in the cache spares
+        writing it to memory and reading it back. The blocks are whole pooling windows, so the result
+        is the same as pooling the whole output.
+        """
+        batch, steps, _ = x.shape
+        out_steps = self.output_steps(steps)
+        if not self.polyphase:
+            return max_pool_time_major(self(x), kernel).relu_()
+        phases = self._phases(x, out_steps)
+        pooled_steps = out_steps // kernel
+        out = x.new_empty(batch, pooled_steps, self.out_channels)
+        block = max(1, BLOCK_ELEMENTS // (batch * self.out_channels * kernel)) * kernel
+        for start in range(0, pooled_steps * kernel, block):
+            stop = min(start + block, pooled_steps * kernel)
+            pooled = max_pool_time_major(self._polyphase(phases, start, stop), kernel)
+            torch.clamp_min(pooled, 0, out=out[:, start // kernel : stop // kernel])
+        return out
+
+    def _phases(self, x: torch.Tensor, out_steps: int) -> tuple[torch.Tensor, int]:
+        """B x T x C -> (B x T' x sC, left): s consecutive steps as one step of s*C channels (phase-major).
+
+        `left` is how many zero phase steps the convolution's padding puts before the first one. When T and
+        the padding are multiples of the stride (a 20 s clip, every SoundNet layer) this is a free view and
+        oneDNN pads; otherwise a padded copy (left = 0).
+        """
+        batch, steps, channels = x.shape
+        x = x.contiguous()
+        if steps % self.stride == 0 and self.padding % self.stride == 0:
+            return x.view(batch, steps // self.stride, self.stride * channels), self.padding // self.stride
+        needed = (out_steps - 1 + self.weight.shape[-1]) * self.stride
+        right = needed - steps - self.padding
+        # padded as B x (T C) rows: padding the T axis of a B x T x 1 tensor copied element by element
+        flat = F.pad(x.view(batch, -1), (self.padding * channels, max(right, 0) * channels))[:, : needed * channels]
+        return flat.reshape(batch, needed // self.stride, self.stride * channels), 0
+
+    def _polyphase(self, phases: tuple[torch.Tensor, int], start: int, stop: int) -> torch.Tensor:
+        """Output steps [start, stop) of the convolution, B x (stop - start) x O, from `_phases`' result."""
+        rows, left = phases
+        batch, count, width = rows.shape
+        first, last = start - left, stop - left + self.weight.shape[-1] - 1  # phase steps [first, last) are read
+        low, high = max(0, first), min(count, last)
+        pad = max(low - first, last - high)  # oneDNN pads both sides alike; extra outputs are cut off below
+        # B x T x sC memory read as a channels-last B x sC x 1 x T image: oneDNN then convolves and
+        # writes channels-last with no layout conversion. Through conv1d it converted the input to
+        # channel-major and back (3-7x the convolution's own time).
+        image = rows.as_strided(
+            (batch, width, 1, high - low),
+            (rows.stride(0), 1, rows.stride(0), width),
+            rows.storage_offset() + low * width,
+        )
+        out = F.conv2d(image, self.weight, self.bias, padding=(0, pad))
+        skip = pad - (low - first)
+        return out[..., skip : skip + stop - start].squeeze(2).transpose(1, 2).contiguous()
 
 
 def max_pool_time_major(x: torch.Tensor, kernel: int) -> torch.Tensor:
@@ -158,19 +214,22 @@ def time_major_stages(model: SoundNet, target: Layer, plan: TimeMajorPlan) -> li
         following = body[position + 1] if position + 1 < len(body) else None
         if spec.kind == "conv":
             conv = cast(nn.Conv1d, model.get_submodule(spec.name))
+            names, bn = [spec.name], None
             if following is not None and following.kind == "bn":
                 bn = cast(nn.BatchNorm1d, model.get_submodule(following.name))
-                stages.append((f"{spec.name}+{following.name}", plan.conv(conv, bn)))
-                position += 2
-            else:
-                stages.append((spec.name, plan.conv(conv)))
-                position += 1
-        elif spec.kind == "relu" and following is not None and following.kind == "pool":
+                names.append(following.name)
+            position += len(names)
+            layer = plan.conv(conv, bn)
+            pooling = pool_after_relu(body, position - 1)
+            if pooling is None:
+                stages.append(("+".join(names), layer))
+                continue
+            names += [pooling.name, body[position].name]
 
-            def pool_relu(h: torch.Tensor, k: int = following.kernel) -> torch.Tensor:
-                return max_pool_time_major(h, k).relu_()
+            def conv_pool_relu(h: torch.Tensor, layer: TimeMajorConv = layer, k: int = pooling.kernel) -> torch.Tensor:
+                return layer.pooled(h, k)
 
-            stages.append((f"{following.name}+{spec.name}", pool_relu))
+            stages.append(("+".join(names), conv_pool_relu))
             position += 2
         elif spec.kind == "relu":
             stages.append((spec.name, torch.Tensor.relu_))  # h is always this pass's own output

@@ -18,7 +18,15 @@ from torch import nn
 
 from ..errors import one_line
 from ..inference.tiling import FINETUNE_CROP_SAMPLES, main_finetune
-from .architecture import OBJECT_CLASSES, SAMPLE_RATE, SCENE_CLASSES, Architecture, Layer, get_architecture
+from .architecture import (
+    OBJECT_CLASSES,
+    SAMPLE_RATE,
+    SCENE_CLASSES,
+    Architecture,
+    Layer,
+    get_architecture,
+    pool_after_relu,
+)
 from .heads import CLASSIFIER_MODULE, TEACHER_HEAD_MODULES, HeadOutputs, head_module_names
 from .inference import TimeMajorPlan, time_major_forward
 from .layers import TorchBatchNorm1d, TorchConv1d
@@ -39,15 +47,6 @@ def eval_batch_norm_(module: nn.BatchNorm1d, x: torch.Tensor) -> torch.Tensor:
     scale = torch.rsqrt(var + module.eps) * module.weight
     shift = module.bias - mean * scale
     return torch.addcmul(shift[:, None], x, scale[:, None], out=x)
-
-
-def _pool_after(body: Sequence[Layer], position: int) -> Layer | None:
-    """The max-pool two layers after `position` when a ReLU lies between (BN, ReLU, pool in SoundNet)."""
-    following = body[position + 1 : position + 3]
-    kinds = [spec.kind for spec in following]
-    if kinds == ["relu", "pool"] and following[1].stride == following[1].kernel:
-        return following[1]
-    return None
 
 
 Waveform = torch.Tensor | np.ndarray
@@ -286,7 +285,7 @@ class SoundNet(nn.Module):
             if valid is not None and spec.kind == "conv":
                 x = _zero_beyond(x, valid)  # what Torch's zero padding sees at each clip's end
             module = getattr(self, spec.name)
-            pool = _pool_after(body, position)
+            pool = pool_after_relu(body, position)
             if self.training and spec.kind == "bn" and pool is not None:
                 x = cast(torch.Tensor, module(x, pool_kernel=pool.kernel))  # one pass (model/batch_norm.py)
                 pooled = pool
