@@ -38,9 +38,15 @@ if TYPE_CHECKING:
 # wider layers with few steps (conv6, conv7, the heads) are one matrix product. Measured on 16 clips, one
 # thread: conv3 14 ms as a matrix product (its im2col copy is 28 MB), 6 ms through oneDNN.
 POLYPHASE_MAX_CHANNELS = 256
-# Floats of convolution output per block of `TimeMajorConv.pooled` (16 MiB: measured best on 16 clips; it
-# stays in the last-level cache, while pooling the whole 226 MB output of conv1 ran at memory speed).
-BLOCK_ELEMENTS = 1 << 22
+# A polyphase layer with fewer input channels than this (conv1: 2) computes OUTPUT_GROUP outputs per step:
+# oneDNN ran conv1 on 16 clips in 73 ms with 2 input channels and in 51 ms with 4 (at 6% extra
+# multiply-adds by zero taps); single clips ran alike either way.
+OUTPUT_GROUP_BELOW_CHANNELS = 4
+OUTPUT_GROUP = 2
+# Floats of convolution output per block of `TimeMajorConv.pooled` (8 MiB). Of 2^18-2^22, 2^20-2^21 ran 16
+# clips fastest on one thread (181-189 ms; 2^22: 185-198 ms, 2^18: 209 ms); pooling conv1's whole 226 MB
+# output at once ran at memory speed.
+BLOCK_ELEMENTS = 1 << 21
 
 
 def fold_batch_norm(conv: nn.Conv1d, bn: nn.BatchNorm1d | None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -73,6 +79,25 @@ def _source_key(*modules: nn.Module | None) -> tuple:
     return tuple(key)
 
 
+def _grouped_phase_weight(weight: torch.Tensor, stride: int, group: int) -> torch.Tensor:
+    """The stride-1 convolution that computes `group` consecutive outputs of a stride-s one per step.
+
+    Its input is the time-major signal read in steps of s*group samples (channel q*C + c holds sample q of
+    the step, channel c) and its output channel i*O + o is output i of the step: the memory of
+    B x T/group x group*O is B x T x O. Output r*u + i reads samples s*(r*u + i) + j, that is sample q of
+    input step u + m with s*r*m + q = s*i + j; the taps that fall outside the kernel are zeros.
+    group = 1 is the plain polyphase split. Returns (group O) x (s group C) x 1 x k', channels-last.
+    """
+    out_channels, in_channels, kernel = weight.shape
+    span = stride * group
+    steps = -(-(stride * (group - 1) + kernel) // span)  # k'
+    shifted = [F.pad(weight, (stride * i, steps * span - kernel - stride * i)) for i in range(group)]
+    # each: O x C x (k' span) -> O x C x k' x span -> O x span x C x k' (channel q*C + c)
+    phases = [w.reshape(out_channels, in_channels, steps, span).permute(0, 3, 1, 2) for w in shifted]
+    grouped = torch.stack(phases).reshape(group * out_channels, span * in_channels, 1, steps)
+    return grouped.contiguous(memory_format=torch.channels_last)
+
+
 class TimeMajorConv:
     """One convolution (optionally with its BN folded in) over B x T x C inputs, weights laid out once."""
 
@@ -80,19 +105,17 @@ class TimeMajorConv:
         self.kernel, self.stride, self.padding = conv.kernel_size[0], conv.stride[0], conv_padding(conv)
         self.in_channels, self.out_channels = conv.in_channels, conv.out_channels
         self.polyphase = self.in_channels * self.stride <= POLYPHASE_MAX_CHANNELS
+        # Outputs computed per step of the polyphase convolution (see `_grouped_phase_weight`).
+        self.group = OUTPUT_GROUP if self.in_channels * self.stride < OUTPUT_GROUP_BELOW_CHANNELS else 1
         with torch.inference_mode(False), torch.no_grad():
-            weight, self.bias = (t.detach().float().contiguous() for t in fold_batch_norm(conv, bn))
+            weight, bias = (t.detach().float().contiguous() for t in fold_batch_norm(conv, bn))
             if self.polyphase:
-                # O x C x k -> O x C x k' x s (k padded to k' s) -> O x (s C) x k': phase-major channels,
-                # matching the view of s consecutive time steps as one step of s*C channels.
-                phase_kernel = -(-self.kernel // self.stride)
-                weight = F.pad(weight, (0, phase_kernel * self.stride - self.kernel))
-                weight = weight.reshape(self.out_channels, self.in_channels, phase_kernel, self.stride)
-                weight = weight.permute(0, 3, 1, 2).reshape(self.out_channels, -1, 1, phase_kernel)
-                self.weight = weight.contiguous(memory_format=torch.channels_last)
+                self.weight = _grouped_phase_weight(weight, self.stride, self.group)
+                self.bias = bias.repeat(self.group)
             else:
                 # (k C) x O: row j*C + c multiplies channel c of window step j.
                 self.weight = weight.permute(2, 1, 0).reshape(-1, self.out_channels).contiguous()
+                self.bias = bias
 
     def output_steps(self, steps: int) -> int:
         out_steps = (steps + 2 * self.padding - self.kernel) // self.stride + 1
@@ -125,35 +148,37 @@ class TimeMajorConv:
         phases = self._phases(x, out_steps)
         pooled_steps = out_steps // kernel
         out = x.new_empty(batch, pooled_steps, self.out_channels)
-        block = max(1, BLOCK_ELEMENTS // (batch * self.out_channels * kernel)) * kernel
+        unit = kernel * self.group  # blocks of whole pooling windows and whole output groups
+        block = max(1, BLOCK_ELEMENTS // (batch * self.out_channels * unit)) * unit
         for start in range(0, pooled_steps * kernel, block):
             stop = min(start + block, pooled_steps * kernel)
-            pooled = max_pool_time_major(self._polyphase(phases, start, stop), kernel)
-            torch.clamp_min(pooled, 0, out=out[:, start // kernel : stop // kernel])
-        return out
+            max_pool_time_major(self._polyphase(phases, start, stop), kernel, out[:, start // kernel : stop // kernel])
+        return out.relu_()
 
     def _phases(self, x: torch.Tensor, out_steps: int) -> tuple[torch.Tensor, int]:
-        """B x T x C -> (B x T' x sC, left): s consecutive steps as one step of s*C channels (phase-major).
+        """B x T x C -> (B x T' x gsC, left): g*s consecutive steps as one step of g*s*C channels.
 
-        `left` is how many zero phase steps the convolution's padding puts before the first one. When T and
-        the padding are multiples of the stride (a 20 s clip, every SoundNet layer) this is a free view and
-        oneDNN pads; otherwise a padded copy (left = 0).
+        `left` is how many zero steps the convolution's padding puts before the first one. When T and the
+        padding are multiples of g*s (a 20 s clip, every SoundNet layer) this is a free view and oneDNN
+        pads; otherwise a padded copy (left = 0).
         """
         batch, steps, channels = x.shape
+        span = self.stride * self.group
         x = x.contiguous()
-        if steps % self.stride == 0 and self.padding % self.stride == 0:
-            return x.view(batch, steps // self.stride, self.stride * channels), self.padding // self.stride
-        needed = (out_steps - 1 + self.weight.shape[-1]) * self.stride
+        if steps % span == 0 and self.padding % span == 0:
+            return x.view(batch, steps // span, span * channels), self.padding // span
+        needed = (-(-out_steps // self.group) - 1 + self.weight.shape[-1]) * span
         right = needed - steps - self.padding
         # padded as B x (T C) rows: padding the T axis of a B x T x 1 tensor copied element by element
         flat = F.pad(x.view(batch, -1), (self.padding * channels, max(right, 0) * channels))[:, : needed * channels]
-        return flat.reshape(batch, needed // self.stride, self.stride * channels), 0
+        return flat.reshape(batch, needed // span, span * channels), 0
 
     def _polyphase(self, phases: tuple[torch.Tensor, int], start: int, stop: int) -> torch.Tensor:
-        """Output steps [start, stop) of the convolution, B x (stop - start) x O, from `_phases`' result."""
+        """Output steps [start, stop) of the convolution (start a multiple of the group), B x (stop - start) x O."""
         rows, left = phases
         batch, count, width = rows.shape
-        first, last = start - left, stop - left + self.weight.shape[-1] - 1  # phase steps [first, last) are read
+        first_step, steps = start // self.group, -(-(stop - start) // self.group)
+        first, last = first_step - left, first_step + steps - left + self.weight.shape[-1] - 1  # steps read
         low, high = max(0, first), min(count, last)
         pad = max(low - first, last - high)  # oneDNN pads both sides alike; extra outputs are cut off below
         # B x T x sC memory read as a channels-last B x sC x 1 x T image: oneDNN then convolves and
@@ -166,21 +191,27 @@ class TimeMajorConv:
         )
         out = F.conv2d(image, self.weight, self.bias, padding=(0, pad))
         skip = pad - (low - first)
-        return out[..., skip : skip + stop - start].squeeze(2).transpose(1, 2).contiguous()
+        out = out[..., skip : skip + steps].squeeze(2).transpose(1, 2)  # B x steps x gO
+        return out.reshape(batch, steps * self.group, self.out_channels)[:, : stop - start].contiguous()
 
 
-def max_pool_time_major(x: torch.Tensor, kernel: int) -> torch.Tensor:
-    """Max-pooling with kernel = stride over the T axis of B x T x C (floor mode), by pairwise maxima."""
+def max_pool_time_major(x: torch.Tensor, kernel: int, out: torch.Tensor | None = None) -> torch.Tensor:
+    """Max-pooling with kernel = stride over the T axis of B x T x C (floor mode), by pairwise maxima.
+
+    `out` (B x T/kernel x C, any strides) receives the result, as the last step writes it.
+    """
     batch, steps, channels = x.shape
-    windows = x[:, : steps // kernel * kernel].reshape(batch, steps // kernel, kernel * channels)
+    pooled_steps = steps // kernel
+    windows = x[:, : pooled_steps * kernel].reshape(batch, pooled_steps, kernel * channels)
     width = kernel
     while width > 1 and width % 2 == 0:
         half = width // 2 * channels
-        windows = torch.maximum(windows[..., :half], windows[..., half:])
+        last = width == 2 and out is not None
+        windows = torch.maximum(windows[..., :half], windows[..., half:], out=out if last else None)
         width //= 2
     if width > 1:
-        windows = windows.reshape(batch, steps // kernel, width, channels).amax(2)
-    return windows.reshape(batch, steps // kernel, channels)
+        windows = torch.amax(windows.reshape(batch, pooled_steps, width, channels), 2, out=out)
+    return windows.reshape(batch, pooled_steps, channels) if out is None else out
 
 
 class TimeMajorPlan:
