@@ -56,22 +56,27 @@ def polyphase_conv1d(
     return F.conv1d(phases, w, bias)
 
 
-# Time steps per block of the weight gradient: the block's windows (steps x in_channels x kernel floats)
-# stay in the L2 cache between their copy and the matrix product.
-GRAD_WEIGHT_BLOCK = 2048
+# Floats of unfolded windows per block of the weight gradient (4 MiB): big enough that the batch and a
+# few thousand steps go into one batched matrix product, few enough that they stay in the cache between
+# their copy and the product. One block per sample and 2048 steps was 864 small products for conv1.
+GRAD_WEIGHT_BLOCK_ELEMENTS = 1 << 20
 
 
 def conv1d_grad_weight(x: torch.Tensor, grad: torch.Tensor, kernel: int) -> torch.Tensor:
-    """d(loss)/d(weight) of a stride-1, unpadded conv1d: sum over batch and time of grad x windows of x."""
+    """d(loss)/d(weight) of a stride-1, unpadded conv1d: sum over batch and time of grad x windows of x.
+
+    `grad` may have any strides (the training BN hands back channels-last gradients).
+    """
     batch, channels, _ = x.shape
     out_channels, steps = grad.shape[1], grad.shape[2]
-    total = grad.new_zeros(out_channels, channels * kernel)
-    for sample in range(batch):
-        for start in range(0, steps, GRAD_WEIGHT_BLOCK):
-            stop = min(steps, start + GRAD_WEIGHT_BLOCK)
-            windows = x[sample, :, start : stop + kernel - 1].unfold(1, kernel, 1)  # C x block x k
-            total.addmm_(grad[sample, :, start:stop], windows.transpose(0, 1).reshape(stop - start, -1))
-    return total.reshape(out_channels, channels, kernel)
+    block = max(1, GRAD_WEIGHT_BLOCK_ELEMENTS // (batch * channels * kernel))
+    total = grad.new_zeros(batch, out_channels, channels * kernel)
+    for start in range(0, steps, block):
+        stop = min(steps, start + block)
+        windows = x[:, :, start : stop + kernel - 1].unfold(2, kernel, 1)  # B x C x block x k
+        rows = windows.permute(0, 2, 1, 3).reshape(batch, stop - start, channels * kernel)
+        total.baddbmm_(grad[:, :, start:stop], rows)
+    return total.sum(0).reshape(out_channels, channels, kernel)
 
 
 class PolyphaseConv1d(torch.autograd.Function):
@@ -92,7 +97,8 @@ class PolyphaseConv1d(torch.autograd.Function):
         if ctx.needs_input_grad[1]:
             grad_weight = conv1d_grad_weight(x, grad, weight.shape[-1])
         if ctx.has_bias and ctx.needs_input_grad[2]:
-            grad_bias = grad.sum((0, 2))
+            # summed in the order of the memory: over B x T rows of channels-last gradients (conv1's)
+            grad_bias = grad.transpose(1, 2).sum((0, 1)) if grad.stride(1) == 1 else grad.sum((0, 2))
         return grad_x, grad_weight, grad_bias
 
 

@@ -135,22 +135,29 @@ def test_time_major_pooling_is_max_pool1d(kernel):
 
 
 @pytest.mark.parametrize("channels, kernel, length", [(1, 64, 5000), (4, 32, 5001)])
-def test_polyphase_gradients_match_conv1d(channels, kernel, length):
+@pytest.mark.parametrize("channels_last_grad", [False, True])
+def test_polyphase_gradients_match_conv1d(channels, kernel, length, channels_last_grad, monkeypatch):
     """The blocked weight gradient (and the input and bias gradients) of the polyphase conv, vs F.conv1d's.
 
-    Tolerance 1e-5 relative: both sum the same products in float32 in a different order (~1e-7 per
-    rounding, over up to ~2e4 terms per weight, partially cancelling)."""
-    from soundnet.model.layers import GRAD_WEIGHT_BLOCK, polyphase_conv1d
+    Blocks of 1000 steps, so that every case spans several; the gradient also comes channels-last, as
+    the training BN hands it back for conv1. Tolerance 1e-5 relative: both sum the same products in
+    float32 in a different order (~1e-7 per rounding, over up to ~2e4 terms per weight, partially
+    cancelling)."""
+    from soundnet.model import layers
 
+    phase_window = 2 * channels * (kernel // 2)  # the polyphase form's channels x kernel
+    monkeypatch.setattr(layers, "GRAD_WEIGHT_BLOCK_ELEMENTS", 3 * phase_window * 1000)
     generator = torch.Generator().manual_seed(4)
     x = torch.randn(3, channels, length, generator=generator, requires_grad=True)
     weight = torch.randn(5, channels, kernel, generator=generator, requires_grad=True)
     bias = torch.randn(5, generator=generator, requires_grad=True)
     expected_out = torch.nn.functional.conv1d(x, weight, bias, 2, kernel // 2)
-    assert expected_out.shape[-1] > GRAD_WEIGHT_BLOCK  # more than one block per sample
+    assert expected_out.shape[-1] > 2000  # three blocks or more
     grad = torch.randn(expected_out.shape, generator=generator)
+    if channels_last_grad:
+        grad = grad.transpose(1, 2).contiguous().transpose(1, 2)
     expected = torch.autograd.grad(expected_out, (x, weight, bias), grad)
-    got = torch.autograd.grad(polyphase_conv1d(x, weight, bias, 2, kernel // 2), (x, weight, bias), grad)
+    got = torch.autograd.grad(layers.polyphase_conv1d(x, weight, bias, 2, kernel // 2), (x, weight, bias), grad)
     for ours, theirs in zip(got, expected):
         assert ours.shape == theirs.shape
         assert (ours - theirs).abs().max() <= 1e-5 * theirs.abs().max()
