@@ -1,12 +1,14 @@
 """Forward speed of full-width SoundNet8 against Torch7, side by side in one run.
 
-    python3 benchmarks/bench_model.py [--rounds 9] [--batch-rounds 3] [--batch 16]
+    python3 benchmarks/bench_model.py [--rounds 9] [--batch-rounds 3] [--batch 16] [--repeat 5] [--batch-repeat 2]
 
 Torch7 (benchmarks/torch7_server.lua, nn modules as main_train.lua built them, net:evaluate()) and ours
 (eval mode, inference_mode: soundnet/model/inference.py) take turns round by round on random 20 s clips:
-one clip with 1 and with 2 threads, then a batch of 16 clips with 1 and 2 threads. Each line gives the
-median and range over rounds of wall and of CPU time and the ratios of medians (with the range of per-round
-ratios); on an oversubscribed machine the 1-thread CPU-time ratio is the one that compares work.
+one clip with 1 and with 2 threads, then a batch of 16 clips with 1 and 2 threads. A turn is one untimed
+call and then --repeat (--batch-repeat) timed calls back to back: the steady rate of a job that runs call
+after call, for Torch7 and ours alike. Each line gives the median and range over all timed calls of wall
+and of CPU time and the ratios of medians (with the range of call-by-call ratios); on an oversubscribed
+machine the 1-thread CPU-time ratio is the one that compares work.
 Targets: one clip >= 8x Torch7 on one thread; 2 threads >= 1.6x faster than 1; batched throughput per
 core >= 1.5x the single-clip rate on one thread. With a CUDA device, also fp32 / TF32 / bf16 figures
 and each mode's largest difference from the CPU float32 output.
@@ -94,6 +96,7 @@ def main() -> None:
     parser.add_argument("--batch-rounds", type=int, default=3)
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--repeat", type=int, default=5, help="timed one-clip calls per turn, after one untimed")
+    parser.add_argument("--batch-repeat", type=int, default=2, help="timed batch calls per turn, after one untimed")
     args = parser.parse_args()
     tune()  # what the soundnet command does at start (soundnet/cli/allocator.py)
     print(cpu_description(), flush=True)
@@ -101,7 +104,7 @@ def main() -> None:
     torch7 = {threads: start_torch7(threads) for threads in THREADS}
     try:
         single = side_by_side(model, 1, args.rounds, args.repeat, torch7)
-        batched = side_by_side(model, args.batch, args.batch_rounds, 1, torch7)
+        batched = side_by_side(model, args.batch, args.batch_rounds, args.batch_repeat, torch7)
     finally:
         for server in torch7.values():
             if server:

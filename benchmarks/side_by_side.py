@@ -102,9 +102,7 @@ Sample = tuple[float, float]  # (wall, CPU) seconds
 SETTLE_SECONDS = 0.2
 
 
-def interleaved(
-    measures: dict[str, Callable[[], Sample]], rounds: int, repeat: int = 1
-) -> dict[str, list[Sample]]:
+def interleaved(measures: dict[str, Callable[[], Sample]], rounds: int, repeat: int = 1) -> dict[str, list[Sample]]:
     """(wall, CPU) seconds per call of each measure: one warm-up call each, then `rounds` rounds taking turns.
 
     The order flips every round so that a burst of load from other processes hits every measure alike.
