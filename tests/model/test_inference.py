@@ -161,3 +161,23 @@ def test_polyphase_gradients_match_conv1d(channels, kernel, length, channels_las
     for ours, theirs in zip(got, expected):
         assert ours.shape == theirs.shape
         assert (ours - theirs).abs().max() <= 1e-5 * theirs.abs().max()
+
+
+def test_a_used_model_copies_and_pickles():
+    """The time-major plan caches oneDNN-reordered weights (opaque tensors): copies and pickles start empty."""
+    import copy
+    import io
+
+    model = soundnet.SoundNet8(widths=SMALL).eval()
+    clip = torch.randn(1, 1, 300_000)
+    with torch.inference_mode():
+        expected = model(clip)
+    twin = copy.deepcopy(model)
+    buffer = io.BytesIO()
+    torch.save(model, buffer)
+    buffer.seek(0)
+    loaded = torch.load(buffer, weights_only=False)
+    for other in (twin, loaded):
+        with torch.inference_mode():
+            got = other(clip)
+        assert all(torch.equal(a, b) for a, b in zip(got, expected))
