@@ -10,7 +10,7 @@ after call, for Torch7 and ours alike. Each line gives the median and range over
 and of CPU time and the ratios of medians (with the range of call-by-call ratios); on an oversubscribed
 machine the 1-thread CPU-time ratio is the one that compares work.
 Targets: one clip >= 8x Torch7 on one thread; 2 threads >= 1.6x faster than 1; batched throughput per
-core >= 1.5x the single-clip rate on one thread. With a CUDA device, also fp32 / TF32 / bf16 figures
+core >= 1.5x the single-clip rate per core, both on the same threads. With a CUDA device, also fp32 / TF32 / bf16 figures
 and each mode's largest difference from the CPU float32 output.
 """
 
@@ -115,10 +115,14 @@ def main() -> None:
         f"in wall time (target >= 1.6x)"
     )
     for threads in THREADS:
+        # per core: the batch and the single clip on the same cores, so thread scaling (its own target
+        # above) does not enter; the last column sets the batch against one clip on one thread
         per_core = args.batch / statistics.median(wall(batched[threads])) / threads
+        single_rate = 1 / statistics.median(wall(single[threads])) / threads
         print(
             f"ours, batch of {args.batch} on {threads} thread(s): {per_core:.1f} clips/s per core = "
-            f"{per_core * one_thread:.2f}x the single-clip rate on 1 thread (target >= 1.5x)"
+            f"{per_core / single_rate:.2f}x the single-clip rate on {threads} thread(s) (target >= 1.5x); "
+            f"{per_core * one_thread:.2f}x one clip on 1 thread"
         )
     if torch.cuda.is_available():
         for batch in (1, args.batch):
