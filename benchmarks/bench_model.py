@@ -10,8 +10,8 @@ after call, for Torch7 and ours alike. Each line gives the median and range over
 and of CPU time and the ratios of medians (with the range of call-by-call ratios); on an oversubscribed
 machine the 1-thread CPU-time ratio is the one that compares work.
 Targets: one clip >= 8x Torch7 on one thread; 2 threads >= 1.6x faster than 1; batched throughput per
-core >= 1.5x the single-clip rate per core, both on the same threads. With a CUDA device, also fp32 / TF32 / bf16 figures
-and each mode's largest difference from the CPU float32 output.
+core >= 1.5x the single-clip rate per core, both on the same threads. With a CUDA device, also fp32 /
+TF32 / bf16 figures and each mode's largest difference from the CPU float32 output.
 """
 
 from __future__ import annotations
