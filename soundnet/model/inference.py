@@ -1,6 +1,6 @@
 """The eval-mode, autograd-free forward of SoundNet, laid out for CPU speed (same results as the modules).
 
-Three exact rewrites, chosen from a per-layer profile on AVX2 and AVX-512 CPUs
+Exact rewrites (up to float summation order), chosen from a per-layer profile on AVX2 and AVX-512 CPUs
 (`benchmarks/profile_layers.py`):
 
 - Time-major activations (B x T x C, i.e. channels-last). A stride-s convolution's polyphase split is then
@@ -14,6 +14,8 @@ Three exact rewrites, chosen from a per-layer profile on AVX2 and AVX-512 CPUs
 - ReLU after max-pooling (both are monotone, so they commute exactly), on 4-8x fewer values; max-pooling
   as a tree of pairwise maxima over views, which vectorises where the pooling kernels do not, taken on
   blocks of the convolution output while they are still in the cache (`TimeMajorConv.pooled`).
+- conv1 (2 input channels after the polyphase split) computes two outputs per step, 4 input channels
+  for oneDNN (`_grouped_phase_weight`); the deep layers multiply by weights reordered once for oneDNN.
 
 The folded and reordered weights are cached per module and rebuilt when any parameter or buffer they
 come from changes (new tensor or in-place update), so loading weights or training between calls is safe.
@@ -39,8 +41,8 @@ if TYPE_CHECKING:
 # thread: conv3 14 ms as a matrix product (its im2col copy is 28 MB), 6 ms through oneDNN.
 POLYPHASE_MAX_CHANNELS = 256
 # A polyphase layer with fewer input channels than this (conv1: 2) computes OUTPUT_GROUP outputs per step:
-# oneDNN ran conv1 on 16 clips in 73 ms with 2 input channels and in 51 ms with 4 (at 6% extra
-# multiply-adds by zero taps); single clips ran alike either way.
+# in the forward of 16 clips on one thread, conv1's convolutions took 79 ms with 2 input channels and
+# 47 ms with 4 (profiler; 6% extra multiply-adds by zero taps); single clips ran alike either way.
 OUTPUT_GROUP_BELOW_CHANNELS = 4
 OUTPUT_GROUP = 2
 # Floats of convolution output per block of `TimeMajorConv.pooled` (8 MiB). Of 2^18-2^22, 2^20-2^21 ran 16
