@@ -29,6 +29,7 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
+from torch.autograd.function import once_differentiable
 
 # Rows (time steps of all channels) per block of the variance pass: 8192 x 16 float32 = 512 KiB, inside L2.
 ROW_BLOCK_ELEMENTS = 1 << 17
@@ -110,12 +111,13 @@ class _BatchNormTrain(torch.autograd.Function):
         var = squares / n
         invstd = torch.rsqrt(var + bn.eps)
         with torch.no_grad():
-            momentum = bn.momentum
-            assert momentum is not None and bn.running_mean is not None and bn.running_var is not None
-            bn.running_mean.mul_(1 - momentum).add_(mean.to(bn.running_mean.dtype), alpha=momentum)
-            bn.running_var.mul_(1 - momentum).add_((var * n / (n - 1)).to(bn.running_var.dtype), alpha=momentum)
+            assert bn.running_mean is not None and bn.running_var is not None
             if bn.num_batches_tracked is not None:
                 bn.num_batches_tracked.add_(1)
+            # momentum None: PyTorch's cumulative average (Torch7 always has a momentum)
+            momentum = bn.momentum if bn.momentum is not None else 1 / float(bn.num_batches_tracked or 1)
+            bn.running_mean.mul_(1 - momentum).add_(mean.to(bn.running_mean.dtype), alpha=momentum)
+            bn.running_var.mul_(1 - momentum).add_((var * n / (n - 1)).to(bn.running_var.dtype), alpha=momentum)
         scale = (invstd * weight.double()).to(compute)
         torch.addcmul(bias.to(compute), y, scale, out=y)  # (x - mean) * gamma / std + beta
         ctx.kernel, ctx.sync, ctx.n, ctx.dtype = kernel, sync, n, x.dtype
@@ -128,6 +130,7 @@ class _BatchNormTrain(torch.autograd.Function):
         return pooled.to(x.dtype)
 
     @staticmethod
+    @once_differentiable  # mean and invstd carry no graph: a second derivative must fail, not be wrong
     def backward(ctx: Any, grad: torch.Tensor):
         work, weight, mean, invstd, *pool = ctx.saved_tensors
         grad = grad.to(work.dtype)  # B x T' x C

@@ -207,9 +207,10 @@ class TimeMajorConv:
         if low > first or high < last:
             # zeros written out for the steps beyond either end: oneDNN's own padding ran this shape 2-3x
             # slower (conv1's first block: 7.6 ms padded against 3.4 ms; AVX2 dispatch, one clip)
-            flat = rows[:, low:high].reshape(batch, -1)  # padded as rows: see `_phases`
-            rows = F.pad(flat, ((low - first) * width, (last - high) * width)).view(batch, last - first, width)
-            low, high = 0, last - first
+            block = rows.new_zeros(batch, last - first, width)
+            if low < high:
+                block[:, low - first : high - first] = rows[:, low:high]
+            rows, low, high = block, 0, last - first
         # B x T x sC memory read as a channels-last B x sC x 1 x T image: oneDNN then convolves and
         # writes channels-last with no layout conversion. Through conv1d it converted the input to
         # channel-major and back (3-7x the convolution's own time).
@@ -238,6 +239,8 @@ def max_pool_time_major(x: torch.Tensor, kernel: int, out: torch.Tensor | None =
         width //= 2
     if width > 1:
         windows = torch.amax(windows.reshape(batch, pooled_steps, width, channels), 2, out=out)
+    elif kernel == 1 and out is not None:
+        out.copy_(windows)
     return windows.reshape(batch, pooled_steps, channels) if out is None else out
 
 

@@ -91,3 +91,50 @@ def test_one_value_per_channel_is_refused():
     ours, _ = _pair(torch.float32, 4)
     with pytest.raises(ValueError, match="more than 1 value per channel"):
         ours(torch.randn(1, 4, 1))
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_precisions_are_normalised_in_float32(dtype):
+    """Against float64 on the same (rounded) input. 2e-2 relative: the output and gradient are rounded to
+    the half type once (bfloat16: 8 bits, ~4e-3 per rounding; float16: ~5e-4), with room for the products."""
+    ours, _ = _pair(torch.float32, 8)
+    ours = ours.to(dtype)
+    reference = TorchBatchNorm1d(8).double().train()
+    reference.load_state_dict({key: value.double() for key, value in ours.state_dict().items()})
+    x = (torch.randn(2, 8, 400, generator=torch.Generator().manual_seed(3)) * 2).to(dtype)
+    x_ours, x_reference = x.clone().requires_grad_(), x.double().requires_grad_()
+    y = ours(x_ours, pool_kernel=4)
+    expected = F.max_pool1d(
+        F.batch_norm(
+            x_reference, reference.running_mean, reference.running_var, reference.weight, reference.bias, True
+        ),
+        4,
+    )
+    assert y.dtype == dtype
+    grad = torch.randn(expected.shape, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    (y.double() * grad).sum().backward()
+    (expected * grad).sum().backward()
+    assert x_ours.grad.dtype == dtype
+    assert _relative(y.double(), expected) < 2e-2
+    assert _relative(x_ours.grad.double(), x_reference.grad) < 2e-2
+
+
+def test_cumulative_average_without_momentum():
+    ours, reference = _pair(torch.float64, 4)
+    ours.momentum = reference.momentum = None
+    for seed in range(3):
+        x = torch.randn(2, 4, 50, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+        ours(x)
+        F.batch_norm(
+            x, reference.running_mean, reference.running_var, reference.weight, reference.bias, True, 1 / (seed + 1)
+        )
+    assert _relative(ours.running_mean, reference.running_mean) < 1e-12
+    assert _relative(ours.running_var, reference.running_var) < 1e-12
+
+
+def test_a_second_derivative_is_refused_not_wrong():
+    ours, _ = _pair(torch.float64, 4)
+    x = torch.randn(2, 4, 50, dtype=torch.float64, requires_grad=True)
+    (gradient,) = torch.autograd.grad(ours(x).pow(2).sum(), x, create_graph=True)
+    with pytest.raises(RuntimeError):
+        gradient.sum().backward()

@@ -181,3 +181,22 @@ def test_a_used_model_copies_and_pickles():
         with torch.inference_mode():
             got = other(clip)
         assert all(torch.equal(a, b) for a, b in zip(got, expected))
+
+
+@pytest.mark.parametrize("kernel, stride, padding, pool", [(1, 1, 8, 2), (64, 2, 32, 8), (9, 3, 4, 3), (4, 2, 2, 1)])
+@pytest.mark.parametrize("steps", [40, 41, 47])
+def test_blocked_conv_pool_relu_matches_the_modules(kernel, stride, padding, pool, steps, monkeypatch):
+    """TimeMajorConv.pooled on blocks of any size (down to one output) equals conv1d -> max_pool1d -> relu:
+    blocks wholly inside the padding, odd and unit pool kernels, both `_phases` branches. 1e-5 relative:
+    the same products summed in another order in float32."""
+    from soundnet.model import inference
+
+    conv = torch.nn.Conv1d(1, 3, kernel, stride, padding)
+    x = torch.randn(2, 1, steps + kernel)
+    expected = torch.nn.functional.max_pool1d(conv(x), pool).relu()
+    for block in (1, 7, 1 << 21):
+        monkeypatch.setattr(inference, "BLOCK_ELEMENTS", block)
+        with torch.no_grad():
+            got = TimeMajorConv(conv, None).pooled(x.transpose(1, 2).contiguous(), pool).transpose(1, 2)
+        assert got.shape == expected.shape
+        assert (got - expected).abs().max() <= 1e-5 * expected.abs().max()
