@@ -248,7 +248,7 @@ class TimeMajorPlan:
     """The laid-out convolutions of one SoundNet, rebuilt per layer when that layer's tensors change."""
 
     def __init__(self) -> None:
-        self._convs: dict[tuple[int, int], tuple[tuple, TimeMajorConv]] = {}
+        self._convs: dict[tuple[int, ...], tuple[tuple, TimeMajorConv]] = {}
 
     def __reduce__(self) -> tuple:
         """Copies and pickles of a model start with an empty plan: it is a cache (and oneDNN's reordered
@@ -260,6 +260,35 @@ class TimeMajorPlan:
         cached = self._convs.get(slot)
         if cached is None or cached[0] != key:
             cached = (key, TimeMajorConv(conv, bn))
+            self._convs[slot] = cached
+        return cached[1]
+
+    def heads(self, convs: list[nn.Conv1d]) -> TimeMajorConv:
+        """Heads of one shape (the teacher's object and scene heads) as one convolution over their
+        concatenated kernels: one product streams both weights (46 MB) past rows read once, about 1 ms less
+        per clip than two products."""
+        if len(convs) == 1:  # a fine-tuned classifier
+            return self.conv(convs[0])
+        key, slot = _source_key(*convs), tuple(id(conv) for conv in convs)
+        cached = self._convs.get(slot)
+        if cached is None or cached[0] != key:
+            first = convs[0]
+            merged = nn.Conv1d(
+                first.in_channels,
+                sum(conv.out_channels for conv in convs),
+                first.kernel_size[0],
+                first.stride[0],
+                conv_padding(first),
+                bias=False,
+                device="meta",
+            )
+            with torch.inference_mode(False), torch.no_grad():
+                merged.weight = nn.Parameter(torch.cat([conv.weight for conv in convs]))
+                biases = [
+                    conv.bias if conv.bias is not None else conv.weight.new_zeros(conv.out_channels) for conv in convs
+                ]
+                merged.bias = nn.Parameter(torch.cat(biases))
+            cached = (key, TimeMajorConv(merged, None))
             self._convs[slot] = cached
         return cached[1]
 
@@ -312,8 +341,13 @@ def time_major_stages(model: SoundNet, target: Layer, plan: TimeMajorPlan) -> li
     if target.index < model.architecture.head.index:
         stages.append(("to B x C x T", lambda h: h.transpose(1, 2).contiguous()))
     else:
-        heads = [plan.conv(cast(nn.Conv1d, head)) for head in model.head_modules()]
-        stages.append((target.name, lambda h: tuple(head(h).transpose(1, 2).contiguous() for head in heads)))
+        modules = [cast(nn.Conv1d, head) for head in model.head_modules()]
+        heads, sizes = plan.heads(modules), [head.out_channels for head in modules]
+
+        def run_heads(h: torch.Tensor) -> tuple[torch.Tensor, ...]:
+            return tuple(out.transpose(1, 2).contiguous() for out in heads(h).split(sizes, dim=2))
+
+        stages.append((target.name, run_heads))
     return stages
 
 
