@@ -51,21 +51,15 @@ def test_killed_extract_leaves_no_worker(tmp_path, sig):
     clips = [write_audio(tmp_path / f"clip{i}.wav", 30.0, seed=i) for i in range(40)]
     (tmp_path / "big.txt").write_text("".join(f"{clip}\n" for clip in clips))
     env = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+
+    def extract(workers: int) -> list[str]:
+        """The same extraction command line, killed with 2 workers and rerun without."""
+        listing, output = str(tmp_path / "big.txt"), str(tmp_path / "o.h5")
+        command = ["extract", "--list", listing, "--model", "example", "--h5", output, "--workers", str(workers)]
+        return [sys.executable, "-m", "soundnet", *command]
+
     job = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "soundnet",
-            "extract",
-            "--list",
-            str(tmp_path / "big.txt"),
-            "--model",
-            "example",
-            "--h5",
-            str(tmp_path / "o.h5"),
-            "--workers",
-            "2",
-        ],
+        extract(2),
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -86,20 +80,7 @@ def test_killed_extract_leaves_no_worker(tmp_path, sig):
                 os.kill(pid, signal.SIGKILL)
     assert not (tmp_path / "o.h5").exists()  # never half-written
     rerun = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "soundnet",
-            "extract",
-            "--list",
-            str(tmp_path / "big.txt"),
-            "--model",
-            "example",
-            "--h5",
-            str(tmp_path / "o.h5"),
-            "--workers",
-            "0",
-        ],
+        extract(0),
         env=env,
         capture_output=True,
         text=True,
