@@ -64,19 +64,20 @@ def _expected(layer: Layer) -> str:
     return f"{names[layer.kind]}{sizes}"
 
 
+GEOMETRY_FIELDS = ("kW", "kH", "dW", "dH", "padW", "padH")
+
+
+def _geometry(module: Any) -> tuple:
+    """A Torch7 conv or pool's window, stride and padding fields, in GEOMETRY_FIELDS order."""
+    return tuple(module.get(name, 0 if name.startswith("pad") else None) for name in GEOMETRY_FIELDS)
+
+
 def _conv_mismatch(module: Any, layer: Layer) -> str | None:
     if _kind(module) != "conv":
         return f"found {_describe(module)}"
-    found = (
-        module.get("kW"),
-        module.get("kH"),
-        module.get("dW"),
-        module.get("dH"),
-        module.get("padW", 0),
-        module.get("padH", 0),
-    )
+    found = _geometry(module)
     if found != (1, layer.kernel, 1, layer.stride, 0, layer.padding):
-        sizes = " ".join(f"{name}{value}" for name, value in zip(("kW", "kH", "dW", "dH", "padW", "padH"), found))
+        sizes = " ".join(f"{name}{value}" for name, value in zip(GEOMETRY_FIELDS, found))
         return f"found {_describe(module)} {sizes}"
     return None
 
@@ -97,15 +98,7 @@ def _mismatch(module: Any, layer: Layer) -> str | None:
     if _kind(module) != layer.kind:
         return f"found {_describe(module)}"
     if layer.kind == "pool":
-        found = (
-            module.get("kW"),
-            module.get("kH"),
-            module.get("dW"),
-            module.get("dH"),
-            module.get("padW", 0),
-            module.get("padH", 0),
-            bool(module.get("ceil_mode", False)),
-        )
+        found = (*_geometry(module), bool(module.get("ceil_mode", False)))
         if found != (1, layer.kernel, 1, layer.stride, 0, 0, False):
             return f"found {_describe(module)} with kW, kH, dW, dH, padW, padH, ceil_mode = {found}"
     return None
