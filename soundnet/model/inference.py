@@ -38,8 +38,9 @@ if TYPE_CHECKING:
 
 # The polyphase oneDNN convolution while in_channels * stride is at most this (conv1-conv5 of SoundNet8);
 # wider layers with few steps (conv6, conv7, the heads) are one matrix product. Measured on 16 clips, one
-# thread: conv3 14 ms as a matrix product (its im2col copy is 28 MB), 6 ms through oneDNN.
-POLYPHASE_MAX_CHANNELS = 256
+# thread: conv3 14 ms as a matrix product (its im2col copy is 28 MB), 6 ms through oneDNN. (The module
+# path used in training has its own, lower threshold: layers.POLYPHASE_MAX_CHANNELS.)
+ONEDNN_MAX_CHANNELS = 256
 # A polyphase layer with fewer input channels than this (conv1: 2) computes OUTPUT_GROUP outputs per step:
 # in the forward of 16 clips on one thread, conv1's convolutions took 79 ms with 2 input channels and
 # 47 ms with 4 (profiler; 6% extra multiply-adds by zero taps); single clips ran alike either way.
@@ -121,7 +122,7 @@ class TimeMajorConv:
     def __init__(self, conv: nn.Conv1d, bn: nn.BatchNorm1d | None):
         self.kernel, self.stride, self.padding = conv.kernel_size[0], conv.stride[0], conv_padding(conv)
         self.in_channels, self.out_channels = conv.in_channels, conv.out_channels
-        self.polyphase = self.in_channels * self.stride <= POLYPHASE_MAX_CHANNELS
+        self.polyphase = self.in_channels * self.stride <= ONEDNN_MAX_CHANNELS
         # Outputs computed per step of the polyphase convolution (see `_grouped_phase_weight`).
         self.group = OUTPUT_GROUP if self.in_channels * self.stride < OUTPUT_GROUP_BELOW_CHANNELS else 1
         with torch.inference_mode(False), torch.no_grad():
