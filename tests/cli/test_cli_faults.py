@@ -181,38 +181,29 @@ def test_evaluate_cache_refuses_an_hdf5_it_did_not_write(tmp_path):
     for index in range(2):
         write_audio(tmp_path / f"c{index}.wav", 2.0, seed=index)
     (tmp_path / "list.txt").write_text("c0.wav 0\nc1.wav 1\n")
-    line = one_line(
-        invoke(
-            "evaluate",
-            "--model",
-            "example",
-            "--train",
-            tmp_path / "list.txt",
-            "--test",
-            tmp_path / "list.txt",
-            "--cache",
-            tmp_path / "m.h5",
-            "--out",
-            tmp_path / "e",
+    clips = tmp_path / "list.txt"
+
+    def evaluate_with(cache):
+        """evaluate's one-line error with `cache` as the feature cache."""
+        return one_line(
+            invoke(
+                "evaluate",
+                "--model",
+                "example",
+                "--train",
+                clips,
+                "--test",
+                clips,
+                "--cache",
+                cache,
+                "--out",
+                tmp_path / "e",
+            )
         )
-    )
-    assert "did not write as a feature cache" in line
+
+    assert "did not write as a feature cache" in evaluate_with(tmp_path / "m.h5")
     assert (tmp_path / "m.h5").read_bytes() == before
     soundnet.load(tmp_path / "m.h5")
     with h5py.File(tmp_path / "mine.h5", "w"):
         pass
-    assert "did not write" in one_line(
-        invoke(
-            "evaluate",
-            "--model",
-            "example",
-            "--train",
-            tmp_path / "list.txt",
-            "--test",
-            tmp_path / "list.txt",
-            "--cache",
-            tmp_path / "mine.h5",
-            "--out",
-            tmp_path / "e",
-        )
-    )
+    assert "did not write" in evaluate_with(tmp_path / "mine.h5")
