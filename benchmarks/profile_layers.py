@@ -7,6 +7,8 @@ clip by default. "modules" runs each nn module in turn (conv, BN, ReLU, pool: th
 training use, and the eval path before soundnet/model/inference.py); "time-major" runs the steps of
 `time_major_stages` (BN folded into the conv, ReLU after the pool). The two paths are timed in
 alternating rounds; each figure is the median over rounds, with the median total of whole passes.
+Both paths run layer by layer on the whole batch here (the model runs conv1 and conv2 depth first, clip
+by clip, see `time_major_forward`).
 """
 
 from __future__ import annotations
@@ -70,7 +72,10 @@ def main() -> None:
     head = model.architecture.head
     paths = {
         "modules": (module_steps(model), clip),
-        "time-major": (time_major_stages(model, head, model._time_major), clip.reshape(args.batch, -1, 1)),
+        "time-major": (
+            [(stage.name, stage.run) for stage in time_major_stages(model, head, model._time_major)],
+            clip.reshape(args.batch, -1, 1),
+        ),
     }
     print(cpu_description())
     print(

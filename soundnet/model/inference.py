@@ -11,9 +11,9 @@ Exact rewrites (up to float summation order), chosen from a per-layer profile on
   5-10x slower than on contiguous data.
 - Batch norm folded into the preceding convolution: w' = w * s, b' = (b - mean) * s + beta with
   s = gamma / sqrt(var + eps). See `fold_batch_norm` for the rounding bound; BN then costs nothing.
-- ReLU after max-pooling (both are monotone, so they commute exactly), on 4-8x fewer values; max-pooling
-  as a tree of pairwise maxima over views, which vectorises where the pooling kernels do not, taken on
-  blocks of the convolution output while they are still in the cache (`TimeMajorConv.pooled`).
+- ReLU inside the convolution (oneDNN applies it as the output is written), also before a max-pool
+  (both are monotone, so they commute exactly); max-pooling as one reduction over the window's steps,
+  taken on blocks of the convolution output while they are still in the cache (`TimeMajorConv.pooled`).
 - conv1 (2 input channels after the polyphase split) computes two outputs per step, 4 input channels
   for oneDNN (`_grouped_phase_weight`); the deep layers multiply by weights reordered once for oneDNN.
 
@@ -23,8 +23,9 @@ come from changes (new tensor or in-place update), so loading weights or trainin
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 import torch
 import torch.nn.functional as F
@@ -48,8 +49,18 @@ OUTPUT_GROUP_BELOW_CHANNELS = 4
 OUTPUT_GROUP = 2
 # Floats of convolution output per block of `TimeMajorConv.pooled` (8 MiB). Of 2^18-2^22, 2^20-2^21 ran 16
 # clips fastest on one thread (181-189 ms; 2^22: 185-198 ms, 2^18: 209 ms); pooling conv1's whole 226 MB
-# output at once ran at memory speed.
+# output at once ran at memory speed. Smaller blocks lose to oneDNN's fixed cost per call (~35 us).
+# A block is whole clips when they fit, else a time range of one clip: either way its input is a dense
+# image, where a time range across clips was copied into one first (conv1 and conv2 of 16 clips: 0.5 ms
+# per clip).
 BLOCK_ELEMENTS = 1 << 21
+# Input samples per clip group of the depth-first leading layers (`time_major_forward`): one 20 s clip, whose
+# conv1 output after pooling (2 MiB) fits a core's L2 cache. 16 clips on one thread: 188-197 ms depth
+# first against 202-210 ms layer by layer (median and quartile; on two threads no difference).
+DEPTH_FIRST_SAMPLES = 1 << 19
+# Narrowest row `max_pool_time_major` reduces with amax: over rows of 16 floats (one AVX-512 vector) amax
+# ran at 0.88 ns per element, slower than pairwise maxima (0.60); over rows of 32, 0.31 (8 MB, one thread).
+AMAX_MIN_WIDTH = 32
 
 
 def fold_batch_norm(conv: nn.Conv1d, bn: nn.BatchNorm1d | None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -116,6 +127,32 @@ def _packed_matrix(matrix: torch.Tensor) -> torch.Tensor | None:
         return None
 
 
+@functools.cache
+def _fused_relu_convolution() -> bool:
+    """Whether oneDNN's convolution with a fused ReLU (an internal op of PyTorch's CPU compiler) is here."""
+    if not torch.backends.mkldnn.is_available():
+        return False
+    try:
+        image = torch.ones(1, 1, 1, 2)
+        out = torch.ops.mkldnn._convolution_pointwise(image, -image, None, [0, 0], [1, 1], [1, 1], 1, "relu", [], "")
+    except (AttributeError, RuntimeError):  # absent or changed in another PyTorch build
+        return False
+    return bool(out.shape == (1, 1, 1, 1) and out.item() == 0)
+
+
+def _convolve(image: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, relu: bool) -> torch.Tensor:
+    """conv2d(image, weight, bias), then ReLU if asked, always through oneDNN where it is available.
+
+    F.conv2d leaves oneDNN for its native kernel on small single-clip images (below 20480 values), the
+    blocks and short clips here; the fused ReLU costs nothing where a separate pass read the output again.
+    """
+    if _fused_relu_convolution():
+        attr = "relu" if relu else "none"
+        return torch.ops.mkldnn._convolution_pointwise(image, weight, bias, [0, 0], [1, 1], [1, 1], 1, attr, [], "")
+    out = F.conv2d(image, weight, bias)
+    return out.relu_() if relu else out
+
+
 class TimeMajorConv:
     """One convolution (optionally with its BN folded in) over B x T x C inputs, weights laid out once."""
 
@@ -137,29 +174,41 @@ class TimeMajorConv:
                 self.matrix = matrix.t() if self.packed is None else None
                 self.bias = bias
 
-    def output_steps(self, steps: int) -> int:
-        out_steps = (steps + 2 * self.padding - self.kernel) // self.stride + 1
+    def output_steps(self, steps: int, padded: bool = False) -> int:
+        """Output length for `steps` input steps (which already hold the padding when `padded`)."""
+        out_steps = (steps + 2 * self._padding(padded) - self.kernel) // self.stride + 1
         if out_steps < 1:
             raise ValueError(f"input of {steps} steps is shorter than the kernel ({self.kernel})")
         return out_steps
 
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+    def _padding(self, padded: bool) -> int:
+        return 0 if padded else self.padding
+
+    def __call__(self, x: torch.Tensor, relu: bool = False, padded: bool = False) -> torch.Tensor:
+        """The convolution of B x T x C, then ReLU if asked (fused into oneDNN's kernels).
+
+        `padded`: x already holds this convolution's zero padding at both ends (see `pooled`'s margin).
+        """
         batch, steps, channels = x.shape
-        out_steps = self.output_steps(steps)
+        out_steps, padding = self.output_steps(steps, padded), self._padding(padded)
         if self.polyphase:
-            return self._polyphase(self._phases(x, out_steps), 0, out_steps)
-        x = F.pad(x, (0, 0, self.padding, self.padding)) if self.padding else x.contiguous()
+            return self._polyphase(self._phases(x, out_steps, padding), 0, out_steps, relu)
+        x = F.pad(x, (0, 0, padding, padding)) if padding else x.contiguous()
         rows = x.as_strided((batch, out_steps, self.kernel * channels), (x.stride(0), self.stride * channels, 1))
         rows = rows.reshape(batch * out_steps, -1)
         if self.packed is not None:
-            out = torch.ops.mkldnn._linear_pointwise(rows, self.packed, self.bias, "none", [], "")
+            attr = "relu" if relu else "none"
+            out = torch.ops.mkldnn._linear_pointwise(rows, self.packed, self.bias, attr, [], "")
         else:
             assert self.matrix is not None
             out = torch.addmm(self.bias, rows, self.matrix)
+            out = out.relu_() if relu else out
         return out.reshape(batch, out_steps, self.out_channels)
 
-    def pooled(self, x: torch.Tensor, kernel: int) -> torch.Tensor:
-        """relu(max_pool(self(x), kernel)) computed block by block over time.
+    def pooled(self, x: torch.Tensor, kernel: int, padded: bool = False, margin: int = 0) -> torch.Tensor:
+        """relu(max_pool(self(x, padded=padded), kernel)) computed block by block, with `margin` zero steps
+        before and after it: the padding of the convolution that reads it, which then reads it in place
+        (conv2 of 16 clips copied its 28 MB input into padded blocks, 0.45 ms per clip).
 
         For the polyphase layers (conv1, conv2) the convolution output of a batch is hundreds of MB
         (conv1, 16 clips of 20 s: 226 MB); pooling each block while it is still in the cache spares
@@ -167,38 +216,47 @@ class TimeMajorConv:
         is the same as pooling the whole output.
         """
         batch, steps, _ = x.shape
-        out_steps = self.output_steps(steps)
-        if not self.polyphase:
-            return max_pool_time_major(self(x), kernel).relu_()
-        phases = self._phases(x, out_steps)
+        out_steps = self.output_steps(steps, padded)
         pooled_steps = out_steps // kernel
-        out = x.new_empty(batch, pooled_steps, self.out_channels)
+        out = x.new_empty(batch, margin + pooled_steps + margin, self.out_channels)
+        out[:, :margin].zero_()
+        out[:, margin + pooled_steps :].zero_()
+        result = out[:, margin : margin + pooled_steps]
+        if not self.polyphase:
+            max_pool_time_major(self(x, relu=True, padded=padded), kernel, result)
+            return out
+        phases, left = self._phases(x, out_steps, self._padding(padded))
         unit = kernel * self.group  # blocks of whole pooling windows and whole output groups
-        block = max(1, BLOCK_ELEMENTS // (batch * self.out_channels * unit)) * unit
-        for start in range(0, pooled_steps * kernel, block):
-            stop = min(start + block, pooled_steps * kernel)
-            max_pool_time_major(self._polyphase(phases, start, stop), kernel, out[:, start // kernel : stop // kernel])
-        return out.relu_()
+        steps_per_block = max(1, BLOCK_ELEMENTS // (self.out_channels * unit)) * unit
+        span = pooled_steps * kernel
+        clips_per_block = max(1, steps_per_block // span) if span else batch
+        for first in range(0, batch, clips_per_block):
+            clips = slice(first, min(first + clips_per_block, batch))
+            for start in range(0, span, steps_per_block):
+                stop = min(start + steps_per_block, span)
+                block = self._polyphase((phases[clips], left), start, stop, relu=True)
+                max_pool_time_major(block, kernel, result[clips, start // kernel : stop // kernel])
+        return out
 
-    def _phases(self, x: torch.Tensor, out_steps: int) -> tuple[torch.Tensor, int]:
+    def _phases(self, x: torch.Tensor, out_steps: int, padding: int) -> tuple[torch.Tensor, int]:
         """B x T x C -> (B x T' x gsC, left): g*s consecutive steps as one step of g*s*C channels.
 
-        `left` is how many zero steps the convolution's padding puts before the first one. When T and the
-        padding are multiples of g*s (a 20 s clip, every SoundNet layer) this is a free view and
-        `_polyphase` writes the padding per block; otherwise a padded copy (left = 0).
+        `left` is how many zero steps the `padding` puts before the first one. When T and the padding
+        are multiples of g*s (a 20 s clip, every SoundNet layer) this is a free view and `_polyphase`
+        writes the padding per block; otherwise a padded copy (left = 0).
         """
         batch, steps, channels = x.shape
         span = self.stride * self.group
         x = x.contiguous()
-        if steps % span == 0 and self.padding % span == 0:
-            return x.view(batch, steps // span, span * channels), self.padding // span
+        if steps % span == 0 and padding % span == 0:
+            return x.view(batch, steps // span, span * channels), padding // span
         needed = (-(-out_steps // self.group) - 1 + self.weight.shape[-1]) * span
-        right = needed - steps - self.padding
+        right = needed - steps - padding
         # padded as B x (T C) rows: padding the T axis of a B x T x 1 tensor copied element by element
-        flat = F.pad(x.view(batch, -1), (self.padding * channels, max(right, 0) * channels))[:, : needed * channels]
+        flat = F.pad(x.view(batch, -1), (padding * channels, max(right, 0) * channels))[:, : needed * channels]
         return flat.reshape(batch, needed // span, span * channels), 0
 
-    def _polyphase(self, phases: tuple[torch.Tensor, int], start: int, stop: int) -> torch.Tensor:
+    def _polyphase(self, phases: tuple[torch.Tensor, int], start: int, stop: int, relu: bool) -> torch.Tensor:
         """Output steps [start, stop) of the convolution (start a multiple of the group), B x (stop - start) x O."""
         rows, left = phases
         batch, count, width = rows.shape
@@ -208,7 +266,9 @@ class TimeMajorConv:
         if low > first or high < last:
             # zeros written out for the steps beyond either end: oneDNN's own padding ran this shape 2-3x
             # slower (conv1's first block: 7.6 ms padded against 3.4 ms; AVX2 dispatch, one clip)
-            block = rows.new_zeros(batch, last - first, width)
+            block = rows.new_empty(batch, last - first, width)
+            block[:, : max(0, low - first)].zero_()
+            block[:, max(0, high - first) :].zero_()
             if low < high:
                 block[:, low - first : high - first] = rows[:, low:high]
             rows, low, high = block, 0, last - first
@@ -220,29 +280,32 @@ class TimeMajorConv:
             (rows.stride(0), 1, rows.stride(0), width),
             rows.storage_offset() + low * width,
         )
-        out = F.conv2d(image, self.weight, self.bias).squeeze(2).transpose(1, 2)  # B x steps x gO
+        out = _convolve(image, self.weight, self.bias, relu).squeeze(2).transpose(1, 2)  # B x steps x gO
         return out.reshape(batch, steps * self.group, self.out_channels)[:, : stop - start].contiguous()
 
 
 def max_pool_time_major(x: torch.Tensor, kernel: int, out: torch.Tensor | None = None) -> torch.Tensor:
-    """Max-pooling with kernel = stride over the T axis of B x T x C (floor mode), by pairwise maxima.
+    """Max-pooling with kernel = stride over the T axis of B x T x C (floor mode).
 
+    One reduction over the window's steps, on rows of at least AMAX_MIN_WIDTH floats: narrower channels
+    (conv1's 16) take pairs of steps as one row, whose halves a last pairwise maximum then merges.
     `out` (B x T/kernel x C, any strides) receives the result, as the last step writes it.
     """
     batch, steps, channels = x.shape
     pooled_steps = steps // kernel
     windows = x[:, : pooled_steps * kernel].reshape(batch, pooled_steps, kernel * channels)
-    width = kernel
-    while width > 1 and width % 2 == 0:
-        half = width // 2 * channels
-        last = width == 2 and out is not None
-        windows = torch.maximum(windows[..., :half], windows[..., half:], out=out if last else None)
+    width, count = channels, kernel  # a window as `count` rows of `width` floats
+    while width < AMAX_MIN_WIDTH and count % 2 == 0 and count > 2:
+        width, count = width * 2, count // 2
+    last = out if width == channels else None
+    if count == 2:
+        pooled = torch.maximum(windows[..., :width], windows[..., width:], out=last)
+    else:
+        pooled = torch.amax(windows.view(batch, pooled_steps, count, width), 2, out=last)
+    while width > channels:
         width //= 2
-    if width > 1:
-        windows = torch.amax(windows.reshape(batch, pooled_steps, width, channels), 2, out=out)
-    elif kernel == 1 and out is not None:
-        out.copy_(windows)
-    return windows.reshape(batch, pooled_steps, channels) if out is None else out
+        pooled = torch.maximum(pooled[..., :width], pooled[..., width:], out=out if width == channels else None)
+    return pooled
 
 
 class TimeMajorPlan:
@@ -294,17 +357,24 @@ class TimeMajorPlan:
         return cached[1]
 
 
-Stage = Callable[[torch.Tensor], Any]
+class Stage(NamedTuple):
+    """One step of the time-major forward."""
+
+    name: str
+    run: Callable[[torch.Tensor], Any]
+    # one of the leading wide layers, run clip group by clip group (see `time_major_forward`)
+    depth_first: bool = False
 
 
-def time_major_stages(model: SoundNet, target: Layer, plan: TimeMajorPlan) -> list[tuple[str, Stage]]:
+def time_major_stages(model: SoundNet, target: Layer, plan: TimeMajorPlan) -> list[Stage]:
     """The forward up to `target` as named steps over B x T x C tensors (benchmarks time them one by one).
 
     The last step returns B x C x T (contiguous), or the tuple of head outputs.
     """
     body = [spec for spec in model.architecture.body if spec.index <= target.index]
-    stages: list[tuple[str, Stage]] = []
+    stages: list[Stage] = []
     position = 0
+    padded = False  # whether h holds the next convolution's padding (a margin written by `pooled`)
     while position < len(body):
         spec = body[position]
         following = body[position + 1] if position + 1 < len(body) else None
@@ -318,29 +388,54 @@ def time_major_stages(model: SoundNet, target: Layer, plan: TimeMajorPlan) -> li
             layer = plan.conv(conv, bn)
             pooling = pool_after_relu(body, position - 1)
             if pooling is None:
-                stages.append(("+".join(names), layer))
+                relu = position < len(body) and body[position].kind == "relu"
+                if relu:
+                    names.append(body[position].name)
+                    position += 1
+
+                def conv_relu(
+                    h: torch.Tensor, layer: TimeMajorConv = layer, relu: bool = relu, padded: bool = padded
+                ) -> torch.Tensor:
+                    return layer(h, relu, padded)
+
+                stages.append(Stage("+".join(names), conv_relu))
+                padded = False
                 continue
             names += [pooling.name, body[position].name]
-
-            def conv_pool_relu(h: torch.Tensor, layer: TimeMajorConv = layer, k: int = pooling.kernel) -> torch.Tensor:
-                return layer.pooled(h, k)
-
-            stages.append(("+".join(names), conv_pool_relu))
             position += 2
+            # the next convolution's padding written around this output, which it then reads in place
+            following = body[position] if position < len(body) else None
+            margin = 0
+            if following is not None and following.kind == "conv":
+                margin = conv_padding(cast(nn.Conv1d, model.get_submodule(following.name)))
+
+            def conv_pool_relu(
+                h: torch.Tensor,
+                layer: TimeMajorConv = layer,
+                k: int = pooling.kernel,
+                padded: bool = padded,
+                margin: int = margin,
+            ) -> torch.Tensor:
+                return layer.pooled(h, k, padded, margin)
+
+            leading = all(stage.depth_first for stage in stages)
+            stages.append(Stage("+".join(names), conv_pool_relu, leading and layer.polyphase))
+            padded = margin > 0
+            continue
         elif spec.kind == "relu":
-            stages.append((spec.name, torch.Tensor.relu_))  # h is always this pass's own output
+            stages.append(Stage(spec.name, torch.Tensor.relu_))  # h is always this pass's own output
             position += 1
         elif spec.kind == "pool":
 
             def pool(h: torch.Tensor, k: int = spec.kernel) -> torch.Tensor:
                 return max_pool_time_major(h, k)
 
-            stages.append((spec.name, pool))
+            stages.append(Stage(spec.name, pool))
             position += 1
         else:  # a BN is always folded into the conv before it
             raise AssertionError(f"unexpected {spec.kind} at {spec.name}")
     if target.index < model.architecture.head.index:
-        stages.append(("to B x C x T", lambda h: h.transpose(1, 2).contiguous()))
+        stages.append(Stage("to B x C x T", lambda h: h.transpose(1, 2).contiguous()))
     else:
         modules = [cast(nn.Conv1d, head) for head in model.head_modules()]
         heads, sizes = plan.heads(modules), [head.out_channels for head in modules]
@@ -348,15 +443,32 @@ def time_major_stages(model: SoundNet, target: Layer, plan: TimeMajorPlan) -> li
         def run_heads(h: torch.Tensor) -> tuple[torch.Tensor, ...]:
             return tuple(out.transpose(1, 2).contiguous() for out in heads(h).split(sizes, dim=2))
 
-        stages.append((target.name, run_heads))
+        stages.append(Stage(target.name, run_heads))
     return stages
 
 
 def time_major_forward(
     model: SoundNet, x: torch.Tensor, target: Layer, plan: TimeMajorPlan
 ) -> torch.Tensor | tuple[torch.Tensor, ...]:
-    """model.forward_features(x, target) for a B x 1 x N waveform in eval mode without autograd."""
-    h = x.reshape(x.shape[0], x.shape[-1], 1)
-    for _, stage in time_major_stages(model, target, plan):
-        h = stage(h)
+    """model.forward_features(x, target) for a B x 1 x N waveform in eval mode without autograd.
+
+    The leading wide layers (conv1 and conv2 with their pools) run depth first, DEPTH_FIRST_SAMPLES of
+    input at a time: conv1's pooled output for those (2 MiB) then reaches conv2 through the cache, not
+    through memory. The deeper layers run on the whole batch, each weight read once per batch.
+    """
+    stages = time_major_stages(model, target, plan)
+    leading = sum(stage.depth_first for stage in stages)
+    batch, samples = x.shape[0], x.shape[-1]
+    h = x.reshape(batch, samples, 1)
+    if leading:
+        group = max(1, DEPTH_FIRST_SAMPLES // samples)
+        parts = []
+        for first in range(0, batch, group):
+            part = h[first : first + group]
+            for stage in stages[:leading]:
+                part = stage.run(part)
+            parts.append(part)
+        h = parts[0] if len(parts) == 1 else torch.cat(parts)
+    for stage in stages[leading:]:
+        h = stage.run(h)
     return h

@@ -60,6 +60,23 @@ def test_every_layer_matches_the_module_path(architecture, samples):
             assert (ours - theirs).abs().max().item() <= 1e-5 * scale, layer.name
 
 
+def test_without_onednn_fusion_the_same_results(monkeypatch):
+    """Where PyTorch lacks oneDNN's fused convolution op, F.conv2d and a separate ReLU give the same layers."""
+    from soundnet.model import inference
+
+    model = small_model()
+    x = torch.randn(2, 1, 209_374, generator=torch.Generator().manual_seed(1)) * 50
+    plain = soundnet.SoundNet("soundnet8", SMALL)
+    plain.load_state_dict(model.state_dict())
+    with torch.inference_mode():
+        fused = model(x)
+        monkeypatch.setattr(inference, "_fused_relu_convolution", lambda: False)
+        separate = plain.eval()(x)
+    for a, b in zip(fused, separate):
+        # 1e-5 of the scale: F.conv2d may take PyTorch's own kernel on small images, another summation order
+        assert (a - b).abs().max() <= 1e-5 * b.abs().max()
+
+
 def test_folded_conv_within_the_stated_rounding_bound(torch7_refs):
     """On Torch7's own conv inputs (refs of soundnet8_quarter, clip2: every module stored), per element of
     every conv+BN block: |folded - exact| <= (K + 4) u (sum |s w x| + |s| (|b| + |mean|) + |beta|), with
@@ -126,12 +143,16 @@ def test_fold_without_bn_is_the_conv_itself():
     assert weight is conv.weight and bias is conv.bias
 
 
-@pytest.mark.parametrize("kernel", [8, 4, 3])
-def test_time_major_pooling_is_max_pool1d(kernel):
-    """Max is exact, so the pairwise tree (and the odd-kernel fallback) must equal max_pool1d bit for bit."""
-    x = torch.randn(2, 101, 5)
+@pytest.mark.parametrize("kernel", [8, 4, 3, 2, 1])
+@pytest.mark.parametrize("channels", [5, 16, 32])
+def test_time_major_pooling_is_max_pool1d(kernel, channels):
+    """Max is exact, so every reduction order (amax over the window, with or without pairs of steps as one
+    row, and the pairwise maxima after it) must equal max_pool1d bit for bit, also written into `out`."""
+    x = torch.randn(2, 101, channels)
     expected = torch.nn.functional.max_pool1d(x.transpose(1, 2), kernel, kernel).transpose(1, 2)
     assert torch.equal(max_pool_time_major(x, kernel), expected)
+    out = torch.full((2, 101 // kernel + 3, channels), float("nan"))[:, 1:-2]  # a strided slice of a larger buffer
+    assert max_pool_time_major(x, kernel, out) is out and torch.equal(out, expected)
 
 
 @pytest.mark.parametrize("channels, kernel, length", [(1, 64, 5000), (4, 32, 5001)])
@@ -194,9 +215,15 @@ def test_blocked_conv_pool_relu_matches_the_modules(kernel, stride, padding, poo
     conv = torch.nn.Conv1d(1, 3, kernel, stride, padding)
     x = torch.randn(2, 1, steps + kernel)
     expected = torch.nn.functional.max_pool1d(conv(x), pool).relu()
+    time_major = x.transpose(1, 2).contiguous()
+    prepadded = torch.nn.functional.pad(time_major, (0, 0, padding, padding))
     for block in (1, 7, 1 << 21):
         monkeypatch.setattr(inference, "BLOCK_ELEMENTS", block)
         with torch.no_grad():
-            got = TimeMajorConv(conv, None).pooled(x.transpose(1, 2).contiguous(), pool).transpose(1, 2)
+            layer = TimeMajorConv(conv, None)
+            got = layer.pooled(time_major, pool).transpose(1, 2)
+            # with a margin for the next layer's padding, and reading an input that carries its own padding
+            framed = layer.pooled(prepadded, pool, padded=True, margin=3).transpose(1, 2)
         assert got.shape == expected.shape
         assert (got - expected).abs().max() <= 1e-5 * expected.abs().max()
+        assert torch.equal(framed[..., 3:-3], got) and not framed[..., :3].any() and not framed[..., -3:].any()
