@@ -60,6 +60,25 @@ def test_every_layer_matches_the_module_path(architecture, samples):
             assert (ours - theirs).abs().max().item() <= 1e-5 * scale, layer.name
 
 
+@pytest.mark.parametrize("group_samples", [1, 450_000, 1 << 30])
+def test_depth_first_clip_groups_change_nothing(group_samples, monkeypatch):
+    """conv1 and conv2 run clip group by clip group (one clip, two, all three): bit for bit the same
+    outputs, since every clip goes through the same operations either way."""
+    from soundnet.model import inference
+
+    model = small_model()
+    x = torch.randn(3, 1, 209_375, generator=torch.Generator().manual_seed(2)) * 50
+    slow = {target: module_path(model, x, target) for target in ("pool2", "conv3")}
+    with torch.inference_mode():
+        expected = model(x)
+        monkeypatch.setattr(inference, "DEPTH_FIRST_SAMPLES", group_samples)
+        assert all(torch.equal(a, b) for a, b in zip(model(x), expected))
+        for target, want in slow.items():
+            got = model.forward_features(x, target)
+            # the module path: 1e-5 of the scale, as in test_every_layer_matches_the_module_path
+            assert (got - want).abs().max() <= 1e-5 * max(1.0, want.abs().max().item())
+
+
 def test_without_onednn_fusion_the_same_results(monkeypatch):
     """Where PyTorch lacks oneDNN's fused convolution op, F.conv2d and a separate ReLU give the same layers."""
     from soundnet.model import inference
