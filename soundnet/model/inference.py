@@ -47,16 +47,17 @@ ONEDNN_MAX_CHANNELS = 256
 # 47 ms with 4 (profiler; 6% extra multiply-adds by zero taps); single clips ran alike either way.
 OUTPUT_GROUP_BELOW_CHANNELS = 4
 OUTPUT_GROUP = 2
-# Floats of convolution output per block of `TimeMajorConv.pooled` (8 MiB). Of 2^18-2^22, 2^20-2^21 ran 16
-# clips fastest on one thread (181-189 ms; 2^22: 185-198 ms, 2^18: 209 ms); pooling conv1's whole 226 MB
-# output at once ran at memory speed. Smaller blocks lose to oneDNN's fixed cost per call (~35 us).
-# A block is whole clips when they fit, else a time range of one clip: either way its input is a dense
-# image, where a time range across clips was copied into one first (conv1 and conv2 of 16 clips: 0.5 ms
-# per clip).
+# Floats of convolution output per block of `TimeMajorConv.pooled` (8 MiB). A block is whole clips when
+# they fit, else a time range of one clip: either way its input is a dense image (a time range across
+# clips had to be copied into one first: conv1 and conv2 of 16 clips, 0.5 ms per clip). Of 2^17-2^23,
+# 2^20 and up ran 16 clips fastest on one thread, within the noise of each other (2^17: 229 ms, 2^19:
+# 195 ms, 2^21: 179-200 ms): smaller blocks pay oneDNN's and the pooling's fixed cost per call (30-50 us
+# for the convolution) more often than they gain from the cache.
 BLOCK_ELEMENTS = 1 << 21
 # Input samples per clip group of the depth-first leading layers (`time_major_forward`): one 20 s clip, whose
-# conv1 output after pooling (2 MiB) fits a core's L2 cache. 16 clips on one thread: 188-197 ms depth
-# first against 202-210 ms layer by layer (median and quartile; on two threads no difference).
+# conv1 output after pooling (1.8 MB) fits a core's 2 MiB L2 cache. 16 clips on one thread, two in-process
+# A/B runs (fastest to median): 188-197 and 192-201 ms depth first, 206-209 and 202-210 ms layer by layer;
+# on two threads no difference.
 DEPTH_FIRST_SAMPLES = 1 << 19
 # Narrowest row `max_pool_time_major` reduces with amax: over rows of 16 floats (one AVX-512 vector) amax
 # ran at 0.88 ns per element, slower than pairwise maxima (0.60); over rows of 32, 0.31 (8 MB, one thread).
