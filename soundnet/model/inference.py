@@ -454,7 +454,7 @@ def time_major_forward(
     """model.forward_features(x, target) for a B x 1 x N waveform in eval mode without autograd.
 
     The leading wide layers (conv1 and conv2 with their pools) run depth first, DEPTH_FIRST_SAMPLES of
-    input at a time: conv1's pooled output for those (2 MiB) then reaches conv2 through the cache, not
+    input at a time: conv1's pooled output for those (1.8 MB) then reaches conv2 through the cache, not
     through memory. The deeper layers run on the whole batch, each weight read once per batch.
     """
     stages = time_major_stages(model, target, plan)
