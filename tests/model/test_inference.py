@@ -60,6 +60,29 @@ def test_every_layer_matches_the_module_path(architecture, samples):
             assert (ours - theirs).abs().max().item() <= 1e-5 * scale, layer.name
 
 
+def test_only_edge_blocks_reach_into_the_padding(monkeypatch):
+    """conv1 of a 20 s clip: output t reads samples [2t - 32, 2t + 32), so only t < 16 and t > 220484 need
+    the zero padding. Those outputs are blocks of their own (one pooling unit at most), so that the blocks
+    in between read the clip in place, not a padded copy of it."""
+    from soundnet.model import inference
+
+    conv = torch.nn.Conv1d(1, 16, 64, 2, 32)
+    blocks = []
+    polyphase = inference.TimeMajorConv._polyphase
+
+    def recording(self, phases, start, stop, relu):
+        blocks.append((start, stop))
+        return polyphase(self, phases, start, stop, relu)
+
+    monkeypatch.setattr(inference.TimeMajorConv, "_polyphase", recording)
+    with torch.no_grad():
+        TimeMajorConv(conv, None).pooled(torch.randn(1, 441_000, 1), 8)
+    assert blocks[0][0] == 0 and blocks[-1][1] == 220_501 // 8 * 8
+    assert all(a[1] == b[0] for a, b in zip(blocks, blocks[1:]))
+    edges = [(start, stop) for start, stop in blocks if start < 16 or stop - 1 > 220_484]
+    assert len(edges) == 2 and all(stop - start <= 16 for start, stop in edges)
+
+
 @pytest.mark.parametrize("group_samples", [1, 450_000, 1 << 30])
 def test_depth_first_clip_groups_change_nothing(group_samples, monkeypatch):
     """conv1 and conv2 run clip group by clip group (one clip, two, all three): bit for bit the same
