@@ -102,25 +102,29 @@ Sample = tuple[float, float]  # (wall, CPU) seconds
 SETTLE_SECONDS = 0.2
 
 
-def interleaved(measures: dict[str, Callable[[], Sample]], rounds: int, repeat: int = 1) -> dict[str, list[Sample]]:
+def interleaved(
+    measures: dict[str, Callable[[], Sample]], rounds: int, repeat: int | dict[str, int] = 1
+) -> dict[str, list[Sample]]:
     """(wall, CPU) seconds per call of each measure: one warm-up call each, then `rounds` rounds taking turns.
 
     The order flips every round so that a burst of load from other processes hits every measure alike.
     With `repeat` > 1 a turn is one untimed call and then `repeat` timed calls back to back: the steady
     rate of a job that runs call after call, as extraction does. The first call after the other side's
     turn pays for caches and sleeping worker threads that a short call cannot hide (our one-clip forward
-    on 2 threads: 15 ms as a single call after Torch7's turn, 9 ms back to back).
+    on 2 threads: 15 ms as a single call after Torch7's turn, 9 ms back to back). `repeat` may differ per
+    measure (a dict by name): a short call wants more timed calls per turn than a long one.
     """
     names = list(measures)
+    repeats = repeat if isinstance(repeat, dict) else dict.fromkeys(names, repeat)
     for name in names:
         measures[name]()
     samples: dict[str, list[Sample]] = {name: [] for name in names}
     for round_number in range(rounds):
         for name in names if round_number % 2 == 0 else reversed(names):
             time.sleep(SETTLE_SECONDS)
-            if repeat > 1:
+            if repeats[name] > 1:
                 measures[name]()
-            samples[name] += [measures[name]() for _ in range(repeat)]
+            samples[name] += [measures[name]() for _ in range(repeats[name])]
     return samples
 
 
