@@ -226,33 +226,32 @@ class TimeMajorConv:
         if not self.polyphase:
             max_pool_time_major(self(x, relu=True, padded=padded), kernel, result)
             return out
-        phases = self._phases(x, out_steps, self._padding(padded))
+        rows, left = self._phases(x, out_steps, self._padding(padded))
         unit = kernel * self.group  # blocks of whole pooling windows and whole output groups
         steps_per_block = max(1, BLOCK_ELEMENTS // (self.out_channels * unit)) * unit
         span = pooled_steps * kernel
-        bounds = self._block_bounds(phases, span, unit, steps_per_block)
+        bounds = self._block_bounds(rows.shape[1], left, span, unit, steps_per_block)
         clips_per_block = max(1, steps_per_block // span) if span else batch
         for first in range(0, batch, clips_per_block):
             clips = slice(first, min(first + clips_per_block, batch))
             for start, stop in zip(bounds, bounds[1:]):
-                block = self._polyphase((phases[0][clips], phases[1]), start, stop, relu=True)
+                block = self._polyphase((rows[clips], left), start, stop, relu=True)
                 max_pool_time_major(block, kernel, result[clips, start // kernel : stop // kernel])
         return out
 
-    def _block_bounds(self, phases: tuple[torch.Tensor, int], span: int, unit: int, steps_per_block: int) -> list[int]:
-        """Where `pooled`'s blocks of output steps [0, span) start, and span: whole units, at most
-        steps_per_block each, and the few steps at either end whose windows reach into the padding as
-        blocks of their own. Only those are copied into zero-padded blocks by `_polyphase`; as the first and
-        last of conv1's two blocks per 20 s clip they copied its whole input (0.5 ms per clip of 16). An
-        output that fits one block stays one: the two more calls cost more than its copy (conv5 of one
-        clip: 0.86 ms in three blocks, 0.56 in one).
+    def _block_bounds(self, count: int, left: int, span: int, unit: int, steps_per_block: int) -> list[int]:
+        """Where `pooled`'s blocks of output steps [0, span) start, and span, for `count` steps of polyphase rows
+        with `left` zero steps before them (see `_phases`): whole units, at most steps_per_block each, and the
+        few steps at either end whose windows reach into the padding as blocks of their own. Only those are
+        copied into zero-padded blocks by `_polyphase`; as the first and last of conv1's two blocks per 20 s
+        clip they copied its whole input (0.5 ms per clip of 16). An output that fits one block stays one: the
+        two more calls cost more than its copy (conv5 of one clip: 0.86 ms in three blocks, 0.56 in one).
         """
         if span <= steps_per_block:
             return [0, span] if span else [0]
-        rows, left = phases
         # group step u reads rows [u - left, u - left + taps): inside the input for u in [left, count + left - taps]
         inside_from = min(span, -(-left * self.group // unit) * unit)
-        inside_to = (rows.shape[1] + left - self.weight.shape[-1] + 1) * self.group // unit * unit
+        inside_to = (count + left - self.weight.shape[-1] + 1) * self.group // unit * unit
         inside_to = max(inside_from, min(span, inside_to))
         bounds = [0, inside_from] if inside_from > 0 else [0]
         bounds += [min(start + steps_per_block, inside_to) for start in range(inside_from, inside_to, steps_per_block)]
@@ -424,10 +423,10 @@ def time_major_stages(model: SoundNet, target: Layer, plan: TimeMajorPlan) -> li
             names += [pooling.name, body[position].name]
             position += 2
             # the next convolution's padding written around this output, which it then reads in place
-            following = body[position] if position < len(body) else None
+            reader = body[position] if position < len(body) else None
             margin = 0
-            if following is not None and following.kind == "conv":
-                margin = conv_padding(cast(nn.Conv1d, model.get_submodule(following.name)))
+            if reader is not None and reader.kind == "conv":
+                margin = conv_padding(cast(nn.Conv1d, model.get_submodule(reader.name)))
 
             def conv_pool_relu(
                 h: torch.Tensor,
