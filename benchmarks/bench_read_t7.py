@@ -96,18 +96,13 @@ def _plain_table_tree():
         (w, gw), (b, gb) = views(shapes[0]), views(shapes[1])
         return convert.TorchObject(typename, {"weight": w, "bias": b, "gradWeight": gw, "gradBias": gb, **extra})
 
+    def conv(n_in, n_out, k):
+        shapes = [(n_out, n_in, k, 1), (n_out,)]
+        return layer("cudnn.SpatialConvolution", shapes, nInputPlane=n_in, nOutputPlane=n_out, kW=1, kH=k)
+
     modules = []
     for _, n_in, n_out, k in CONV_SHAPES:
-        modules.append(
-            layer(
-                "cudnn.SpatialConvolution",
-                [(n_out, n_in, k, 1), (n_out,)],
-                nInputPlane=n_in,
-                nOutputPlane=n_out,
-                kW=1,
-                kH=k,
-            )
-        )
+        modules.append(conv(n_in, n_out, k))
         modules.append(
             layer(
                 "nn.SpatialBatchNormalization",
@@ -119,17 +114,7 @@ def _plain_table_tree():
             )
         )
         modules[-1].version = 2
-    heads = [
-        layer(
-            "cudnn.SpatialConvolution",
-            [(n_out, n_in, k, 1), (n_out,)],
-            nInputPlane=n_in,
-            nOutputPlane=n_out,
-            kW=1,
-            kH=k,
-        )
-        for _, n_in, n_out, k in HEAD_SHAPES
-    ]
+    heads = [conv(n_in, n_out, k) for _, n_in, n_out, k in HEAD_SHAPES]
     modules.append(convert.TorchObject("nn.ConcatTable", {"modules": heads, "train": False}))
     assert offset == FULL_PARAMETERS, offset
     return convert.TorchObject("nn.Sequential", {"modules": modules, "train": False})
